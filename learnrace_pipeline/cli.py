@@ -1,0 +1,185 @@
+"""The ``learnrace`` command: thin wrappers that parse arguments, call ``lib`` or Dagster, print.
+
+Subcommands:
+- ``learnrace run``: materialise every asset of the main job into the DuckDB warehouse and print a
+  summary (tables, rows, anything that failed).
+- ``learnrace datasets build --raw-dir DIR``: rebuild the ``datasets/`` snapshot from the raw files.
+- ``learnrace tables``: list the warehouse tables and their row counts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="learnrace: how fast industries and nations learn.",
+)
+datasets_app = typer.Typer(no_args_is_help=True, help="The tidy snapshot in datasets/.")
+app.add_typer(datasets_app, name="datasets")
+console = Console()
+err = Console(stderr=True)
+
+DB_OPTION = typer.Option(
+    None, "--db", help="DuckDB file (default $LEARNRACE_DB or .learnrace/learnrace.duckdb)."
+)
+
+
+def _db(db: Path | None) -> Path:
+    from learnrace_pipeline.lib.storage.warehouse import default_db_path
+
+    path = Path(db) if db else default_db_path()
+    os.environ["LEARNRACE_DB"] = str(path.resolve())
+    return path
+
+
+def _dagster_home() -> Path:
+    home = Path(os.environ.get("DAGSTER_HOME", Path(".learnrace") / "dagster_home")).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = home / "dagster.yaml"
+    if not cfg.exists():
+        # One writer at a time on the DuckDB file, one MCMC fit at a time on this machine.
+        cfg.write_text(
+            "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n",
+            encoding="utf-8",
+        )
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def print_counts(db: Path) -> None:
+    from learnrace_pipeline.lib.storage.warehouse import table_counts
+
+    counts = table_counts(db)
+    t = Table(title=f"Warehouse {db}")
+    for c in ("schema", "table", "rows"):
+        t.add_column(c, justify="right" if c == "rows" else "left")
+    for s, name, n in counts.iter_rows():
+        t.add_row(s, name, f"{n:,}")
+    console.print(t)
+
+
+@app.command()
+def run(
+    db: Path | None = DB_OPTION,
+    raw_dir: Path | None = typer.Option(
+        None,
+        "--raw-dir",
+        help="Parse the upstream raw files here instead of the datasets/ snapshot.",
+    ),
+    select: str = typer.Option(
+        "*", "--select", help="Dagster asset selection (default: everything)."
+    ),
+) -> None:
+    """Materialise the main job into the warehouse and print what it holds."""
+    db_path = _db(db)
+    if raw_dir is not None:
+        os.environ["LEARNRACE_RAW_DIR"] = str(Path(raw_dir).resolve())
+    home = _dagster_home()
+    import dagster as dg
+
+    from learnrace_pipeline.definitions import defs as load_defs
+
+    defs = load_defs()
+    job = defs.resolve_job_def("main")
+    console.print(f"[bold]learnrace run[/]: warehouse {db_path}, DAGSTER_HOME {home}")
+    start = time.perf_counter()
+    with dg.DagsterInstance.get() as instance:
+        kwargs = (
+            {}
+            if select == "*"
+            else {
+                "asset_selection": dg.AssetSelection.from_string(select).resolve(
+                    defs.resolve_asset_graph()
+                )
+            }
+        )
+        result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+        failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE",)]
+        check_fail = [
+            e
+            for e in result.all_events
+            if e.event_type_value == "ASSET_CHECK_EVALUATION"
+            and not e.event_specific_data.asset_check_evaluation.passed
+        ]
+    elapsed = time.perf_counter() - start
+    print_counts(db_path)
+    for e in failed:
+        msg = (
+            e.event_specific_data.error.message.strip().splitlines()[-1]
+            if e.event_specific_data.error
+            else ""
+        )
+        err.print(f"[red]FAILED[/] {e.step_key}: {msg}")
+    for e in check_fail:
+        ev = e.event_specific_data.asset_check_evaluation
+        err.print(
+            f"[yellow]check failed[/] {ev.asset_key.to_user_string()} {ev.check_name} ({ev.severity.value})"
+        )
+    status = "succeeded" if result.success else "FAILED"
+    console.print(
+        f"main job {status} in {elapsed:.1f} s: {len(failed)} failed step(s), {len(check_fail)} failed check(s)"
+    )
+    if not result.success:
+        raise typer.Exit(1)
+
+
+@app.command()
+def tables(db: Path | None = DB_OPTION) -> None:
+    """List the warehouse tables and their row counts."""
+    print_counts(_db(db))
+
+
+@datasets_app.command("build")
+def datasets_build(
+    raw_dir: Path = typer.Option(
+        ...,
+        "--raw-dir",
+        exists=True,
+        file_okay=False,
+        help="Folder holding one sub-folder per source.",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Snapshot folder (default: the repo's datasets/)."
+    ),
+    source: list[str] | None = typer.Option(
+        None, "--source", help="Only these sources (repeatable)."
+    ),
+) -> None:
+    """Rebuild the tidy snapshot from the upstream raw files."""
+    from learnrace_pipeline.lib.errors import LearnraceError
+    from learnrace_pipeline.lib.sources import SOURCES
+    from learnrace_pipeline.lib.storage import snapshot
+
+    out_dir = out or snapshot.DEFAULT_DATASETS
+    names = source or list(SOURCES)
+    t = Table(title=f"Snapshot {out_dir}")
+    for c in ("source", "table", "rows"):
+        t.add_column(c)
+    with console.status("reading sources") as status:
+        for s in names:
+            status.update(f"reading {s}")
+            try:
+                counts = snapshot.build(raw_dir, out_dir, [s])[s]
+            except LearnraceError as e:
+                err.print(f"[red]error[/] {e}")
+                raise typer.Exit(2) from None
+            for table, n in counts.items():
+                t.add_row(s, table, f"{n:,}")
+    console.print(t)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,191 @@
+"""Harmonized tables (group ``harmonize``): every source's tidy rows unioned into one table each.
+
+``harmonized.<table>`` = UNION ALL BY NAME of ``raw.<source>__<table>`` over the sources that
+provide it, conformed again across sources (keys unique warehouse-wide). Stored through the
+DuckDB-Polars IO manager, so downstream assets receive Polars frames.
+"""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from learnrace_pipeline.defs.resources import WarehouseResource
+from learnrace_pipeline.defs.sources.assets import WRITE_POOL, raw_table
+from learnrace_pipeline.lib.harmonize import checks as rules
+from learnrace_pipeline.lib.sources import SOURCES
+from learnrace_pipeline.lib.sources.schema import TABLES
+from learnrace_pipeline.lib.sources.validate import conform
+from learnrace_pipeline.lib.storage.snapshot import schema_of
+from learnrace_pipeline.lib.storage.warehouse import connect, fetch_pl
+
+SOURCE_KEYS = [dg.AssetKey(["raw", s]) for s in SOURCES]
+HARMONIZED = [*TABLES, "data_notes"]
+
+DESCRIPTIONS = {
+    "technologies": "One row per cost series: technology, industry (from the taxonomy), source, cost unit, production unit, metric kind.",
+    "cost_observations": "Unit cost per series, nation and year, in the series' own unit (money units carry their basis year).",
+    "production": "Annual and cumulative production per series, nation and year, with how cumulative was derived.",
+    "market_shares": "Shares (fractions in [0, 1]) per industry, technology, nation and year, with what they are a share of.",
+    "av_testing": "California DMV autonomous-vehicle testing per company, reporting year and permit type: miles, disengagements.",
+    "ai_models": "Epoch AI models: organisation nations (ISO3 list), publication date, training compute (FLOP), parameters, data size.",
+    "data_notes": "Every deliberate repair made while parsing the upstream files (source, file, row, column, raw value, what was done).",
+}
+
+
+def union_raw(db_path: str, table: str) -> pl.DataFrame:
+    """All sources' rows of one tidy table (empty frame with the declared schema if none)."""
+    with connect(db_path, read_only=True) as con:
+        present = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'raw'"
+            ).fetchall()
+        }
+        parts = [
+            f'SELECT * FROM raw."{raw_table(s, table)}"'
+            for s in SOURCES
+            if raw_table(s, table) in present
+        ]
+        if not parts:
+            return pl.DataFrame(schema=schema_of(table))
+        return fetch_pl(con, " UNION ALL BY NAME ".join(parts))
+
+
+def _harmonized_asset(table: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["harmonized", table],
+        group_name="harmonize",
+        kinds={"duckdb", "polars"},
+        deps=SOURCE_KEYS,
+        pool=WRITE_POOL,
+        description=DESCRIPTIONS.get(table, f"Harmonized table {table}."),
+        automation_condition=dg.AutomationCondition.eager(),
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.Output[pl.DataFrame]:
+        df = union_raw(warehouse.db_path, table)
+        columns = schema_of(table)
+        df = df.select([pl.col(c).cast(t) for c, t in columns.items()])
+        if table != "data_notes":
+            df = conform(table, df, "warehouse")
+        meta: dict = {"dagster/row_count": dg.MetadataValue.int(df.height)}
+        if "source" in df.columns and df.height:
+            by = df.group_by("source").len().sort("source")
+            meta["rows_by_source"] = dg.MetadataValue.json(
+                dict(zip(by["source"], by["len"], strict=True))
+            )
+        meta["preview"] = dg.MetadataValue.md("```\n" + str(df.head(10)) + "\n```")
+        return dg.Output(df, metadata=meta)
+
+    return _asset
+
+
+harmonized_assets = {t: _harmonized_asset(t) for t in HARMONIZED}
+
+
+def _read(duckdb: DuckDBResource, table: str) -> pl.DataFrame:
+    with duckdb.get_connection() as con:
+        return fetch_pl(con, f'SELECT * FROM harmonized."{table}"')
+
+
+def _result(
+    bad: pl.DataFrame, what: str, severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=bad.height == 0,
+        severity=severity,
+        description=f"{bad.height} row(s) {what}" if bad.height else f"no rows {what}",
+        metadata={
+            "offending_rows": dg.MetadataValue.int(bad.height),
+            "first_offenders": dg.MetadataValue.json(
+                json.loads(bad.head(20).write_json()) if bad.height else []
+            ),
+        },
+    )
+
+
+def _checks() -> list[dg.AssetChecksDefinition]:
+    out = []
+    for table in TABLES:
+        asset = harmonized_assets[table]
+
+        @dg.asset_check(
+            asset=asset, name="has_rows", blocking=True, description="the table is not empty"
+        )
+        def has_rows(duckdb: DuckDBResource, _t: str = table) -> dg.AssetCheckResult:
+            n = _read(duckdb, _t).height
+            return dg.AssetCheckResult(passed=n > 0, metadata={"rows": n})
+
+        @dg.asset_check(
+            asset=asset, name="keys_unique", blocking=True, description="primary key unique"
+        )
+        def keys_unique(duckdb: DuckDBResource, _t: str = table) -> dg.AssetCheckResult:
+            return _result(rules.duplicate_keys(_t, _read(duckdb, _t)), "with a duplicated key")
+
+        out += [has_rows, keys_unique]
+        if "nation" in TABLES[table] or "unit" in TABLES[table]:
+
+            @dg.asset_check(
+                asset=asset,
+                name="known_units_and_nations",
+                blocking=True,
+                description="every nation and unit is declared",
+            )
+            def known(duckdb: DuckDBResource, _t: str = table) -> dg.AssetCheckResult:
+                return _result(
+                    rules.unknown_codes(_read(duckdb, _t)), "with an undeclared nation or unit"
+                )
+
+            out.append(known)
+
+    @dg.asset_check(
+        asset=harmonized_assets["cost_observations"], name="positive_costs", blocking=True
+    )
+    def positive_costs(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        return _result(
+            rules.nonpositive_costs(_read(duckdb, "cost_observations")),
+            "with a zero or negative cost",
+        )
+
+    @dg.asset_check(
+        asset=harmonized_assets["cost_observations"], name="no_extreme_outliers", blocking=False
+    )
+    def outliers(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        return _result(
+            rules.extreme_outliers(_read(duckdb, "cost_observations")),
+            "that are extreme outliers (10x spike or 100x jump)",
+            dg.AssetCheckSeverity.WARN,
+        )
+
+    @dg.asset_check(
+        asset=harmonized_assets["production"], name="cumulative_monotone", blocking=True
+    )
+    def monotone(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        return _result(
+            rules.decreasing_cumulative(_read(duckdb, "production")),
+            "where cumulative production decreases",
+        )
+
+    @dg.asset_check(
+        asset=harmonized_assets["technologies"], name="taxonomy_declared", blocking=True
+    )
+    def declared(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        return _result(
+            rules.undeclared_technologies(_read(duckdb, "technologies")),
+            "whose technology or industry is not the taxonomy's",
+        )
+
+    return [*out, positive_costs, outliers, monotone, declared]
+
+
+harmonize_checks = _checks()
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=list(harmonized_assets.values()), asset_checks=harmonize_checks)
