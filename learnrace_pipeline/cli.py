@@ -177,6 +177,24 @@ def datasets_build(
     console.print(t)
 
 
+def _register_commands() -> None:
+    import importlib
+
+    from learnrace_pipeline.commands import COMMANDS
+
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"learnrace_pipeline.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"learnrace_pipeline.commands.{name}":
+                raise
+            continue  # command not written yet
+        module.register(app)
+
+
+_register_commands()
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()
 
