@@ -90,6 +90,40 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
         "domain": pl.String(),
         "dataset": pl.String(),  # "notable" | "large_scale"
     },
+    # One row per distinct CPU/GPU product row (chip_dataset); repeated names told apart by variant.
+    "chip_products": {
+        "product": pl.String(),
+        "chip_type": pl.String(),  # "CPU" | "GPU"
+        "variant": pl.Int32(),  # 1, 2, ... in file order among rows sharing product and chip_type
+        "release_date": pl.Date(),  # null where not given
+        "process_nm": pl.Float64(),  # process node, nm
+        "tdp_w": pl.Float64(),  # thermal design power, W
+        "die_mm2": pl.Float64(),  # area of one die, mm^2
+        "n_dies": pl.Int32(),  # dies per package
+        "transistors_million": pl.Float64(),  # millions of transistors
+        "freq_mhz": pl.Float64(),  # clock frequency, MHz
+        "foundry": pl.String(),
+        "foundry_nation": pl.String(),  # ISO3 of the foundry's headquarters
+        "vendor": pl.String(),
+        "vendor_nation": pl.String(),  # ISO3 of the vendor's headquarters
+        "fp16_gflops": pl.Float64(),  # GFLOP/s
+        "fp32_gflops": pl.Float64(),
+        "fp64_gflops": pl.Float64(),
+    },
+    # Who provides each semiconductor supply-chain input or stage (CSET/ETO; CC BY-NC 4.0).
+    "supply_chain_provision": {
+        "provider_id": pl.String(),
+        "provider_name": pl.String(),
+        "provider_type": pl.String(),  # "country" | "organization"
+        "provider_nation": pl.String(),  # ISO3 (or OTHER) of the country / firm headquarters
+        "provided_id": pl.String(),
+        "provided_name": pl.String(),
+        "provided_kind": pl.String(),  # stage | process | tool_resource | material_resource | ...
+        "stage": pl.String(),  # supply-chain stage, where the source gives one
+        "share": pl.Float64(),  # fraction of the global market in [0, 1]; null where not given
+        "negligible": pl.Boolean(),  # the source flags the provider's share as negligible
+        "year": pl.Int32(),  # year the cross-section is dated to
+    },
 }
 
 #: Primary keys per table: duplicates are refused.
@@ -100,6 +134,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "market_shares": ("source", "basis", "technology", "nation", "year"),
     "av_testing": ("company", "report_year", "permit_type", "source_file"),
     "ai_models": ("dataset", "model", "publication_date"),
+    "chip_products": ("product", "chip_type", "variant"),
+    "supply_chain_provision": ("provider_id", "provided_id"),
 }
 
 METRIC_KINDS = (
