@@ -391,7 +391,8 @@ def _workbook(root: Path, rows: list[list], *, cached: dict[str, str] | None = N
     for r in rows:
         ws2.append(r)
     for row in ws2.iter_rows(min_row=2, min_col=2, max_col=2):
-        row[0].number_format = "mmm-yy"
+        if not isinstance(row[0].value, int | float):  # numbers stay raw Excel serials
+            row[0].number_format = "mmm-yy"
     path = root / SRC / ca_dmv_av.XLSX
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
@@ -529,6 +530,20 @@ def test_formula_cached_value_read_and_checked(tmp_path):
     _workbook(tmp_path, rows[:1], cached={"C2": "99"})
     with pytest.raises(DataError, match="is not its sum"):
         ca_dmv_av.read_workbook(tmp_path, Notes(SRC))
+
+
+def test_workbook_month_as_excel_serial_and_blank_rows(tmp_path):
+    # 42370 = 2016-01-01 as a raw Excel serial in a General-format cell; a blank row in between
+    _workbook(tmp_path, [["BOSCH", 42370, 5, 1, 0], [None] * 5, ["SF MOTOR", 43435, 7.5, 0, 2]])
+    n = Notes(SRC)
+    got = ca_dmv_av.read_workbook(tmp_path, n)
+    assert [
+        (r["company"].name, r["year"], r["month"], r["report_year"], r["_row"]) for r in got
+    ] == [
+        ("Bosch", 2016, 1, 2016, 2),
+        ("SF Motors", 2018, 12, 2019, 4),
+    ]
+    assert [x["note"] for x in n.rows] == ["1 blank row(s) in sheet COMBINED_SUMMARY skipped"]
 
 
 def test_workbook_month_outside_coverage(tmp_path):
