@@ -82,6 +82,11 @@ ALIASES: dict[str, str] = {
 }
 
 
+#: Aggregates named by the PCDB series (e.g. Nuclear_Power_(OECD)).
+REGIONS["OECD"] = "OECD member countries (the source's own aggregate)"
+ALIASES["oecd"] = "OECD"
+
+
 @functools.cache
 def known_codes() -> frozenset[str]:
     """Every code the warehouse accepts in a ``nation`` column."""

@@ -59,6 +59,21 @@ PHYSICAL: frozenset[str] = frozenset(
     }
 )
 
+#: Units brought by the PCDB-family and OWID readers (pcdb_carnegie, farmer_lafond_alstott,
+#: owid_datasets). Scaled units keep the source's numbers unchanged.
+QUANTITIES["kb"] = "DNA sequence, kilobase"
+PHYSICAL = PHYSICAL | frozenset(
+    {
+        "kb",  # DNA sequence, kilobase
+        "Gb",  # DNA sequence, gigabase
+        "billion mile",
+        "billion barrel",
+        "billion lb",
+        "billion unit",
+        "million Mbit",
+    }
+)
+
 _MONEY = re.compile(r"^(?:(?P<year>1[89]\d\d|20\d\d) )?(?P<cur>[A-Z]{3})/(?P<qty>.+)$")
 
 
