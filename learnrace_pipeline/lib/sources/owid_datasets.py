@@ -94,7 +94,8 @@ INFO = SourceInfo(
     licence="OWID CC BY 4.0; third-party sources keep their own terms (IRENA, ICCT, TOP500, "
     "NIH, Navigant via Lafond et al., LBNL)",
     retrieval_date="2024-10-21",
-    notes="HEAD 48c9992ae317b35ed327fc36d2af75fe8b3ef7ed; each CSV from the last commit where it "
+    notes="HEAD 48c9992ae317b35ed327fc36d2af75fe8b3ef7ed "
+    "(retrieval_date is its commit date; no download date is recorded); each CSV from the last commit where it "
     "was non-empty (see PROVENANCE.md). Some series and recent years are withheld from this copy "
     "for evaluation.",
 )
@@ -979,14 +980,19 @@ def _barbose(ds: Dataset, out: _Out, notes: Notes) -> None:
     for row, entity, year, vals in ds.rows(notes):
         nation = _nation(ds, entity, row)
         t, m, o = vals[total_col], vals[module_col], vals[other_col]
-        if None not in (t, m, o) and abs(t - m - o) > 1e-6 * max(abs(t), 1.0):  # type: ignore[operator]
+        if (
+            t is not None
+            and m is not None
+            and o is not None
+            and abs(t - m - o) > 1e-6 * max(t, 1.0)
+        ):
             notes.add(
                 ds.csv_rel,
                 row,
                 other_col,
                 f"{o:g}",
                 f"non-module cost differs from total - module ({t - m:g})",
-            )  # type: ignore[operator]
+            )
         for sid, tech, col, v in (
             (sid_sys, tech_sys, total_col, t),
             (sid_mod, tech_mod, module_col, m),

@@ -14,8 +14,8 @@ Files read (relative to ``raw_dir/pcdb_carnegie``):
   and cumulative capacity (MW), 1975-2022.
 
 ``ExpCurves.csv`` is a combination derived by the upstream authors' script and is not read.
-``AdditionalData/`` (IEA generation, IRENA 2022 workbook) is not read either: the costs and
-capacities it holds reach the warehouse through the IRENA-based sources.
+``AdditionalData/`` (an IEA world generation table and the IRENA 2022 cost workbook, inputs the
+upstream authors used to build the combined solar and wind files) is not read either.
 
 Tables: ``technologies``, ``cost_observations``, ``production``, ``data_notes``.
 
@@ -82,7 +82,8 @@ INFO = SourceInfo(
     licence="Repository MIT (Carnegie Institution for Science); PCDB data terms unstated, cite the "
     "original sources; OWID export CC BY 4.0",
     retrieval_date="2024-08-12",
-    notes="HEAD 9a6f8c494d8406eef10bb90808c28a3c4293ac32; the OWID csv from commit "
+    notes="HEAD 9a6f8c494d8406eef10bb90808c28a3c4293ac32 "
+    "(retrieval_date is its commit date; no download date is recorded); the OWID csv from commit "
     "2c792ed8ecea256d88c990e63fc268f8793d7170. Some series and recent years are withheld from "
     "this copy for evaluation.",
 )
@@ -451,15 +452,15 @@ def _cumulative_through_year(obs: list[Obs], rel: str, h: list[str]) -> None:
         if o.cum_col is not None:
             o.cum, o.method, o.cum_row = o.cum_col, "reported", o.row
         prev = obs[i - 1] if i else None
-        if (
-            prev is not None
-            and prev.year == o.year - 1
-            and None not in (prev.cum_col, o.annual, o.cum_col)
-            and not _close(prev.cum_col + o.annual, o.cum_col)  # type: ignore[operator]
-        ):
+        if prev is None or prev.year != o.year - 1:
+            continue
+        if prev.cum_col is None or o.annual is None or o.cum_col is None:
+            continue
+        implied = prev.cum_col + o.annual
+        if not _close(implied, o.cum_col):
             raise DataError(
-                f"cumulative {o.cum_col:g} is not the previous cumulative plus this year's production "
-                f"({prev.cum_col + o.annual:g}) (declared convention 'through_year')",  # type: ignore[operator]
+                f"cumulative {o.cum_col:g} is not the previous cumulative plus this year's "
+                f"production ({implied:g}) (declared convention 'through_year')",
                 source=SOURCE,
                 file=rel,
                 row=o.row,

@@ -11,6 +11,7 @@ import pytest
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.sources import pcdb_carnegie as pcdb
+from learnrace_pipeline.lib.sources._pcdb_common import Where, parse_cost_unit, parse_quantity_unit
 from learnrace_pipeline.lib.sources.base import Notes
 
 SRC = "pcdb_carnegie"
@@ -453,3 +454,47 @@ def test_owid_file_other_entity_refused(tmp_path: Path) -> None:
     with pytest.raises(DataError) as e:
         pcdb.read(tmp_path)
     assert e.value.file == pcdb.OWID_FILE and e.value.row == 3 and e.value.column == "Entity"
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "unit", "factor"),
+    [
+        ("Yen", "Price", "JPY/unit", 1.0),
+        ("USD 1955", "Retail Price Minus Indirect Tax", "1955 USD/unit", 1.0),
+        ("2005 US cents/KWH", "Cost", "2005 USD/kWh", 0.01),
+        ("Heads/Mil. lbs", "Cost", "head/million lb", 1.0),
+        ("dollar/mile-inchï¿½", "Price", "USD/mile-inch", 1.0),
+        ("USD per GJ", "Price", "USD/GJ", 1.0),
+        ("2005 USD/thousand bits", "Price", "2005 USD/kbit", 1.0),
+        ("2013 USD/human-size genome", "", "2013 USD/genome", 1.0),
+        ("1958 USD", "Quoted Price per Pound", "1958 USD/lb", 1.0),
+        ("DEM/kW", "Price", "DEM/kW", 1.0),
+    ],
+)
+def test_parse_cost_unit(text: str, label: str, unit: str, factor: float) -> None:
+    u = parse_cost_unit(text, Where(SRC, "f.csv", 1, "c"), label=label)
+    assert (u.unit, u.factor) == (unit, factor)
+
+
+@pytest.mark.parametrize(
+    ("text", "unit"),
+    [
+        ("Short Tons of Primary Production", "short ton"),
+        ("Billions", "billion unit"),
+        ("Mil.", "million unit"),
+        ("Thousand KWH", "MWh"),
+        ("Billion KWH", "TWh"),
+        ("Millon Pounds", "million lb"),
+        ("Mil. Mbits", "million Mbit"),
+        ("Gbase", "Gb"),
+        ("Dollar/acre", "USD/acre"),
+    ],
+)
+def test_parse_quantity_unit(text: str, unit: str) -> None:
+    assert parse_quantity_unit(text, Where(SRC, "f.csv", 1, "c")).unit == unit
+
+
+def test_parse_unit_refuses_unknown() -> None:
+    with pytest.raises(DataError) as e:
+        parse_cost_unit("219 USD/kWh", Where(SRC, "f.csv", 1, "Hydro LCOE (219 USD/kWh)"))
+    assert e.value.column == "Hydro LCOE (219 USD/kWh)" and "unknown unit" in e.value.problem
