@@ -56,7 +56,14 @@ def derive_cumulative(
         z0 = initial_stock(q)
         method = "initial_stock_lafond2018" if z0 is not None else "sum_from_first_year"
         cum = (z0 or 0.0) + np.nancumsum(np.where(np.isnan(q), 0.0, q))
-        out.append(g.with_columns(pl.Series("cumulative_production", cum), pl.lit(method).alias("cumulative_method")))
+        out.append(
+            g.with_columns(
+                pl.Series("cumulative_production", cum), pl.lit(method).alias("cumulative_method")
+            )
+        )
     if not out:
-        return df.with_columns(pl.lit(None, pl.Float64).alias("cumulative_production"), pl.lit(None, pl.String).alias("cumulative_method"))
+        return df.with_columns(
+            pl.lit(None, pl.Float64).alias("cumulative_production"),
+            pl.lit(None, pl.String).alias("cumulative_method"),
+        )
     return pl.concat(out)

@@ -126,7 +126,9 @@ def to_code(
     """The nation code for ``name``; raises DataError naming where an unknown name came from."""
     code = _lookup(name) if name is not None else None
     if code is None:
-        raise DataError(f"unknown nation {name!r}", source=source, file=file, row=row, column=column)
+        raise DataError(
+            f"unknown nation {name!r}", source=source, file=file, row=row, column=column
+        )
     return code
 
 

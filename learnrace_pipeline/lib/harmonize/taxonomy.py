@@ -18,9 +18,22 @@ from learnrace_pipeline.lib.errors import DataError
 TAXONOMY_FILE = Path(__file__).with_name("taxonomy.csv")
 
 INDUSTRIES = (
-    "solar", "wind", "batteries", "evs", "semiconductors", "chemicals", "materials",
-    "consumer_goods", "agriculture", "robotics", "autonomous_vehicles", "ai", "energy",
-    "biotech", "computing", "hydrogen",
+    "solar",
+    "wind",
+    "batteries",
+    "evs",
+    "semiconductors",
+    "chemicals",
+    "materials",
+    "consumer_goods",
+    "agriculture",
+    "robotics",
+    "autonomous_vehicles",
+    "ai",
+    "energy",
+    "biotech",
+    "computing",
+    "hydrogen",
 )
 
 
@@ -37,14 +50,32 @@ def _table() -> tuple[dict[str, str], dict[str, str]]:
         for i, rec in enumerate(csv.DictReader(f), start=2):
             tech, ind = rec["technology"].strip(), rec["industry"].strip()
             if ind not in INDUSTRIES:
-                raise DataError(f"unknown industry {ind!r}", source="taxonomy", file=TAXONOMY_FILE.name, row=i, column="industry")
+                raise DataError(
+                    f"unknown industry {ind!r}",
+                    source="taxonomy",
+                    file=TAXONOMY_FILE.name,
+                    row=i,
+                    column="industry",
+                )
             if tech in industry:
-                raise DataError(f"technology {tech!r} declared twice", source="taxonomy", file=TAXONOMY_FILE.name, row=i, column="technology")
+                raise DataError(
+                    f"technology {tech!r} declared twice",
+                    source="taxonomy",
+                    file=TAXONOMY_FILE.name,
+                    row=i,
+                    column="technology",
+                )
             industry[tech] = ind
             for alias in [tech, *filter(None, (rec.get("aliases") or "").split("|"))]:
                 key = normalise(alias)
                 if by_norm.get(key, tech) != tech:
-                    raise DataError(f"alias {alias!r} names two technologies", source="taxonomy", file=TAXONOMY_FILE.name, row=i, column="aliases")
+                    raise DataError(
+                        f"alias {alias!r} names two technologies",
+                        source="taxonomy",
+                        file=TAXONOMY_FILE.name,
+                        row=i,
+                        column="aliases",
+                    )
                 by_norm[key] = tech
     return industry, by_norm
 
@@ -54,14 +85,24 @@ def technologies() -> dict[str, str]:
     return dict(_table()[0])
 
 
-def classify(raw_name: str, *, source: str, file: str | None = None, row: int | None = None, column: str | None = None) -> tuple[str, str]:
+def classify(
+    raw_name: str,
+    *,
+    source: str,
+    file: str | None = None,
+    row: int | None = None,
+    column: str | None = None,
+) -> tuple[str, str]:
     """(technology, industry) for a raw series name; DataError if it is not declared."""
     industry, by_norm = _table()
     tech = by_norm.get(normalise(raw_name))
     if tech is None:
         raise DataError(
             f"technology {raw_name!r} is not in the taxonomy (add it to {TAXONOMY_FILE.name})",
-            source=source, file=file, row=row, column=column,
+            source=source,
+            file=file,
+            row=row,
+            column=column,
         )
     return tech, industry[tech]
 
