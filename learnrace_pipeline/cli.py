@@ -55,6 +55,15 @@ def _dagster_home() -> Path:
     return home
 
 
+def root_cause(error) -> str:
+    """The innermost message of a Dagster serialisable error chain (e.g. the DataError text)."""
+    if error is None:
+        return ""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
+
+
 def print_counts(db: Path) -> None:
     from learnrace_pipeline.lib.storage.warehouse import table_counts
 
@@ -107,20 +116,14 @@ def run(
         check_fail = [
             e
             for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"
-            and not e.event_specific_data.asset_check_evaluation.passed
+            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
         ]
     elapsed = time.perf_counter() - start
     print_counts(db_path)
     for e in failed:
-        msg = (
-            e.event_specific_data.error.message.strip().splitlines()[-1]
-            if e.event_specific_data.error
-            else ""
-        )
-        err.print(f"[red]FAILED[/] {e.step_key}: {msg}")
+        err.print(f"[red]FAILED[/] {e.step_key}: {root_cause(e.event_specific_data.error)}")
     for e in check_fail:
-        ev = e.event_specific_data.asset_check_evaluation
+        ev = e.event_specific_data
         err.print(
             f"[yellow]check failed[/] {ev.asset_key.to_user_string()} {ev.check_name} ({ev.severity.value})"
         )

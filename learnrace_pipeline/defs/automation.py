@@ -1,7 +1,5 @@
 """Jobs and schedules: the main job materialises every asset; a weekly schedule refreshes it."""
 
-from __future__ import annotations
-
 import dagster as dg
 
 main_job = dg.define_asset_job(

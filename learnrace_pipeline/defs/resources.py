@@ -6,8 +6,6 @@ repo's ``datasets/``) and ``LEARNRACE_RAW_DIR`` (when set, sources are parsed fr
 files instead of the snapshot).
 """
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 

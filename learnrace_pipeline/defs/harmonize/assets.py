@@ -5,8 +5,6 @@ provide it, conformed again across sources (keys unique warehouse-wide). Stored 
 DuckDB-Polars IO manager, so downstream assets receive Polars frames.
 """
 
-from __future__ import annotations
-
 import json
 
 import dagster as dg
@@ -109,39 +107,42 @@ def _result(
     )
 
 
-def _checks() -> list[dg.AssetChecksDefinition]:
-    out = []
-    for table in TABLES:
-        asset = harmonized_assets[table]
+def _table_checks(table: str) -> list[dg.AssetChecksDefinition]:
+    asset = harmonized_assets[table]
+
+    @dg.asset_check(
+        asset=asset, name="has_rows", blocking=True, description="the table is not empty"
+    )
+    def has_rows(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        n = _read(duckdb, table).height
+        return dg.AssetCheckResult(passed=n > 0, metadata={"rows": n})
+
+    @dg.asset_check(
+        asset=asset, name="keys_unique", blocking=True, description="primary key unique"
+    )
+    def keys_unique(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        return _result(rules.duplicate_keys(table, _read(duckdb, table)), "with a duplicated key")
+
+    out = [has_rows, keys_unique]
+    if "nation" in TABLES[table] or "unit" in TABLES[table]:
 
         @dg.asset_check(
-            asset=asset, name="has_rows", blocking=True, description="the table is not empty"
+            asset=asset,
+            name="known_units_and_nations",
+            blocking=True,
+            description="every nation and unit is declared",
         )
-        def has_rows(duckdb: DuckDBResource, _t: str = table) -> dg.AssetCheckResult:
-            n = _read(duckdb, _t).height
-            return dg.AssetCheckResult(passed=n > 0, metadata={"rows": n})
-
-        @dg.asset_check(
-            asset=asset, name="keys_unique", blocking=True, description="primary key unique"
-        )
-        def keys_unique(duckdb: DuckDBResource, _t: str = table) -> dg.AssetCheckResult:
-            return _result(rules.duplicate_keys(_t, _read(duckdb, _t)), "with a duplicated key")
-
-        out += [has_rows, keys_unique]
-        if "nation" in TABLES[table] or "unit" in TABLES[table]:
-
-            @dg.asset_check(
-                asset=asset,
-                name="known_units_and_nations",
-                blocking=True,
-                description="every nation and unit is declared",
+        def known(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+            return _result(
+                rules.unknown_codes(_read(duckdb, table)), "with an undeclared nation or unit"
             )
-            def known(duckdb: DuckDBResource, _t: str = table) -> dg.AssetCheckResult:
-                return _result(
-                    rules.unknown_codes(_read(duckdb, _t)), "with an undeclared nation or unit"
-                )
 
-            out.append(known)
+        out.append(known)
+    return out
+
+
+def _checks() -> list[dg.AssetChecksDefinition]:
+    out = [c for table in TABLES for c in _table_checks(table)]
 
     @dg.asset_check(
         asset=harmonized_assets["cost_observations"], name="positive_costs", blocking=True

@@ -6,8 +6,6 @@ transaction. A reader error fails the asset before anything is written, so the w
 exactly what it had.
 """
 
-from __future__ import annotations
-
 import json
 from pathlib import Path
 

@@ -183,7 +183,7 @@ def load(dataset_dir: Path, source: str, *, verify: bool = True) -> dict[str, pl
         if verify and sha256_file(csv_path) != meta["sha256"]:
             raise DataError(f"sha256 differs from {meta_path.name}", source=source, file=rel)
         columns = schema_of(table)
-        raw = pl.read_csv(csv_path, infer_schema=False, missing_utf8_is_empty_string=False)
+        raw = pl.read_csv(csv_path, infer_schema=False)
         df = _from_csv_frame(raw, columns, source=source, file=rel)
         if table != "data_notes":
             df = conform(
