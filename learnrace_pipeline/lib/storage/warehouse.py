@@ -108,7 +108,8 @@ def write_tables(
 def fetch_pl(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> pl.DataFrame:
     """Run ``sql`` on an open connection and return a Polars frame (DuckDB 2 has no ``.pl()`` on
     connection results)."""
-    return pl.from_arrow(con.execute(sql, params or []).to_arrow_table())
+    rel = con.sql(sql, params=params) if params else con.sql(sql)
+    return rel.pl() if rel is not None else pl.DataFrame()
 
 
 def read_table(db_path: str | Path, schema: str, table: str) -> pl.DataFrame:
