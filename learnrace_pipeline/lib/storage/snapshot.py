@@ -68,8 +68,8 @@ def _from_csv_frame(
         col = pl.col(name)
         if isinstance(dtype, pl.List):
             out.append(
-                pl.when(col.is_null() | (col == ""))
-                .then(pl.lit([], dtype))
+                pl.when(col == "")
+                .then(pl.lit(None, dtype))
                 .otherwise(col.str.split(LIST_SEP))
                 .alias(name)
             )
