@@ -1,0 +1,580 @@
+"""Rolling-origin hindcasts: the pooled Wright forecaster against three baselines.
+
+Design
+------
+- **Origins** are calendar years ``o`` every ``origin_step`` years (aligned so the last origin
+  is the last year that still has an outcome after it). An origin is used when at least one
+  series is *eligible* (``>= min_train_points`` observed points with year <= o and at least one
+  point in ``(o, o + max_horizon]``) and at least ``min_fit_series`` series have 3 or more
+  training points, so the pooled fit has a population to learn from.
+- **No future cost reaches a fit.** At each origin the panel is replaced by a *training view*
+  (:func:`training_view`): every difference after the origin has its ``dlogc`` and ``dlogq`` set
+  to 0 and its mask to 0, and every level point after the origin is dropped. The pooled model
+  and the baselines only ever see that view; the outcomes are read from the full panel after
+  the forecasts are made. ``tests/lib/evaluation/test_hindcast_leak.py`` poisons future costs
+  and checks the forecasts do not move.
+- **Pooled model** (``pooled_wright``): the pooled hierarchical Wright model with MA(1) noise of
+  :class:`learnrace_pipeline.lib.models.learning.LearningCurveModel`, compiled once for the
+  whole panel and refitted per origin by swapping the data (same shapes) without recompiling
+  (:class:`PooledFitter`). From each origin's posterior, every eligible series gets the
+  population prior of a new series of its industry (or of any industry, ``prior_level="all"``)
+  and is forecast by :func:`learnrace_pipeline.lib.evaluation.forecast.simulate`, i.e. exactly
+  the code path of ``learnrace forecast``; the hindcast therefore scores what users get.
+- **Production**: ``"realised"`` conditions every Wright forecast (pooled and baseline (a)) on
+  the cumulative production that actually followed (Lafond et al. 2018); ``"projected"`` adds a
+  model ``pooled_wright_projected`` whose production is projected from the series' own annual
+  production up to the origin (random walk with drift), as for a user who gives no production.
+- **Baselines** from :mod:`.baselines`, fitted to each series' training points only:
+  ``ols_wright`` (a), ``rw_drift`` (b, with theta pooled over the training series at the
+  origin) and ``no_change`` (c).
+- **Horizon** is ``target year - origin`` (1 to ``max_horizon``).
+
+Outputs of :func:`run_hindcast` (Polars frames for DuckDB tables ``evaluation.*``):
+``forecasts`` (one row per model, origin, series and target year, with quantiles in cost units,
+interval hits, log-pinball, CRPS and PIT of log cost), ``scores_by_horizon``,
+``scores_by_industry``, ``scores`` (per model, with ratios to baseline (a)), ``pit``
+(histograms) and ``origins`` (per origin: series fitted and forecast, sampler diagnostics and
+seconds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+import polars as pl
+import xarray as xr
+
+from learnrace_pipeline.lib.errors import ModelError
+from learnrace_pipeline.lib.evaluation import baselines as bl
+from learnrace_pipeline.lib.evaluation.forecast import (
+    ALL,
+    ForecastConfig,
+    ForecastTask,
+    PopulationPrior,
+    population_priors,
+    simulate,
+)
+from learnrace_pipeline.lib.evaluation.scores import (
+    HINDCAST_LEVELS,
+    INTERVALS,
+    crps_samples,
+    forecast_scores,
+    pit_histogram,
+    qname,
+    sample_pit,
+    sample_quantiles,
+    score_table,
+)
+from learnrace_pipeline.lib.models.base import SamplerConfig
+from learnrace_pipeline.lib.models.panel import Panel
+
+POOLED = "pooled_wright"
+POOLED_PROJECTED = "pooled_wright_projected"
+HYPER_PARAMETERS = (
+    "w_all",
+    "tau_w_industry",
+    "tau_w_series",
+    "log_sigma_all",
+    "tau_log_sigma",
+    "rho",
+)
+#: Coverage bands the evaluation check warns outside of (nominal -> (low, high)).
+COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0.95)}
+
+
+def _default_sampler() -> SamplerConfig:
+    return SamplerConfig(draws=200, tune=200, chains=2, seed=20240601, target_accept=0.9)
+
+
+def _default_forecast() -> ForecastConfig:
+    return ForecastConfig(n_samples=1000, max_prior_draws=400, seed=20240601)
+
+
+@dataclass(frozen=True)
+class HindcastConfig:
+    """Settings of a rolling-origin hindcast (years are calendar years).
+
+    Attributes:
+        min_train_points: observed points up to the origin a series needs to be forecast.
+        origin_step: years between origins (1 or 2).
+        max_horizon: forecast horizons 1..max_horizon years after the origin.
+        min_fit_series: series with >= 3 training points an origin needs for a pooled fit.
+        first_origin, last_origin: optional bounds on the origins.
+        prior_level: ``"industry"`` (a new series of the series' industry) or ``"all"``.
+        production: ``"realised"`` (condition on actual cumulative production) or
+            ``"projected"`` (also score forecasts with projected production).
+        theta: MA(1) theta of baseline (b); None pools it over the training series per origin.
+        sampler: NUTS settings of each per-origin fit.
+        forecast: settings of the pooled forecaster.
+    """
+
+    min_train_points: int = 8
+    origin_step: int = 2
+    max_horizon: int = 10
+    min_fit_series: int = 10
+    first_origin: int | None = None
+    last_origin: int | None = None
+    prior_level: Literal["industry", "all"] = "industry"
+    production: Literal["realised", "projected"] = "realised"
+    theta: float | None = None
+    sampler: SamplerConfig = field(default_factory=_default_sampler)
+    forecast: ForecastConfig = field(default_factory=_default_forecast)
+
+    def __post_init__(self) -> None:
+        if self.origin_step < 1 or self.max_horizon < 1 or self.min_train_points < 3:
+            raise ModelError(f"invalid hindcast config: {self}")
+        if self.prior_level not in ("industry", "all"):
+            raise ModelError(f"unknown prior_level {self.prior_level!r}")
+        if self.production not in ("realised", "projected"):
+            raise ModelError(f"unknown production mode {self.production!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# origins and the training view
+# --------------------------------------------------------------------------------------------
+
+
+def origins(panel: Panel, config: HindcastConfig = HindcastConfig()) -> list[int]:
+    """The origin years of a hindcast of ``panel`` (see the module docstring)."""
+    lv = panel.levels.select("series", "year")
+    years = np.sort(lv["year"].unique().to_numpy())
+    if years.size < 2:
+        return []
+    last = int(years[-1]) - 1
+    if config.last_origin is not None:
+        last = min(last, config.last_origin)
+    first = int(years[0]) + config.min_train_points - 1
+    if config.first_origin is not None:
+        first = max(first, config.first_origin)
+    per_series = {
+        s: np.sort(g["year"].to_numpy()) for (s,), g in lv.group_by("series", maintain_order=True)
+    }
+    out = []
+    for o in range(last, first - 1, -config.origin_step):
+        n_fit = sum(int(np.sum(y <= o) >= 3) for y in per_series.values())
+        if n_fit < config.min_fit_series:
+            continue
+        if any(
+            np.sum(y <= o) >= config.min_train_points
+            and np.any((y > o) & (y <= o + config.max_horizon))
+            for y in per_series.values()
+        ):
+            out.append(o)
+    return sorted(out)
+
+
+def training_view(panel: Panel, origin: int) -> Panel:
+    """The panel as known at the end of ``origin``: later differences zeroed, later points gone.
+
+    Shapes of the difference arrays are kept (so a compiled model can be refitted); every value
+    after the origin is replaced by 0 and masked, so no future cost or production remains.
+    """
+    after = pl.col("year") > origin
+    obs = panel.obs.with_columns(
+        pl.when(after).then(0.0).otherwise(pl.col("dlogc")).alias("dlogc"),
+        pl.when(after).then(0.0).otherwise(pl.col("dlogq")).alias("dlogq"),
+        *(
+            [pl.when(after).then(0.0).otherwise(pl.col("dlogq_world")).alias("dlogq_world")]
+            if "dlogq_world" in panel.obs.columns
+            else []
+        ),
+    )
+    levels = panel.levels.filter(~after)
+    return dataclasses.replace(panel, obs=obs, levels=levels)
+
+
+# --------------------------------------------------------------------------------------------
+# fitting the pooled model per origin
+# --------------------------------------------------------------------------------------------
+
+
+class OriginFitter(Protocol):
+    """Fits the population model on a training view; returns priors by level and diagnostics."""
+
+    def __call__(
+        self, origin: int, train: Panel, mask: np.ndarray
+    ) -> tuple[dict[str, PopulationPrior], dict[str, float]]: ...
+
+
+def _diagnostics(dt: xr.DataTree) -> dict[str, float]:
+    import arviz as az
+
+    post = dt["posterior"].to_dataset()
+    names = [v for v in HYPER_PARAMETERS if v in post]
+    out = {"divergences": float(dt["sample_stats"]["diverging"].sum())}
+    if dt["posterior"].sizes.get("chain", 1) > 1:
+        rhat = az.rhat(dt, var_names=names)
+        out["max_rhat"] = float(max(float(rhat[v].max()) for v in names))
+    else:
+        out["max_rhat"] = float("nan")
+    ess = az.ess(dt, var_names=names)
+    out["min_ess_bulk"] = float(min(float(ess[v].min()) for v in names))
+    out["sample_seconds"] = float(dt.attrs.get("sample_seconds", np.nan))
+    return out
+
+
+class PooledFitter:
+    """Compile the pooled Wright model once for ``panel``; refit per origin by swapping data.
+
+    ``recompile=True`` is the naive approach (a freshly built and compiled model per origin),
+    kept only to measure the speed-up in ``bench/bench_forecast.py``.
+    """
+
+    def __init__(
+        self,
+        panel: Panel,
+        sampler: SamplerConfig | None = None,
+        *,
+        recompile: bool = False,
+        max_prior_draws: int | None = None,
+    ) -> None:
+        from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+
+        self._cls = LearningCurveModel
+        self.config = LearningConfig(trend="wright", noise="normal", ma1=True, level="pooled")
+        self.sampler = sampler or _default_sampler()
+        self.panel = panel
+        self.recompile = recompile
+        self.max_prior_draws = max_prior_draws
+        self.lcm = None if recompile else LearningCurveModel(panel, self.config, self.sampler)
+        self.compile_seconds = 0.0
+        self.fits = 0
+
+    def compile(self) -> float:
+        """Compile now (timed); returns the seconds spent (0 if already compiled)."""
+        if self.lcm is None or self.lcm._compiled is not None:
+            return 0.0
+        t0 = time.perf_counter()
+        self.lcm.compile()
+        self.compile_seconds += time.perf_counter() - t0
+        return time.perf_counter() - t0
+
+    def __call__(
+        self, origin: int, train: Panel, mask: np.ndarray
+    ) -> tuple[dict[str, PopulationPrior], dict[str, float]]:
+        t0 = time.perf_counter()
+        if self.recompile:
+            lcm = self._cls(train, self.config, self.sampler)
+            lcm.compile()
+            self.compile_seconds += time.perf_counter() - t0
+        else:
+            lcm = self.lcm
+            self.compile()
+            lcm.panel = train  # same shapes: the compiled model is reused
+        dt = lcm.fit(mask=mask, log_likelihood=False, predictive=False)
+        self.fits += 1
+        priors = population_priors(dt, max_draws=self.max_prior_draws)
+        diag = _diagnostics(dt)
+        diag["fit_seconds"] = time.perf_counter() - t0
+        return priors, diag
+
+
+# --------------------------------------------------------------------------------------------
+# the hindcast
+# --------------------------------------------------------------------------------------------
+
+
+def _annual_history(levels: pl.DataFrame) -> pl.DataFrame:
+    """Log annual production from consecutive-year differences of cumulative production."""
+    return (
+        levels.sort("series", "year")
+        .with_columns(
+            (pl.col("cumulative_production") - pl.col("cumulative_production").shift(1))
+            .over("series")
+            .alias("_q"),
+            (pl.col("year") - pl.col("year").shift(1)).over("series").alias("_k"),
+        )
+        .filter((pl.col("_k") == 1) & (pl.col("_q") > 0))
+        .select(pl.col("series").alias("series_id"), "year", pl.col("_q").log().alias("log_annual"))
+    )
+
+
+def _rows(
+    model: str,
+    origin: int,
+    meta: pl.DataFrame,
+    log_q: np.ndarray,
+    pit: np.ndarray,
+    crps: np.ndarray,
+    production: Sequence[str] | str,
+) -> pl.DataFrame:
+    """Forecast rows: ``meta`` has series, series_id, technology, industry, nation, year,
+    horizon, log_actual; ``log_q`` has log quantiles at HINDCAST_LEVELS."""
+    sc = forecast_scores(log_q, HINDCAST_LEVELS, meta["log_actual"].to_numpy())
+    q = np.exp(log_q)
+    return meta.with_columns(
+        pl.lit(model).alias("model"),
+        pl.lit(origin, pl.Int32).alias("origin"),
+        pl.col("log_actual").exp().alias("actual"),
+        *[pl.Series(qname(v), q[:, j]) for j, v in enumerate(HINDCAST_LEVELS)],
+        *[pl.Series(k, v) for k, v in sc.items()],
+        pl.Series("crps", crps),
+        pl.Series("pit", pit),
+        (
+            pl.Series("production", list(production))
+            if not isinstance(production, str)
+            else pl.lit(production).alias("production")
+        ),
+    )
+
+
+FORECAST_COLUMNS = (
+    "model", "origin", "series", "series_id", "technology", "industry", "nation", "year",
+    "horizon", "actual", "log_actual", *[qname(v) for v in HINDCAST_LEVELS],
+    *[f"cover{k}" for k in INTERVALS], "log_pinball", "crps", "pit", "production",
+)  # fmt: skip
+
+
+def _baseline_rows(
+    origin: int,
+    train: pl.DataFrame,
+    meta: pl.DataFrame,
+    theta: float,
+) -> list[pl.DataFrame]:
+    out: dict[str, list[tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]]] = {
+        m: [] for m in bl.BASELINES
+    }
+    tr = {s: g for (s,), g in train.group_by("series", maintain_order=True)}
+    for (s,), tg in meta.group_by("series", maintain_order=True):
+        g = tr[s]
+        yrs, y, x = (g[c].to_numpy() for c in ("year", "log_cost", "log_q"))
+        ty, tx, ya = tg["year"].to_numpy(), tg["log_q"].to_numpy(), tg["log_actual"].to_numpy()
+        preds = {
+            bl.OLS_WRIGHT: bl.ols_wright(yrs, y, x, ty, tx),
+            bl.RW_DRIFT: bl.rw_drift(yrs, y, ty, theta),
+            bl.NO_CHANGE: bl.no_change(yrs, y, ty),
+        }
+        for name, p in preds.items():
+            out[name].append((tg, p.quantiles(HINDCAST_LEVELS), p.cdf(ya), p.crps(ya)))
+    frames = []
+    for name, parts in out.items():
+        if not parts:
+            continue
+        meta_all = pl.concat([p[0] for p in parts])
+        frames.append(
+            _rows(
+                name,
+                origin,
+                meta_all.drop("log_q"),
+                np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]),
+                np.concatenate([p[3] for p in parts]),
+                "given" if name == bl.OLS_WRIGHT else "none",
+            )
+        )
+    return frames
+
+
+def run_hindcast(
+    panel: Panel,
+    config: HindcastConfig = HindcastConfig(),
+    *,
+    fitter: OriginFitter | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """Run the rolling-origin hindcast of ``panel`` and score every model.
+
+    Args:
+        panel: a :class:`~learnrace_pipeline.lib.models.panel.Panel` (all series to evaluate).
+        config: origins, horizons, sampler and forecaster settings.
+        fitter: fits the population model per origin (default: :class:`PooledFitter`,
+            compiled once). Tests pass their own to inspect what a fit receives.
+        progress: called with a short message after each origin.
+
+    Returns:
+        Frames ``forecasts``, ``scores_by_horizon``, ``scores_by_industry``, ``scores``,
+        ``pit`` and ``origins`` (see the module docstring).
+    """
+    t_start = time.perf_counter()
+    years = origins(panel, config)
+    if not years:
+        raise ModelError("no hindcast origin: no series has enough training points")
+    if fitter is None:
+        fitter = PooledFitter(
+            panel, config.sampler, max_prior_draws=config.forecast.max_prior_draws
+        )
+    info = panel.series.select("series", "series_id", "technology", "industry", "nation")
+    industry_of = dict(zip(info["series"], info["industry"], strict=True))
+    frames: list[pl.DataFrame] = []
+    origin_rows: list[dict] = []
+    full = panel.levels
+    for o in years:
+        t0 = time.perf_counter()
+        train_panel = training_view(panel, o)
+        mask = panel.origin_mask(o)
+        lv = train_panel.levels
+        counts = lv.group_by("series").len()
+        elig_train = counts.filter(pl.col("len") >= config.min_train_points)["series"]
+        future = full.filter(
+            (pl.col("year") > o)
+            & (pl.col("year") <= o + config.max_horizon)
+            & pl.col("series").is_in(elig_train.implode())
+        )
+        eligible = future["series"].unique().sort().to_list()
+        if not eligible:
+            continue
+        priors, diag = fitter(o, train_panel, mask)
+        train = lv.filter(pl.col("series").is_in(eligible)).sort("series", "year")
+        meta = (
+            future.select("series", "year", "log_q", pl.col("log_cost").alias("log_actual"))
+            .join(info, on="series")
+            .with_columns((pl.col("year") - o).cast(pl.Int32).alias("horizon"))
+            .sort("series", "year")
+        )
+        theta = (
+            config.theta
+            if config.theta is not None
+            else bl.pooled_theta(
+                [
+                    (g["year"].to_numpy(), g["log_cost"].to_numpy())
+                    for _, g in lv.sort("series", "year").group_by("series")
+                ]
+            )
+        )
+        frames += _baseline_rows(o, train, meta, theta)
+
+        level_of = {
+            s: (industry_of[s] if config.prior_level == "industry" else ALL) for s in eligible
+        }
+        level_of = {s: (lev if lev in priors else ALL) for s, lev in level_of.items()}
+        obs = train.select(pl.col("series").alias("series_id"), "year", "log_cost", "log_q")
+        modes = [(POOLED, True)]
+        if config.production == "projected":
+            modes.append((POOLED_PROJECTED, False))
+        n_projected = 0
+        for name, given in modes:
+            targets = meta.select(
+                pl.col("series").alias("series_id"),
+                "year",
+                pl.col("log_q") if given else pl.lit(None, pl.Float64).alias("log_q"),
+            )
+            annual = None
+            use_obs, use_meta = obs, meta
+            if not given:
+                annual = _annual_history(train)
+                ok = _projectable(obs, annual)
+                use_obs = obs.filter(pl.col("series_id").is_in(ok))
+                targets = targets.filter(pl.col("series_id").is_in(ok))
+                use_meta = meta.filter(pl.col("series").is_in(ok))
+                n_projected = len(ok)
+                if not ok:
+                    continue
+            fs = simulate(ForecastTask(use_obs, targets, annual), priors, level_of, config.forecast)
+            # simulate returns targets sorted by series then year, like meta
+            order_check = fs.targets.select("series_id", "year").rename({"series_id": "series"})
+            if not order_check.equals(use_meta.select("series", "year")):
+                raise ModelError("internal: forecast rows out of order")
+            y = use_meta["log_actual"].to_numpy()
+            frames.append(
+                _rows(
+                    name,
+                    o,
+                    use_meta.drop("log_q"),
+                    sample_quantiles(fs.samples, HINDCAST_LEVELS),
+                    sample_pit(fs.samples, y),
+                    crps_samples(fs.samples, y),
+                    fs.targets["production"].to_list(),
+                )
+            )
+        origin_rows.append(
+            {
+                "origin": o,
+                "n_series_fit": int(counts.filter(pl.col("len") >= 3).height),
+                "n_series_forecast": len(eligible),
+                "n_series_projected": n_projected,
+                "n_targets": meta.height,
+                "theta_rw": float(theta),
+                **{k: float(v) for k, v in diag.items()},
+                "seconds": time.perf_counter() - t0,
+            }
+        )
+        if progress:
+            progress(
+                f"origin {o}: {len(eligible)} series, {meta.height} targets, "
+                f"{time.perf_counter() - t0:.1f} s"
+            )
+    forecasts = pl.concat(frames, how="diagonal_relaxed").select(FORECAST_COLUMNS)
+    forecasts = forecasts.sort("model", "origin", "series", "year")
+    out = summarise(forecasts)
+    out["origins"] = pl.DataFrame(origin_rows)
+    out["origins"] = out["origins"].with_columns(
+        pl.lit(time.perf_counter() - t_start).alias("total_seconds")
+    )
+    return out
+
+
+def _projectable(obs: pl.DataFrame, annual: pl.DataFrame) -> list[str]:
+    """Series whose annual production history allows a projection (>= 3 years, incl. last)."""
+    last = obs.group_by("series_id").agg(pl.col("year").max().alias("last"))
+    hist = annual.group_by("series_id").agg(
+        pl.len().alias("n"), pl.col("year").max().alias("last_annual")
+    )
+    ok = last.join(hist, on="series_id").filter(
+        (pl.col("n") >= 3) & (pl.col("last_annual") == pl.col("last"))
+    )
+    return sorted(ok["series_id"].to_list())
+
+
+def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Score tables from a forecasts frame: by horizon, by industry, overall, PIT histograms.
+
+    ``scores`` (one row per model) adds ``log_pinball_ratio_ols`` and ``crps_ratio_ols``: the
+    model's mean score over the ``ols_wright`` mean on the same forecasts (origin, series,
+    year) - below 1 is better than baseline (a).
+    """
+    by_h = score_table(forecasts, ["model", "horizon"])
+    by_i = score_table(forecasts, ["model", "industry"])
+    overall = score_table(forecasts, ["model"])
+    key = ["origin", "series", "year"]
+    ref = forecasts.filter(pl.col("model") == bl.OLS_WRIGHT).select(
+        *key, pl.col("log_pinball").alias("_lp_ref"), pl.col("crps").alias("_crps_ref")
+    )
+    if ref.height:
+        ratios = (
+            forecasts.join(ref, on=key, how="inner")
+            .group_by("model")
+            .agg(
+                (pl.col("log_pinball").mean() / pl.col("_lp_ref").mean()).alias(
+                    "log_pinball_ratio_ols"
+                ),
+                (pl.col("crps").mean() / pl.col("_crps_ref").mean()).alias("crps_ratio_ols"),
+            )
+        )
+        overall = overall.join(ratios, on="model", how="left")
+    return {
+        "forecasts": forecasts,
+        "scores_by_horizon": by_h,
+        "scores_by_industry": by_i,
+        "scores": overall.sort("model"),
+        "pit": pit_histogram(forecasts, ["model"]),
+    }
+
+
+def coverage_check(
+    scores: pl.DataFrame,
+    model: str = POOLED,
+    bands: Mapping[int, tuple[float, float]] = COVERAGE_BANDS,
+) -> tuple[bool, str]:
+    """Whether ``model``'s overall coverage lies in ``bands``; a message either way.
+
+    ``scores`` is the ``scores`` frame of :func:`run_hindcast`.
+    """
+    row = scores.filter(pl.col("model") == model)
+    if row.height == 0:
+        return False, f"model {model!r} has no scores"
+    r = row.row(0, named=True)
+    parts, ok = [], True
+    for nominal, (lo, hi) in bands.items():
+        cov = r[f"coverage{nominal}"]
+        inside = lo <= cov <= hi
+        ok &= inside
+        parts.append(
+            f"{nominal}% intervals cover {cov:.1%} (band {lo:.0%}-{hi:.0%})"
+            + ("" if inside else " OUTSIDE")
+        )
+    return ok, f"{model}: " + "; ".join(parts) + f" over {r['n']} forecasts"
