@@ -1,0 +1,922 @@
+"""Bayesian learning-curve models: Wright, time trend (Moore) and both, pooled hierarchically.
+
+Observation equation, for difference ``t`` of series ``s`` (see :mod:`.panel`)::
+
+    dlogc[t] = mu[t] + e[t] + rho * e[t-1]            (MA(1); rho = 0 for iid noise)
+    e[t] ~ Normal(0, sigma_s * sqrt(dt[t]))  or  StudentT(nu, 0, sigma_s * sqrt(dt[t]))
+
+with ``mu = -w_s * dlogq`` (Wright), ``mu = -m_s * dt`` (time trend) or both. ``w`` is unit-free
+(cost ~ Q^-w; learning rate LR = 1 - 2^-w); ``m`` is the log cost decline per year; ``sigma`` is
+the sd of the log cost innovations per year. The noise scale grows with sqrt(dt) across gaps.
+
+MA(1), exactly within each series: the innovations are recovered from the data by the recursion
+``e[t] = r[t] - rho * e[t-1]`` (``r = dlogc - mu``), started from a latent pre-sample shock
+``e0_s`` with the same distribution as the innovations (integrating it out gives the exact
+Gaussian MA(1) likelihood). The recursion runs on the flat observation vector with a parallel
+prefix ("doubling") scheme: ``ceil(log2(max series length))`` vectorised shift-and-add steps, each
+masked at series starts, so no series leaks into the next and the graph stays small. The same
+scheme in NumPy (:func:`ma1_innovations`) gives pointwise log-likelihoods, predictive draws and
+forecasts from the posterior without any further compilation.
+
+Partial pooling (non-centred), ``pooled`` level::
+
+    w_all ~ Normal(w_mu, w_sd)
+    w_industry = w_all + tau_w_industry * z_w_industry        (dims industry)
+    w_series = w_industry[industry of s] + tau_w_series * z_w_series   (dims series)
+
+and the same for ``m``; ``log sigma_series ~ Normal(log_sigma_all, tau_log_sigma)`` (centred:
+each series has several points, so its noise scale is well identified by its own data).
+
+``nation`` level (nation panels from :func:`.panel.build_nation_panel`): national exponents
+``w_nation = w_all + tau_w_nation * z`` (dims nation), series around their nation, and a spillover
+share per nation in effective experience::
+
+    log Q_eff = lambda_n log Q_nation + (1 - lambda_n) log Q_world
+    lambda_n = invlogit(lambda_logit_all + tau_lambda * z_lambda_n),  lambda_all = invlogit(mu)
+
+National and world cumulative capacity are highly correlated over short national series, so
+lambda is weakly identified: fits of this level carry a ``prior`` group with draws of
+``lambda_all`` and ``lambda_nation`` from the prior, to plot beside the posterior.
+
+Compile once, refit many times: data enter through ``pm.Data`` containers named as in
+:meth:`.panel.Panel.data` (``dlogc``, ``dlogq``, ``dt``, ``pos``, ``series_idx``, ``mask`` ...);
+:class:`LearningCurveModel` compiles once and refits with new values of the same shapes (e.g. a
+hindcast origin's ``mask``) via nutpie's ``with_data``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+from scipy import special, stats
+
+from learnrace_pipeline.lib.errors import ModelError
+from learnrace_pipeline.lib.models import base
+from learnrace_pipeline.lib.models.panel import Panel
+
+MODEL_TYPE = "learning_curve"
+
+Trend = Literal["wright", "time", "both"]
+Noise = Literal["normal", "student_t"]
+Level = Literal["pooled", "nation"]
+
+
+@dataclass(frozen=True)
+class LearningPriors:
+    """Prior hyperparameters (units: ``w`` unit-free, ``m`` and ``sigma`` per year).
+
+    ``tau_*`` are HalfNormal scales of between-group spreads. ``rho`` is Normal(rho_mu, rho_sd)
+    truncated to (-0.95, 0.95) (invertible MA(1)); ``nu`` is Gamma(nu_alpha, nu_beta).
+    """
+
+    w_mu: float = 0.25
+    w_sd: float = 0.25
+    tau_w_industry: float = 0.15
+    tau_w_series: float = 0.15
+    m_mu: float = 0.02
+    m_sd: float = 0.05
+    tau_m_industry: float = 0.03
+    tau_m_series: float = 0.03
+    log_sigma_mu: float = -2.3
+    log_sigma_sd: float = 1.0
+    tau_log_sigma: float = 0.7
+    rho_mu: float = 0.0
+    rho_sd: float = 0.3
+    nu_alpha: float = 2.0
+    nu_beta: float = 0.1
+    tau_w_nation: float = 0.15
+    lambda_logit_mu: float = 0.0
+    lambda_logit_sd: float = 1.5
+    tau_lambda: float = 1.0
+
+
+@dataclass(frozen=True)
+class LearningConfig:
+    """Which learning-curve model: trend terms, noise law, MA(1) or iid, pooling level, priors."""
+
+    trend: Trend = "wright"
+    noise: Noise = "student_t"
+    ma1: bool = True
+    level: Level = "pooled"
+    priors: LearningPriors = field(default_factory=LearningPriors)
+
+    def __post_init__(self) -> None:
+        if self.trend not in ("wright", "time", "both"):
+            raise ModelError(f"unknown trend {self.trend!r}")
+        if self.noise not in ("normal", "student_t"):
+            raise ModelError(f"unknown noise {self.noise!r}")
+        if self.level not in ("pooled", "nation"):
+            raise ModelError(f"unknown level {self.level!r}")
+        if self.level == "nation" and self.trend == "time":
+            raise ModelError("the nation level needs an experience term (trend wright or both)")
+
+    @property
+    def name(self) -> str:
+        """Short label, e.g. ``wright_normal_ma1`` or ``both_student_t_iid_nation``."""
+        label = f"{self.trend}_{self.noise}_{'ma1' if self.ma1 else 'iid'}"
+        return label if self.level == "pooled" else f"{label}_nation"
+
+    @property
+    def has_w(self) -> bool:
+        return self.trend in ("wright", "both")
+
+    @property
+    def has_m(self) -> bool:
+        return self.trend in ("time", "both")
+
+
+def doubling_steps(max_len: int) -> int:
+    """Number of prefix-scan steps so every lag within a series of ``max_len`` is reached."""
+    return max(0, math.ceil(math.log2(max(max_len, 1))))
+
+
+# ----------------------------------------------------------------------------- NumPy helpers
+
+
+def ma1_innovations(
+    r: np.ndarray, rho: np.ndarray | float, pos: np.ndarray, e0: np.ndarray | None = None
+) -> np.ndarray:
+    """Innovations ``e`` of ``r[t] = e[t] + rho e[t-1]`` within each series (NumPy, vectorised).
+
+    Args:
+        r: residuals, shape ``(..., n_obs)`` on the flat obs layout of a panel.
+        rho: MA(1) coefficient, scalar or shape ``(..., 1)`` broadcasting against ``r``.
+        pos: 0-based position of each obs within its series, shape ``(n_obs,)``.
+        e0: pre-sample shock per obs' series (``e[-1]``), shape like ``r`` (default 0).
+    """
+    r = np.asarray(r, dtype=float)
+    a = -np.asarray(rho, dtype=float)
+    x = r.copy()
+    max_len = int(pos.max()) + 1 if pos.size else 1
+    for j in range(doubling_steps(max_len)):
+        k = 2**j
+        shifted = np.zeros_like(x)
+        shifted[..., k:] = x[..., :-k]
+        x = x + np.where(pos >= k, a**k * shifted, 0.0)
+    if e0 is not None:
+        x = x + a ** (pos + 1) * e0
+    return x
+
+
+def _ma1_pt(r: Any, a: Any, pos: Any, steps: int) -> Any:
+    x = r
+    for j in range(steps):
+        k = 2**j
+        shifted = pt.concatenate([pt.zeros((k,)), x[:-k]])
+        x = x + pt.switch(pt.ge(pos, k), a**k * shifted, 0.0)
+    return x
+
+
+def learning_rate(w: np.ndarray | float) -> np.ndarray | float:
+    """Learning rate per doubling of cumulative production: ``1 - 2**-w``."""
+    return 1.0 - np.power(2.0, -np.asarray(w))
+
+
+# ----------------------------------------------------------------------------- PyMC model
+
+
+def create_learning_model(
+    panel: Panel,
+    config: LearningConfig = LearningConfig(),
+    *,
+    max_series_len: int | None = None,
+) -> pm.Model:
+    """Build the PyMC model for ``panel`` (see the module docstring for the equations).
+
+    ``max_series_len`` sets how many MA(1) prefix steps are built (default: the panel's longest
+    series); pass a larger value to swap in later panels with longer series.
+    """
+    if config.level == "nation" and not panel.has_world:
+        raise ModelError("the nation level needs a nation panel (build_nation_panel)")
+    pr = config.priors
+    data = panel.data()
+    coords = panel.coords()
+    steps = doubling_steps(max(max_series_len or 0, panel.max_len))
+    nation_of_series = panel.series["nation_idx"].to_numpy().astype(np.int64)
+
+    with pm.Model(coords=coords) as model:
+        dlogc = pm.Data("dlogc", data["dlogc"], dims="obs")
+        dlogq = pm.Data("dlogq", data["dlogq"], dims="obs")
+        dt = pm.Data("dt", data["dt"], dims="obs")
+        pos = pm.Data("pos", data["pos"], dims="obs")
+        series_idx = pm.Data("series_idx", data["series_idx"], dims="obs")
+        mask = pm.Data("mask", data["mask"], dims="obs")
+
+        if config.level == "pooled":
+            ind_of_series = pm.Data("industry_of_series", data["industry_of_series"], dims="series")
+            x = dlogq
+        else:
+            dlogq_world = pm.Data("dlogq_world", data["dlogq_world"], dims="obs")
+            nat_of_series = pm.Data("nation_of_series", nation_of_series, dims="series")
+            lam_mu = pm.Normal("lambda_logit_all", pr.lambda_logit_mu, pr.lambda_logit_sd)
+            tau_lam = pm.HalfNormal("tau_lambda", pr.tau_lambda)
+            z_lam = pm.Normal("z_lambda", 0.0, 1.0, dims="nation")
+            lam = pm.Deterministic(
+                "lambda_nation", pm.math.invlogit(lam_mu + tau_lam * z_lam), dims="nation"
+            )
+            pm.Deterministic("lambda_all", pm.math.invlogit(lam_mu))
+            lam_obs = lam[nat_of_series[series_idx]]
+            x = lam_obs * dlogq + (1.0 - lam_obs) * dlogq_world
+
+        mu = pt.zeros_like(dlogc)
+        if config.has_w:
+            w_all = pm.Normal("w_all", pr.w_mu, pr.w_sd)
+            if config.level == "pooled":
+                tau_i = pm.HalfNormal("tau_w_industry", pr.tau_w_industry)
+                z_i = pm.Normal("z_w_industry", 0.0, 1.0, dims="industry")
+                w_ind = pm.Deterministic("w_industry", w_all + tau_i * z_i, dims="industry")
+                group_w = w_ind[ind_of_series]
+            else:
+                tau_n = pm.HalfNormal("tau_w_nation", pr.tau_w_nation)
+                z_n = pm.Normal("z_w_nation", 0.0, 1.0, dims="nation")
+                w_nat = pm.Deterministic("w_nation", w_all + tau_n * z_n, dims="nation")
+                group_w = w_nat[nat_of_series]
+            tau_s = pm.HalfNormal("tau_w_series", pr.tau_w_series)
+            z_s = pm.Normal("z_w_series", 0.0, 1.0, dims="series")
+            w_ser = pm.Deterministic("w_series", group_w + tau_s * z_s, dims="series")
+            mu = mu - w_ser[series_idx] * x
+        if config.has_m:
+            m_all = pm.Normal("m_all", pr.m_mu, pr.m_sd)
+            if config.level == "pooled":
+                tau_mi = pm.HalfNormal("tau_m_industry", pr.tau_m_industry)
+                z_mi = pm.Normal("z_m_industry", 0.0, 1.0, dims="industry")
+                m_ind = pm.Deterministic("m_industry", m_all + tau_mi * z_mi, dims="industry")
+                group_m = m_ind[ind_of_series]
+            else:
+                group_m = m_all
+            tau_ms = pm.HalfNormal("tau_m_series", pr.tau_m_series)
+            z_ms = pm.Normal("z_m_series", 0.0, 1.0, dims="series")
+            m_ser = pm.Deterministic("m_series", group_m + tau_ms * z_ms, dims="series")
+            mu = mu - m_ser[series_idx] * dt
+
+        log_sigma_all = pm.Normal("log_sigma_all", pr.log_sigma_mu, pr.log_sigma_sd)
+        tau_sig = pm.HalfNormal("tau_log_sigma", pr.tau_log_sigma)
+        # centred: every series has several points, so its noise scale is well identified
+        log_sig = pm.Normal("log_sigma_series", log_sigma_all, tau_sig, dims="series")
+        sigma = pm.Deterministic("sigma_series", pt.exp(log_sig), dims="series")
+        pm.Deterministic("sigma_all", pt.exp(log_sigma_all))
+        scale = sigma[series_idx] * pt.sqrt(dt)
+        nu = pm.Gamma("nu", pr.nu_alpha, pr.nu_beta) if config.noise == "student_t" else None
+
+        r = dlogc - mu
+        if config.ma1:
+            rho = pm.TruncatedNormal("rho", pr.rho_mu, pr.rho_sd, lower=-0.95, upper=0.95)
+            if nu is None:
+                z0 = pm.Normal("z_e0", 0.0, 1.0, dims="series")
+            else:
+                z0 = pm.StudentT("z_e0", nu=nu, mu=0.0, sigma=1.0, dims="series")
+            e0 = sigma * z0
+            a = -rho
+            e = _ma1_pt(r, a, pos, steps) + a ** (pos + 1) * e0[series_idx]
+        else:
+            e = r
+        if nu is None:
+            logp = -0.5 * pt.square(e / scale) - pt.log(scale) - 0.5 * np.log(2 * np.pi)
+        else:
+            logp = pm.logp(pm.StudentT.dist(nu=nu, mu=0.0, sigma=scale), e)
+        pm.Potential("loglik", pt.sum(mask * logp))
+    model.learnrace_steps = steps  # type: ignore[attr-defined]
+    return model
+
+
+def create_wright_model(panel: Panel, priors: LearningPriors | None = None, **kw: Any) -> pm.Model:
+    """Wright's law ``dlogc = -w dlogQ + noise`` (options: ``noise``, ``ma1``)."""
+    return create_learning_model(panel, _cfg("wright", priors, kw))
+
+
+def create_time_trend_model(
+    panel: Panel, priors: LearningPriors | None = None, **kw: Any
+) -> pm.Model:
+    """Time trend (Moore) ``dlogc = -m dt + noise`` (options: ``noise``, ``ma1``)."""
+    return create_learning_model(panel, _cfg("time", priors, kw))
+
+
+def create_experience_time_model(
+    panel: Panel, priors: LearningPriors | None = None, **kw: Any
+) -> pm.Model:
+    """Experience and time ``dlogc = -w dlogQ - m dt + noise`` (w and m nearly collinear)."""
+    return create_learning_model(panel, _cfg("both", priors, kw))
+
+
+def create_nation_model(panel: Panel, priors: LearningPriors | None = None, **kw: Any) -> pm.Model:
+    """National exponents with spillover share lambda (nation panels; ``trend`` wright/both)."""
+    kw.setdefault("trend", "wright")
+    return create_learning_model(panel, _cfg(kw.pop("trend"), priors, {**kw, "level": "nation"}))
+
+
+def _cfg(trend: str, priors: LearningPriors | None, kw: Mapping[str, Any]) -> LearningConfig:
+    return LearningConfig(trend=trend, priors=priors or LearningPriors(), **kw)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- post-processing
+
+
+Draws = xr.DataTree | xr.Dataset
+
+
+def _post(dt: Draws) -> xr.Dataset:
+    return dt.posterior.to_dataset() if isinstance(dt, xr.DataTree) else dt
+
+
+def _stacked(dt: Draws, name: str) -> np.ndarray:
+    """Posterior draws of ``name`` as an array with (chain*draw) first."""
+    da = _post(dt)[name]
+    return da.stack(sample=("chain", "draw")).transpose("sample", ...).values
+
+
+def add_deterministics(
+    posterior: xr.Dataset, config: LearningConfig, panel_data: Mapping[str, np.ndarray]
+) -> xr.Dataset:
+    """Add the model's deterministic quantities to draws of its free parameters (NumPy).
+
+    Mirrors the ``pm.Deterministic`` definitions of :func:`create_learning_model` (fits store
+    only free parameters, which keeps nutpie's compile short): ``w_industry``/``w_nation``,
+    ``w_series``, ``m_industry``, ``m_series``, ``sigma_series``, ``sigma_all``,
+    ``lambda_nation``, ``lambda_all``.
+    """
+    post = posterior.copy()
+
+    def take(da: xr.DataArray, dim: str, idx: np.ndarray) -> xr.DataArray:
+        out = da.isel({dim: xr.DataArray(np.asarray(idx), dims="series")})
+        return out.drop_vars(dim, errors="ignore")
+
+    if config.level == "nation":
+        nat = panel_data["nation_of_series"]
+        post["lambda_nation"] = special.expit(
+            post["lambda_logit_all"] + post["tau_lambda"] * post["z_lambda"]
+        )
+        post["lambda_all"] = special.expit(post["lambda_logit_all"])
+    else:
+        ind = panel_data["industry_of_series"]
+    if config.has_w:
+        if config.level == "pooled":
+            post["w_industry"] = post["w_all"] + post["tau_w_industry"] * post["z_w_industry"]
+            group = take(post["w_industry"], "industry", ind)
+        else:
+            post["w_nation"] = post["w_all"] + post["tau_w_nation"] * post["z_w_nation"]
+            group = take(post["w_nation"], "nation", nat)
+        post["w_series"] = group + post["tau_w_series"] * post["z_w_series"]
+    if config.has_m:
+        if config.level == "pooled":
+            post["m_industry"] = post["m_all"] + post["tau_m_industry"] * post["z_m_industry"]
+            group = take(post["m_industry"], "industry", ind)
+        else:
+            group = post["m_all"]
+        post["m_series"] = group + post["tau_m_series"] * post["z_m_series"]
+    post["sigma_series"] = np.exp(post["log_sigma_series"])
+    post["sigma_all"] = np.exp(post["log_sigma_all"])
+    return post
+
+
+def _obs_parts(
+    dt: Draws, panel_data: Mapping[str, np.ndarray], config: LearningConfig
+) -> dict[str, np.ndarray]:
+    """Per draw and obs: mean mu, innovation scale, innovations e, and rho*e[t-1]."""
+    s_idx = panel_data["series_idx"]
+    dlogc, dlogq, dtv, pos = (
+        panel_data["dlogc"],
+        panel_data["dlogq"],
+        panel_data["dt"],
+        panel_data["pos"],
+    )
+    mu = np.zeros((_stacked(dt, "sigma_all").shape[0], dlogc.size))
+    if config.level == "nation":
+        lam = _stacked(dt, "lambda_nation")[:, panel_data["nation_of_series"][s_idx]]
+        x = lam * dlogq + (1 - lam) * panel_data["dlogq_world"]
+    else:
+        x = dlogq
+    if config.has_w:
+        mu = mu - _stacked(dt, "w_series")[:, s_idx] * x
+    if config.has_m:
+        mu = mu - _stacked(dt, "m_series")[:, s_idx] * dtv
+    sigma = _stacked(dt, "sigma_series")
+    scale = sigma[:, s_idx] * np.sqrt(dtv)
+    r = dlogc - mu
+    if config.ma1:
+        rho = _stacked(dt, "rho")[:, None]
+        e0 = (sigma * _stacked(dt, "z_e0"))[:, s_idx]
+        e = ma1_innovations(r, rho, pos, e0)
+        carry = r - e  # rho * e[t-1]
+    else:
+        e = r
+        carry = np.zeros_like(r)
+    return {"mu": mu, "scale": scale, "e": e, "carry": carry}
+
+
+def _logpdf(e: np.ndarray, scale: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+    if nu is None:
+        return -0.5 * (e / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+    return stats.t.logpdf(e, df=nu[:, None], scale=scale)
+
+
+def _unstack(arr: np.ndarray, dt: Draws, dim: str = "obs") -> xr.DataArray:
+    post = _post(dt)
+    n_chain, n_draw = post.sizes["chain"], post.sizes["draw"]
+    return xr.DataArray(
+        arr.reshape(n_chain, n_draw, -1),
+        dims=("chain", "draw", dim),
+        coords={"chain": post["chain"].values, "draw": post["draw"].values},
+    )
+
+
+def pointwise_log_likelihood(
+    dt: Draws, panel_data: Mapping[str, np.ndarray], config: LearningConfig
+) -> xr.Dataset:
+    """Pointwise log density of each difference given its series' past (dims chain, draw, obs).
+
+    Computed in NumPy from the posterior, so refits need no extra compilation. Summed over obs
+    (with the pre-sample shock's prior) it equals the model's likelihood.
+    """
+    parts = _obs_parts(dt, panel_data, config)
+    nu = _stacked(dt, "nu") if config.noise == "student_t" else None
+    ll = _logpdf(parts["e"], parts["scale"], nu)
+    return xr.Dataset({"dlogc": _unstack(ll, dt)})
+
+
+def one_step_predictive(
+    dt: Draws,
+    panel_data: Mapping[str, np.ndarray],
+    config: LearningConfig,
+    seed: int,
+) -> xr.Dataset:
+    """Posterior predictive draws of each difference given its observed past (chain, draw, obs)."""
+    parts = _obs_parts(dt, panel_data, config)
+    rng = np.random.default_rng(seed)
+    if config.noise == "student_t":
+        nu = _stacked(dt, "nu")[:, None]
+        eps = rng.standard_t(np.broadcast_to(nu, parts["scale"].shape)) * parts["scale"]
+    else:
+        eps = rng.standard_normal(parts["scale"].shape) * parts["scale"]
+    y = parts["mu"] + parts["carry"] + eps
+    return xr.Dataset({"dlogc": _unstack(y, dt)})
+
+
+def simulate_dlogc(
+    params: Mapping[str, np.ndarray],
+    panel_data: Mapping[str, np.ndarray],
+    config: LearningConfig,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Generate differences from parameter draws (shape ``(n_draws, n_obs)``): the generative
+    model used for prior predictive checks and for simulation-based tests.
+
+    ``params`` holds draws (leading axis) of ``w_series``/``m_series`` (series),
+    ``sigma_series`` (series), ``rho`` (scalar), ``nu`` (Student-t) and ``lambda_nation``.
+    """
+    s_idx, pos, dtv = panel_data["series_idx"], panel_data["pos"], panel_data["dt"]
+    sigma = np.atleast_2d(params["sigma_series"])
+    n = sigma.shape[0]
+    mu = np.zeros((n, s_idx.size))
+    x = panel_data["dlogq"]
+    if config.level == "nation":
+        lam = np.atleast_2d(params["lambda_nation"])[:, panel_data["nation_of_series"][s_idx]]
+        x = lam * panel_data["dlogq"] + (1 - lam) * panel_data["dlogq_world"]
+    if config.has_w:
+        mu = mu - np.atleast_2d(params["w_series"])[:, s_idx] * x
+    if config.has_m:
+        mu = mu - np.atleast_2d(params["m_series"])[:, s_idx] * dtv
+    scale = sigma[:, s_idx] * np.sqrt(dtv)
+    if config.noise == "student_t":
+        nu = np.asarray(params["nu"]).reshape(n, 1)
+        eps = rng.standard_t(np.broadcast_to(nu, scale.shape)) * scale
+        e0 = rng.standard_t(np.broadcast_to(nu, sigma.shape)) * sigma
+    else:
+        eps = rng.standard_normal(scale.shape) * scale
+        e0 = rng.standard_normal(sigma.shape) * sigma
+    if not config.ma1:
+        return mu + eps
+    rho = np.asarray(params["rho"]).reshape(n, 1)
+    prev = np.empty_like(eps)
+    prev[:, 1:] = eps[:, :-1]
+    first = pos == 0
+    prev[:, first] = e0[:, s_idx[first]]
+    return mu + eps + rho * prev
+
+
+def _fit_data(panel: Panel, data: Mapping[str, np.ndarray]) -> xr.Dataset:
+    s, lv = panel.series, panel.levels
+    ds = xr.Dataset(
+        {
+            "year": ("obs", panel.obs["year"].to_numpy()),
+            "dt": ("obs", data["dt"]),
+            "dlogc": ("obs", data["dlogc"]),
+            "dlogq": ("obs", data["dlogq"]),
+            "pos": ("obs", data["pos"]),
+            "series_idx": ("obs", data["series_idx"]),
+            "mask": ("obs", data["mask"]),
+            "series_id": ("series", s["series_id"].to_numpy().astype(str)),
+            "series_technology": ("series", s["technology"].to_numpy().astype(str)),
+            "series_industry": ("series", s["industry"].to_numpy().astype(str)),
+            "series_nation": ("series", s["nation"].to_numpy().astype(str)),
+            "series_unit": ("series", s["unit"].fill_null("").to_numpy().astype(str)),
+            "series_n_points": ("series", s["n_points"].to_numpy()),
+            "industry_of_series": ("series", data["industry_of_series"]),
+            "point_series": ("point", lv["series"].to_numpy().astype(str)),
+            "point_year": ("point", lv["year"].to_numpy()),
+            "point_log_cost": ("point", lv["log_cost"].to_numpy()),
+            "point_log_q": ("point", lv["log_q"].to_numpy()),
+        },
+        coords={
+            "obs": np.arange(panel.n_obs),
+            "series": s["series"].to_numpy().astype(str),
+            "industry": np.array(panel.industries, dtype=str),
+            "nation": np.array(panel.nations, dtype=str),
+            "point": np.arange(lv.height),
+        },
+    )
+    if panel.has_world:
+        ds["dlogq_world"] = ("obs", data["dlogq_world"])
+        ds["nation_of_series"] = ("series", data["nation_of_series"])
+        ds["point_log_q_world"] = ("point", lv["log_q_world"].to_numpy())
+    return ds
+
+
+class LearningCurveModel:
+    """A learning-curve model on one panel: default priors and sampler, compile-once fits.
+
+    Typical use::
+
+        lcm = LearningCurveModel(panel, LearningConfig(trend="wright"), SamplerConfig())
+        dt = lcm.fit()                              # compiles on first use
+        dt_h = lcm.fit(mask=panel.origin_mask(2000))  # hindcast origin, no recompilation
+        table = summaries.learning_rates(dt)
+    """
+
+    def __init__(
+        self,
+        panel: Panel,
+        config: LearningConfig | None = None,
+        sampler: base.SamplerConfig | None = None,
+        *,
+        max_series_len: int | None = None,
+    ) -> None:
+        self.panel = panel
+        self.config = config or LearningConfig()
+        self.sampler = sampler or base.SamplerConfig()
+        self.model = create_learning_model(panel, self.config, max_series_len=max_series_len)
+        self._compiled: Any = None
+        self.compile_seconds = 0.0
+
+    @property
+    def code_version(self) -> str:
+        import sys
+
+        return base.code_version(sys.modules[__name__])
+
+    @property
+    def model_id(self) -> str:
+        return base.model_id(MODEL_TYPE, self.config, self.sampler, self.code_version)
+
+    def data(
+        self, mask: np.ndarray | None = None, panel: Panel | None = None
+    ) -> dict[str, np.ndarray]:
+        """The ``pm.Data`` values for a panel (default: the model's own)."""
+        panel = panel or self.panel
+        d = panel.data(mask)
+        if self.config.level == "nation":
+            d["nation_of_series"] = panel.series["nation_idx"].to_numpy().astype(np.int64)
+        else:
+            d.pop("dlogq_world", None)
+        d.pop("technology_of_series", None)
+        if self.config.level == "nation":
+            d.pop("industry_of_series", None)
+        return d
+
+    def compile(self) -> Any:
+        """Compile with nutpie once (cached); ``compile_seconds`` records the time taken."""
+        if self._compiled is None:
+            t0 = time.perf_counter()
+            free = [v.name for v in self.model.free_RVs]
+            self._compiled = base.compile_model(self.model, var_names=free)
+            self.compile_seconds = time.perf_counter() - t0
+        return self._compiled
+
+    def check_layout(self, panel: Panel) -> None:
+        """Raise ModelError unless ``panel`` can be swapped into the compiled model.
+
+        Same number of observations, series, industries and nations, and no series longer than
+        the MA(1) prefix scan was built for. (Labels may differ: a synthetic replicate or a
+        re-ordered panel of the same shape fits, and its own labels are stored.)
+        """
+        own = self.panel
+        same = (
+            panel.n_obs == own.n_obs
+            and panel.n_series == own.n_series
+            and len(panel.industries) == len(own.industries)
+            and len(panel.nations) == len(own.nations)
+            and panel.has_world == own.has_world
+        )
+        if not same:
+            raise ModelError(
+                f"panel layout differs from the compiled model's ({panel.n_obs} obs, "
+                f"{panel.n_series} series vs {own.n_obs}, {own.n_series}): build a new model"
+            )
+        if panel.max_len > 2**self.model.learnrace_steps:
+            raise ModelError(
+                f"panel has a series of {panel.max_len} differences; the model was built for "
+                f"at most {2**self.model.learnrace_steps} (pass max_series_len)"
+            )
+
+    def fit(
+        self,
+        mask: np.ndarray | None = None,
+        *,
+        panel: Panel | None = None,
+        sampler: base.SamplerConfig | None = None,
+        log_likelihood: bool = True,
+        predictive: bool = True,
+    ) -> xr.DataTree:
+        """Sample the posterior and return a provenance-stamped DataTree.
+
+        Args:
+            mask: 0/1 per difference (see :meth:`.panel.Panel.origin_mask`); masked points do
+                not enter the likelihood (hindcast training windows).
+            panel: another panel of the same layout (:meth:`check_layout`) to fit with the
+                already compiled model; default the model's own panel.
+            sampler: override the sampler config for this fit.
+            log_likelihood, predictive: compute the ``log_likelihood`` and one-step
+                ``posterior_predictive`` groups (NumPy, cheap; skip for speed).
+
+        Groups: ``posterior``, ``sample_stats``, ``log_likelihood``, ``posterior_predictive``,
+        ``observed_data``, ``fit_data`` and, for the nation level, ``prior`` (lambda draws).
+        """
+        sampler = sampler or self.sampler
+        panel = panel or self.panel
+        if panel is not self.panel:
+            self.check_layout(panel)
+        compiled = self.compile()
+        compile_seconds = self.compile_seconds
+        data = self.data(mask, panel)
+        shared_names = {var.name for var in compiled.shared_var_keys}
+        updates = {k: v for k, v in data.items() if k in shared_names}
+        config = self.config
+
+        def post(dt: xr.DataTree) -> dict[str, xr.Dataset]:
+            posterior = dt.posterior.to_dataset()
+            labels = panel.coords()
+            posterior = posterior.assign_coords(
+                {d: labels[d] for d in ("series", "industry", "nation") if d in posterior.dims}
+            )
+            posterior = add_deterministics(posterior, config, data)
+            groups: dict[str, xr.Dataset] = {
+                "posterior": posterior,
+                "observed_data": xr.Dataset({"dlogc": ("obs", data["dlogc"])}),
+                "fit_data": _fit_data(panel, data),
+            }
+            if log_likelihood:
+                groups["log_likelihood"] = pointwise_log_likelihood(posterior, data, config)
+            if predictive:
+                groups["posterior_predictive"] = one_step_predictive(
+                    posterior, data, config, seed=sampler.seed + 1
+                )
+            if config.level == "nation":
+                groups["prior"] = self.prior_draws(2000, seed=sampler.seed + 2)
+            return groups
+
+        frame = panel.frame().with_columns(pl.Series("mask", data["mask"]))
+        dt = base.fit(
+            compiled,
+            sampler,
+            model_type=MODEL_TYPE,
+            model_config=config,
+            data=frame,
+            code_version=self.code_version,
+            data_updates=updates,
+            postprocess=post,
+        )
+        dt.attrs["compile_seconds"] = float(compile_seconds)
+        dt.attrs["model_name"] = config.name
+        self.compile_seconds = 0.0  # later fits reuse the compiled model
+        return dt
+
+    def prior_draws(self, draws: int, seed: int) -> xr.Dataset:
+        """Draws of every model parameter from the prior (PyMC forward sampling, chain dim 1)."""
+        names = [v.name for v in self.model.free_RVs] + [v.name for v in self.model.deterministics]
+        with warnings.catch_warnings():
+            # the likelihood is a Potential (masked, MA(1)); only parameters are drawn here
+            warnings.filterwarnings("ignore", message=".*Potential.*")
+            prior = pm.sample_prior_predictive(
+                draws=draws, model=self.model, var_names=names, random_seed=seed
+            )
+        return prior["prior"].to_dataset()
+
+    def prior_predictive(self, draws: int = 50, seed: int = 1) -> xr.DataTree:
+        """Prior draws of the parameters and of the differences (groups prior, prior_predictive).
+
+        The differences are simulated with :func:`simulate_dlogc` (the generative model,
+        including the MA(1) pre-sample shock), dims ``(chain, draw, obs)``.
+        """
+        prior = self.prior_draws(draws, seed)
+        data = self.data()
+        params = {
+            k: prior[k].stack(sample=("chain", "draw")).transpose("sample", ...).values
+            for k in ("w_series", "m_series", "sigma_series", "rho", "nu", "lambda_nation")
+            if k in prior
+        }
+        y = simulate_dlogc(params, data, self.config, np.random.default_rng(seed))
+        ppc = xr.Dataset(
+            {"dlogc": (("chain", "draw", "obs"), y.reshape(1, draws, -1))},
+            coords={"chain": [0], "draw": np.arange(draws), "obs": np.arange(self.panel.n_obs)},
+        )
+        return xr.DataTree.from_dict({"prior": prior, "prior_predictive": ppc})
+
+
+# ----------------------------------------------------------------------------- forecasts
+
+
+def forecast_log_cost(
+    dt: xr.DataTree,
+    series: str,
+    future_dlogq: np.ndarray,
+    future_dt: np.ndarray | None = None,
+    *,
+    seed: int = 0,
+    future_dlogq_world: np.ndarray | None = None,
+) -> np.ndarray:
+    """Predictive draws of the log unit cost change from a series' last fitted point.
+
+    Args:
+        dt: a fit from :class:`LearningCurveModel` (uses ``fit_data`` and the posterior).
+        series: a label of the ``series`` dim.
+        future_dlogq: log cumulative production increments for the next ``h`` steps.
+        future_dt: year steps (default 1 each).
+        seed: seed of the noise draws.
+        future_dlogq_world: world increments (nation level only).
+
+    Returns:
+        ``(n_draws, h)`` array of ``log c[T+k] - log c[T]`` for k = 1..h, including parameter
+        uncertainty, the last in-sample innovation (MA(1)) and future noise.
+    """
+    config = config_from_attrs(dt.attrs["model_config"])
+    fd = dt["fit_data"].to_dataset()
+    labels = list(fd["series"].values)
+    if series not in labels:
+        raise ModelError(f"unknown series {series!r}")
+    s = labels.index(series)
+    dq = np.asarray(future_dlogq, dtype=float)
+    h = dq.size
+    step = np.ones(h) if future_dt is None else np.asarray(future_dt, dtype=float)
+    data = {k: fd[k].values for k in ("dlogc", "dlogq", "dt", "pos", "series_idx", "mask")}
+    if config.level == "nation":
+        data["dlogq_world"] = fd["dlogq_world"].values
+        data["nation_of_series"] = fd["nation_of_series"].values
+    parts = _obs_parts(dt, data, config)
+    in_s = np.flatnonzero((data["series_idx"] == s) & (data["mask"] > 0))
+    n = parts["e"].shape[0]
+    e_last = parts["e"][:, in_s[-1]] if in_s.size else np.zeros(n)
+    mu = np.zeros((n, h))
+    if config.level == "nation":
+        lam = _stacked(dt, "lambda_nation")[:, [int(data["nation_of_series"][s])]]
+        if future_dlogq_world is None:
+            raise ModelError("nation-level forecasts need future_dlogq_world")
+        x = lam * dq + (1 - lam) * np.asarray(future_dlogq_world, dtype=float)
+    else:
+        x = np.broadcast_to(dq, (n, h))
+    if config.has_w:
+        mu -= _stacked(dt, "w_series")[:, [s]] * x
+    if config.has_m:
+        mu -= _stacked(dt, "m_series")[:, [s]] * step
+    scale = _stacked(dt, "sigma_series")[:, [s]] * np.sqrt(step)
+    rng = np.random.default_rng(seed)
+    if config.noise == "student_t":
+        nu = _stacked(dt, "nu")[:, None]
+        eps = rng.standard_t(np.broadcast_to(nu, (n, h))) * scale
+    else:
+        eps = rng.standard_normal((n, h)) * scale
+    y = mu + eps
+    if config.ma1:
+        rho = _stacked(dt, "rho")[:, None]
+        prev = np.concatenate([e_last[:, None], eps[:, :-1]], axis=1)
+        y = y + rho * prev
+    return np.cumsum(y, axis=1)
+
+
+def config_from_attrs(model_config_json: str) -> LearningConfig:
+    """Rebuild a :class:`LearningConfig` from a fit's ``model_config`` attribute."""
+    import json
+
+    raw = json.loads(model_config_json)
+    priors = LearningPriors(**raw.pop("priors"))
+    return LearningConfig(priors=priors, **raw)
+
+
+def population_priors(
+    dt: xr.DataTree, industry: str | None = None, *, inflate: float = 1.0
+) -> LearningPriors:
+    """Moment-matched priors for new series from a pooled fit's population-level posterior.
+
+    ``w_mu/w_sd`` (and ``m``) come from ``w_all`` or, with ``industry``, ``w_industry``; the
+    series spread ``tau_*_series``, the noise scale and ``rho`` are set from their posterior
+    means so a fresh model of a few new short series borrows the pooled strength. ``inflate``
+    multiplies the prior sds (e.g. 1.5 for robustness). Correlations between parameters are
+    not carried over.
+    """
+    config = config_from_attrs(dt.attrs["model_config"])
+    post = dt.posterior
+
+    def mom(name: str) -> tuple[float, float]:
+        da = post[name]
+        if industry is not None and "industry" in da.dims:
+            if industry not in list(da["industry"].values):
+                raise ModelError(f"unknown industry {industry!r}")
+            da = da.sel(industry=industry)
+        return float(da.mean()), float(da.std())
+
+    upd: dict[str, float] = {}
+    if config.has_w:
+        mu, sd = mom("w_industry" if industry else "w_all")
+        upd |= {
+            "w_mu": mu,
+            "w_sd": sd * inflate,
+            "tau_w_series": float(post["tau_w_series"].mean()),
+        }
+        upd["tau_w_industry"] = 1e-3 if industry else float(post["tau_w_industry"].mean())
+    if config.has_m:
+        mu, sd = mom("m_industry" if industry else "m_all")
+        upd |= {
+            "m_mu": mu,
+            "m_sd": sd * inflate,
+            "tau_m_series": float(post["tau_m_series"].mean()),
+        }
+        upd["tau_m_industry"] = 1e-3 if industry else float(post["tau_m_industry"].mean())
+    mu, sd = mom("log_sigma_all")
+    upd |= {"log_sigma_mu": mu, "log_sigma_sd": sd * inflate}
+    upd["tau_log_sigma"] = float(post["tau_log_sigma"].mean())
+    if config.ma1:
+        mu, sd = mom("rho")
+        upd |= {"rho_mu": mu, "rho_sd": max(sd * inflate, 1e-3)}
+    if config.noise == "student_t":
+        mu, sd = mom("nu")
+        var = (sd * inflate) ** 2
+        upd |= {"nu_alpha": mu**2 / var, "nu_beta": mu / var}
+    return replace(config.priors, **upd)
+
+
+def lambda_prior_posterior(dt: xr.DataTree) -> pl.DataFrame:
+    """Long table of lambda draws, prior beside posterior, for plotting.
+
+    Columns ``quantity`` (``lambda_all`` or ``lambda_nation``), ``nation`` (null for all),
+    ``source`` (``prior``/``posterior``), ``value``.
+    """
+    if "prior" not in dt.children or "lambda_all" not in dt.posterior:
+        raise ModelError("lambda_prior_posterior needs a nation-level fit (prior group present)")
+    frames = []
+    for source in ("prior", "posterior"):
+        grp = dt[source]
+        frames.append(
+            pl.DataFrame(
+                {
+                    "quantity": "lambda_all",
+                    "nation": None,
+                    "source": source,
+                    "value": grp["lambda_all"].values.ravel(),
+                },
+                schema_overrides={"nation": pl.String},
+            )
+        )
+        lam = grp["lambda_nation"]
+        for nation in lam["nation"].values:
+            frames.append(
+                pl.DataFrame(
+                    {
+                        "quantity": "lambda_nation",
+                        "nation": str(nation),
+                        "source": source,
+                        "value": lam.sel(nation=nation).values.ravel(),
+                    }
+                )
+            )
+    return pl.concat(frames)
+
+
+__all__ = [
+    "MODEL_TYPE",
+    "LearningConfig",
+    "LearningCurveModel",
+    "LearningPriors",
+    "config_from_attrs",
+    "create_experience_time_model",
+    "create_learning_model",
+    "create_nation_model",
+    "create_time_trend_model",
+    "create_wright_model",
+    "doubling_steps",
+    "forecast_log_cost",
+    "lambda_prior_posterior",
+    "learning_rate",
+    "ma1_innovations",
+    "one_step_predictive",
+    "pointwise_log_likelihood",
+    "population_priors",
+    "simulate_dlogc",
+]
