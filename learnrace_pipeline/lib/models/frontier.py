@@ -282,9 +282,26 @@ def fit_frontier(
 
     Groups: posterior, sample_stats, constant_data, observed_data, log_likelihood, and
     ``fit_data`` (the selected points: nation, model, date, confidence class per ``obs``).
+    Root attrs add ``selection`` and ``start``.
     """
     cfg = config or FrontierConfig()
     data = prepare_frontier_data(ai_models, cfg)
+    cols = ["model", "publication_date", "training_compute_flop", "confidence", "dataset"]
+    frame = ai_models.select([*cols, pl.col("nations").list.join(",")]).sort(cols, nulls_last=True)
+    return fit_frontier_data(data, cfg, sampler, frame=frame, compiled=compiled)
+
+
+def fit_frontier_data(
+    data: FrontierData,
+    config: FrontierConfig | None = None,
+    sampler: SamplerConfig | None = None,
+    *,
+    frame: pl.DataFrame | None = None,
+    compiled=None,
+) -> xr.DataTree:
+    """Fit the frontier model to already selected points (``frame`` is hashed as the data
+    version; default: the points themselves)."""
+    cfg = config or FrontierConfig()
     model = build_frontier_model(data, cfg.priors)
     const, observed = constant_data(model), observed_data(model)
     pts = data.points
@@ -312,20 +329,69 @@ def fit_frontier(
             "fit_data": fit_data,
         }
 
-    cols = ["model", "publication_date", "training_compute_flop", "confidence", "dataset"]
-    frame = ai_models.select([*cols, pl.col("nations").list.join(",")]).sort(cols, nulls_last=True)
     dt = fit(
         compiled if compiled is not None else model,
         sampler or FRONTIER_SAMPLER,
         model_type=MODEL_TYPE,
         model_config=cfg,
-        data=frame,
+        data=frame if frame is not None else pts,
         code_version=code_version(__file__),
         postprocess=post,
     )
     dt.attrs["selection"] = cfg.selection
     dt.attrs["start"] = cfg.start
     return dt
+
+
+def simulate_frontier_data(
+    *,
+    seed: int,
+    truth: dict[str, tuple[float, float]] | None = None,
+    n_points: int = 12,
+    sigma: float = 0.4,
+    years: tuple[float, float] = (2015.0, 2024.5),
+    speculative_share: float = 0.2,
+    speculative_extra: float = 0.5,
+) -> FrontierData:
+    """Frontier points simulated from the model: ``truth`` maps nation -> (alpha at 2020.0 in
+    log10 FLOP, beta in OOM per year); dates uniform in ``years``; a share of points is
+    Speculative with extra noise ``speculative_extra``; the rest Confident."""
+    rng = np.random.default_rng(seed)
+    truth = truth or {"USA": (23.0, 0.62), "CHN": (21.8, 0.70), "GBR": (22.6, 0.55)}
+    rows = []
+    for nation, (a, b) in truth.items():
+        t = np.sort(rng.uniform(*years, size=n_points))
+        spec = rng.random(n_points) < speculative_share
+        sd = np.sqrt(sigma**2 + speculative_extra**2 * spec)
+        y = a + b * (t - T0) + sd * rng.standard_normal(n_points)
+        for k in range(n_points):
+            year = int(t[k])
+            day = int((t[k] - year) * 365)
+            rows.append(
+                {
+                    "nation": nation,
+                    "model": f"{nation}-{k}",
+                    "publication_date": dt_.date(year, 1, 1) + dt_.timedelta(days=day),
+                    "log10_flop": float(y[k]),
+                    "confidence": SPECULATIVE if spec[k] else "Confident",
+                    "confidence_class": "speculative" if spec[k] else "rated",
+                }
+            )
+    pts = (
+        pl.DataFrame(rows)
+        .with_columns(decimal_year(pl.col("publication_date")).alias("t"))
+        .select(
+            "nation",
+            "model",
+            "publication_date",
+            "t",
+            "log10_flop",
+            "confidence",
+            "confidence_class",
+        )
+        .sort("nation", "publication_date", "model")
+    )
+    return FrontierData(nations=sorted(truth), points=pts, excluded=pl.DataFrame())
 
 
 def compile_frontier(data: FrontierData, priors: FrontierPriors | None = None):
@@ -393,6 +459,7 @@ def frontier_at(dt: xr.DataTree, as_of: dt_.date, *, leader: str | None = None) 
         "nation": nations,
         "as_of": [as_of] * len(nations),
         "leader": [leader] * len(nations),
+        "p_leader": leader_probability(dt, as_of).sel(nation=nations).values.astype(float),
     }
     rows |= quantile_columns(f.transpose("chain", "draw", "nation"), "log10_flop")
     rows |= quantile_columns(

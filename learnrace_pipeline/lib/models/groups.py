@@ -55,3 +55,9 @@ def quantile_columns(
         arr = np.asarray(q.sel(quantile=v, drop=True).values, dtype=float)
         out[f"{name}_q{round(v * 100):02d}"] = transform(arr) if transform else arr
     return out
+
+
+def check_var_names(dt, exclude: Sequence[str] = ()) -> list[str]:
+    """Posterior variables to run the convergence checks on: all but ``exclude`` (per-observation
+    deterministics that are functions of the checked parameters, some constant across draws)."""
+    return [str(v) for v in dt["posterior"].data_vars if str(v) not in set(exclude)]

@@ -2,7 +2,7 @@
 
 The models live in three modules, one idea each:
 
-- :mod:`.av`: autonomous-vehicle capability (miles per disengagement) against cumulative miles,
+- :mod:`.av` (+ :mod:`.av_data`, :mod:`.av_posterior`): autonomous-vehicle capability (miles per disengagement) against cumulative miles,
   per company pooled within nation (CA DMV); power law and saturating forms, PSIS-LOO compare.
 - :mod:`.frontier`: log10 training compute of record-setting AI models against time, per nation
   (Epoch AI); doubling times and the gap to the leader in years.
@@ -23,14 +23,12 @@ from learnrace_pipeline.lib.models.av import (
     AV_SAMPLER,
     AvConfig,
     AvPriors,
-    av_capability_table,
-    av_mpd_forecast,
     compare_av_forms,
     compile_av,
     fit_av,
-    prepare_av_data,
-    simulate_av_testing,
 )
+from learnrace_pipeline.lib.models.av_data import AvData, prepare_av_data, simulate_av_testing
+from learnrace_pipeline.lib.models.av_posterior import av_capability_table, av_mpd_forecast
 from learnrace_pipeline.lib.models.chinchilla import (
     BESIROGLU_2024,
     ChinchillaConfig,
@@ -43,12 +41,17 @@ from learnrace_pipeline.lib.models.chinchilla import (
 from learnrace_pipeline.lib.models.frontier import (
     FRONTIER_SAMPLER,
     FrontierConfig,
+    FrontierData,
     FrontierPriors,
     fit_frontier,
+    fit_frontier_data,
     frontier_at,
     frontier_table,
     gap_years,
+    leader_probability,
+    prepare_frontier_data,
     select_frontier,
+    simulate_frontier_data,
 )
 
 __all__ = [
@@ -56,9 +59,11 @@ __all__ = [
     "BESIROGLU_2024",
     "FRONTIER_SAMPLER",
     "AvConfig",
+    "AvData",
     "AvPriors",
     "ChinchillaConfig",
     "FrontierConfig",
+    "FrontierData",
     "FrontierPriors",
     "av_capability_table",
     "av_mpd_forecast",
@@ -69,12 +74,16 @@ __all__ = [
     "fit_av",
     "fit_chinchilla",
     "fit_frontier",
+    "fit_frontier_data",
     "frontier_at",
     "frontier_table",
     "gap_years",
+    "leader_probability",
     "prepare_av_data",
+    "prepare_frontier_data",
     "select_frontier",
     "simulate_av_testing",
+    "simulate_frontier_data",
     "simulate_runs",
     "tokens_per_parameter",
 ]
