@@ -139,7 +139,9 @@ def pooled_theta(series: Sequence[tuple[np.ndarray, np.ndarray]]) -> float:
     ``series`` holds ``(years, log_cost)`` pairs (training data only). Within each series the
     changes between consecutive years are demeaned by the series' drift; products of adjacent
     changes (both one year long) are pooled over all series, as are the squares, and their
-    ratio is mapped to theta by :func:`theta_from_autocorrelation`.
+    ratio is mapped to theta by :func:`theta_from_autocorrelation`. Demeaning biases the
+    lag-1 autocorrelation of a short series down by roughly ``(1 + 4 r1) / n``, so theta from
+    short series leans negative.
     """
     num = 0.0
     den = 0.0

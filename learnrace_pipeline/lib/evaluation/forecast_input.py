@@ -404,6 +404,9 @@ def write_atomic_bytes(data: bytes, path: str | Path) -> Path:
         raise DataError("output folder does not exist", source="output", file=str(folder))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -578,3 +578,44 @@ def coverage_check(
             + ("" if inside else " OUTSIDE")
         )
     return ok, f"{model}: " + "; ".join(parts) + f" over {r['n']} forecasts"
+
+
+def load_panel(
+    sources: Sequence[str] = ("pcdb_carnegie",),
+    *,
+    datasets: str | None = None,
+    raw_dir: str | None = None,
+    min_points: int = 6,
+) -> Panel:
+    """The Wright panel of ``sources``, read from the ``datasets/`` snapshot (default) or, with
+    ``raw_dir``, parsed from the raw files by the sources' readers."""
+    from pathlib import Path
+
+    from learnrace_pipeline.lib.models.panel import build_panel
+    from learnrace_pipeline.lib.sources import reader
+    from learnrace_pipeline.lib.storage import snapshot
+
+    parts: dict[str, list[pl.DataFrame]] = {
+        "cost_observations": [],
+        "production": [],
+        "technologies": [],
+    }
+    for source in sources:
+        if raw_dir is not None:
+            tables = reader(source).read(Path(raw_dir))
+        else:
+            tables = snapshot.load(
+                Path(datasets) if datasets else snapshot.DEFAULT_DATASETS, source
+            )
+        for name, frames in parts.items():
+            if name in tables:
+                frames.append(
+                    tables[name].select([c for c in tables[name].columns if not c.startswith("_")])
+                )
+    merged = {k: pl.concat(v, how="diagonal_relaxed") for k, v in parts.items()}
+    return build_panel(
+        merged["cost_observations"],
+        merged["production"],
+        merged["technologies"],
+        min_points=min_points,
+    )

@@ -1,0 +1,192 @@
+"""``learnrace forecast`` (distributional cost forecasts for a user's series) and
+``learnrace forecast-prior`` (rebuild the shipped population prior from the pooled model).
+
+Where the population posterior comes from: the package ships
+``learnrace_pipeline/lib/evaluation/population_prior.csv`` (posterior draws of a new series'
+Wright exponent, noise scale and MA(1) coefficient, at the all-technology level and per industry)
+with a ``.meta.json`` sidecar recording how it was made (data version, model id, code version,
+sampler settings, diagnostics, date). It is produced by ``learnrace forecast-prior``, which fits
+the pooled Wright model (issue 3, :class:`~learnrace_pipeline.lib.models.learning.
+LearningCurveModel`) to the ``datasets/`` snapshot (or ``--raw-dir``), or reads a fit saved by the
+calibration assets (``--posterior fit.nc``). So ``learnrace forecast`` works from a clean clone
+with no warehouse; ``--posterior`` points it at another fit (``.nc``/``.zarr``) or prior CSV.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+console = Console()
+err = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``forecast`` and ``forecast-prior`` to the ``learnrace`` command."""
+    app.command("forecast")(forecast)
+    app.command("forecast-prior")(forecast_prior)
+
+
+def _load_priors(posterior: Path | None):
+    from learnrace_pipeline.lib.evaluation import forecast as fc
+
+    if posterior is None:
+        return fc.load_priors(fc.SHIPPED_PRIOR), str(fc.SHIPPED_PRIOR.name)
+    if posterior.suffix == ".csv":
+        return fc.load_priors(posterior), str(posterior)
+    return fc.priors_from_posterior_file(posterior), str(posterior)
+
+
+def forecast(
+    input: Path = typer.Option(
+        ..., "--input", help="Series CSV (see `learnrace forecast --help`)."
+    ),
+    output: Path = typer.Option(..., "--output", help="Where to write the forecasts."),
+    industry: str | None = typer.Option(
+        None, "--industry", help="Use the industry-level prior (default: all technologies)."
+    ),
+    fmt: str = typer.Option("csv", "--format", help="Output format: csv or json."),
+    posterior: Path | None = typer.Option(
+        None,
+        "--posterior",
+        help="A pooled Wright fit (.nc/.zarr) or prior CSV to use instead of the shipped prior.",
+    ),
+    samples: int = typer.Option(2000, "--samples", min=200, help="Monte Carlo samples per year."),
+    seed: int = typer.Option(20240601, "--seed", help="Seed of every random draw."),
+) -> None:
+    """Forecast unit costs with calibrated intervals (Wright's law, pooled prior, MA(1) noise).
+
+    The input has columns series_id, year, unit_cost and annual_production and/or
+    cumulative_production. A blank unit_cost marks a year to forecast. Output: one row per
+    series and forecast year with q05, q10, q25, q50, q75, q90, q95 in the input's cost units,
+    the model used and how production was obtained (given, interpolated or projected).
+    """
+    from learnrace_pipeline.lib.errors import LearnraceError
+    from learnrace_pipeline.lib.evaluation import forecast as fc
+    from learnrace_pipeline.lib.evaluation import forecast_input as fi
+
+    t0 = time.perf_counter()
+    try:
+        if fmt not in ("csv", "json"):
+            raise fi.DataError(f"unknown format {fmt!r}: use csv or json", source="--format")
+        fi.check_industry(industry)
+        inp = fi.read_input(input)
+        priors, prior_source = _load_priors(posterior)
+        prior, note = fc.choose_prior(priors, industry)
+        config = fc.ForecastConfig(n_samples=samples, seed=seed)
+        result = fc.simulate(inp.task, prior, config=config)
+        fc.check_finite(result)
+        table = fc.quantile_frame(result)
+        fi.write_forecasts(table, output, fmt)  # type: ignore[arg-type]
+    except LearnraceError as e:
+        err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if note:
+        err.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
+    s = prior.summary()
+    t = Table(title=f"learnrace forecast -> {output}")
+    for c in ("series", "years forecast", "prior", "prior mean LR", "seconds"):
+        t.add_column(c)
+    t.add_row(
+        f"{inp.n_series:,}",
+        f"{inp.n_targets:,}",
+        escape(f"{prior.level} ({prior_source})"),
+        f"{s['learning_rate']:.1%}",
+        f"{time.perf_counter() - t0:.1f}",
+    )
+    console.print(t)
+
+
+def forecast_prior(
+    out: Path | None = typer.Option(
+        None, "--out", help="Prior CSV to write (default: the shipped file in the package)."
+    ),
+    posterior: Path | None = typer.Option(
+        None, "--posterior", help="Use this saved pooled Wright fit (.nc/.zarr) instead of fitting."
+    ),
+    raw_dir: Path | None = typer.Option(
+        None, "--raw-dir", help="Parse these raw files instead of the datasets/ snapshot."
+    ),
+    source: list[str] | None = typer.Option(
+        None, "--source", help="Sources of the panel (repeatable; default pcdb_carnegie)."
+    ),
+    draws: int = typer.Option(500, "--draws", help="Kept draws per chain."),
+    tune: int = typer.Option(1000, "--tune", help="Warm-up draws per chain."),
+    chains: int = typer.Option(4, "--chains", help="Chains."),
+    max_draws: int = typer.Option(500, "--max-draws", help="Draws kept per level in the file."),
+    seed: int = typer.Option(20240601, "--seed", help="Sampler seed."),
+) -> None:
+    """Fit the pooled Wright model (or read a fit) and write the population prior file."""
+    from learnrace_pipeline.lib.errors import LearnraceError
+    from learnrace_pipeline.lib.evaluation import forecast as fc
+    from learnrace_pipeline.lib.evaluation.hindcast import HYPER_PARAMETERS, load_panel
+    from learnrace_pipeline.lib.models import base
+
+    sources = source or ["pcdb_carnegie"]
+    target = out or fc.SHIPPED_PRIOR
+    meta: dict[str, object] = {
+        "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "made_by": "learnrace forecast-prior",
+    }
+    try:
+        if posterior is not None:
+            dt = base.load(posterior)
+            meta["fit_file"] = str(posterior)
+        else:
+            from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+
+            panel = load_panel(sources, raw_dir=str(raw_dir) if raw_dir else None)
+            sampler = base.SamplerConfig(draws=draws, tune=tune, chains=chains, seed=seed)
+            cfg = LearningConfig(trend="wright", noise="normal", ma1=True, level="pooled")
+            with console.status("fitting the pooled Wright model"):
+                dt = LearningCurveModel(panel, cfg, sampler).fit(
+                    log_likelihood=False, predictive=False
+                )
+            meta |= {
+                "sources": sources,
+                "data": "raw files" if raw_dir else "datasets/ snapshot",
+                "n_series": panel.n_series,
+                "n_differences": panel.n_obs,
+                "industries": list(panel.industries),
+            }
+        import arviz as az
+
+        names = [v for v in HYPER_PARAMETERS if v in dt["posterior"]]
+        rhat = az.rhat(dt, var_names=names)
+        ess = az.ess(dt, var_names=names)
+        meta["diagnostics"] = {
+            "max_rhat": max(float(rhat[v].max()) for v in names),
+            "min_ess_bulk": min(float(ess[v].min()) for v in names),
+            "divergences": int(dt["sample_stats"]["diverging"].sum()),
+        }
+        meta["fit_attrs"] = {
+            k: str(v)
+            for k, v in dt.attrs.items()
+            if k in (*base.PROVENANCE_ATTRS, "compile_seconds", "sample_seconds")
+        }
+        priors = fc.population_priors(dt, max_draws=max_draws)
+        fc.save_priors(priors, target, meta)
+    except LearnraceError as e:
+        err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    t = Table(title=f"population prior -> {target}")
+    for c in ("level", "draws", "w mean", "LR", "sigma median", "rho mean"):
+        t.add_column(c)
+    for level, p in priors.items():
+        s = p.summary()
+        t.add_row(
+            level,
+            str(p.n_draws),
+            f"{s['w_mean']:.3f}",
+            f"{s['learning_rate']:.1%}",
+            f"{s['sigma_median']:.3f}",
+            f"{s['rho_mean']:.2f}",
+        )
+    console.print(t)
+    console.print(f"diagnostics: {meta['diagnostics']}")

@@ -1,0 +1,249 @@
+"""The pooled-prior forecaster: exactness against dense Gaussian algebra, calibration on series
+simulated from known parameters, priors from a fit, the shipped prior."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+import xarray as xr
+
+from learnrace_pipeline.lib.errors import DataError, ModelError
+from learnrace_pipeline.lib.evaluation import forecast as fc
+from learnrace_pipeline.lib.evaluation.scores import QCOLS
+
+
+def _prior(s: int = 300, seed: int = 0, level: str = "all") -> fc.PopulationPrior:
+    rng = np.random.default_rng(seed)
+    return fc.PopulationPrior(
+        level,
+        rng.normal(0.35, 0.02, s),
+        np.abs(rng.normal(0.15, 0.01, s)),
+        rng.normal(np.log(0.08), 0.05, s),
+        np.abs(rng.normal(0.5, 0.03, s)),
+        rng.normal(0.2, 0.03, s),
+    )
+
+
+def _cov(dt: np.ndarray, rho: float) -> np.ndarray:
+    """Covariance / sigma^2 of the MA(1) differences of the pooled model (pre-sample dt = 1)."""
+    n = dt.size
+    prev = np.concatenate([[1.0], dt[:-1]])
+    c = np.diag(dt + rho**2 * prev)
+    for t in range(1, n):
+        c[t, t - 1] = c[t - 1, t] = rho * dt[t - 1]
+    return c
+
+
+def test_matches_exact_gaussian_conditioning_with_gaps() -> None:
+    """One prior draw with a fixed sigma: the predictive is Gaussian and known in closed form."""
+    mu, tau, sigma, rho = 0.3, 0.1, 0.07, 0.35
+    years = np.array([2000, 2001, 2003, 2004, 2005, 2006])
+    x = np.log([10.0, 14, 25, 33, 41, 55])
+    y = np.log([100.0, 95, 80, 78, 71, 66])
+    x_target, h = np.log(90.0), 3  # year 2009
+    prior = fc.PopulationPrior("all", [mu], [tau], [np.log(sigma)], [0.0], [rho])
+    obs = pl.DataFrame({"series_id": "a", "year": years, "log_cost": y, "log_q": x})
+    targets = pl.DataFrame({"series_id": ["a"], "year": [2009], "log_q": [x_target]})
+    cfg = fc.ForecastConfig(n_samples=60_000, seed=7)
+    got = fc.simulate(fc.ForecastTask(obs, targets), prior, config=cfg).samples[0]
+
+    dt_all = np.concatenate([np.diff(years).astype(float), np.ones(h)])
+    cov = sigma**2 * _cov(dt_all, rho)
+    n = years.size - 1
+    x_o = -np.diff(x)
+    x_s = -(x_target - x[-1])
+    ones_f = np.concatenate([np.zeros(n), np.ones(h)])
+    xs_full = np.concatenate([x_o, np.zeros(h)])
+    c_oo = tau**2 * np.outer(x_o, x_o) + cov[:n, :n]
+    c_so = tau**2 * x_s * x_o + ones_f @ cov[:, :n]
+    v_s = tau**2 * x_s**2 + ones_f @ cov @ ones_f
+    d_o = np.diff(y)
+    mean = y[-1] + x_s * mu + c_so @ np.linalg.solve(c_oo, d_o - x_o * mu)
+    var = v_s - c_so @ np.linalg.solve(c_oo, c_so)
+    assert xs_full.shape == ones_f.shape
+    assert got.mean() == pytest.approx(mean, abs=4 * np.sqrt(var / got.size))
+    assert got.std() == pytest.approx(np.sqrt(var), rel=0.02)
+
+
+def _simulate_population(n_series: int, prior: fc.PopulationPrior, seed: int, h_max: int = 6):
+    rng = np.random.default_rng(seed)
+    obs_rows, tgt_rows, truth = [], [], []
+    for i in range(n_series):
+        s = rng.integers(prior.n_draws)
+        w = rng.normal(prior.w_mu[s], prior.w_sd[s])
+        sig = np.exp(rng.normal(prior.log_sigma_mu[s], prior.log_sigma_sd[s]))
+        rho = prior.rho[s]
+        n_obs = int(rng.integers(3, 21))
+        total = n_obs + h_max
+        g = rng.uniform(0.05, 0.4)
+        annual = 5 * np.exp(g * np.arange(total) + 0.1 * rng.standard_normal(total))
+        lq = np.log(annual[0] / g + np.cumsum(annual))
+        e = sig * rng.standard_normal(total)  # e[0]: pre-sample shock
+        d = -w * np.diff(lq) + e[1:] + rho * e[:-1]
+        y = np.log(50.0) + np.concatenate([[0.0], np.cumsum(d)])
+        for t in range(total):
+            if t < n_obs:
+                obs_rows.append((f"s{i}", 1980 + t, y[t], lq[t]))
+            else:
+                tgt_rows.append((f"s{i}", 1980 + t, lq[t]))
+                truth.append((f"s{i}", 1980 + t, y[t]))
+    obs = pl.DataFrame(obs_rows, schema=["series_id", "year", "log_cost", "log_q"], orient="row")
+    tgt = pl.DataFrame(tgt_rows, schema=["series_id", "year", "log_q"], orient="row")
+    tru = pl.DataFrame(truth, schema=["series_id", "year", "y"], orient="row")
+    return obs, tgt, tru
+
+
+def test_calibrated_on_series_from_the_prior() -> None:
+    """Series drawn from the population the prior describes: intervals cover at nominal rates."""
+    prior = _prior()
+    obs, tgt, tru = _simulate_population(700, prior, seed=42)
+    fs = fc.simulate(fc.ForecastTask(obs, tgt), prior, config=fc.ForecastConfig(n_samples=600))
+    y = fs.targets.join(tru, on=["series_id", "year"], maintain_order="left")["y"].to_numpy()
+    q = fs.quantiles([0.05, 0.25, 0.75, 0.95])
+    cover90 = np.mean((q[:, 0] <= y) & (y <= q[:, 3]))
+    cover50 = np.mean((q[:, 1] <= y) & (y <= q[:, 2]))
+    assert 0.87 <= cover90 <= 0.93, cover90
+    assert 0.46 <= cover50 <= 0.54, cover50
+    assert fs.targets["horizon"].to_list()[:6] == [1, 2, 3, 4, 5, 6]
+
+
+def test_quantiles_ordered_and_production_modes() -> None:
+    prior = _prior()
+    obs, tgt, _ = _simulate_population(5, prior, seed=1, h_max=4)
+    annual = (
+        obs.sort("series_id", "year")
+        .with_columns(
+            (pl.col("log_q").exp() - pl.col("log_q").exp().shift(1).over("series_id"))
+            .log()
+            .alias("log_annual")
+        )
+        .drop_nulls("log_annual")
+        .select("series_id", "year", "log_annual")
+    )
+    given = fc.simulate(fc.ForecastTask(obs, tgt), prior, config=fc.ForecastConfig(n_samples=800))
+    blank = tgt.with_columns(pl.lit(None, pl.Float64).alias("log_q"))
+    proj = fc.simulate(
+        fc.ForecastTask(obs, blank, annual), prior, config=fc.ForecastConfig(n_samples=800)
+    )
+    table = fc.quantile_frame(given)
+    q = table.select(QCOLS).to_numpy()
+    assert np.all(np.diff(q, axis=1) >= 0)
+    assert set(table["production"]) == {"given"}
+    assert set(proj.targets["production"]) == {"projected"}
+    assert table["model"][0] == "pooled_wright_ma1[all]"
+    # projected production adds uncertainty at the last horizon of every series
+    last = given.targets.with_row_index().group_by("series_id").agg(pl.col("index").max())
+    idx = last["index"].to_numpy()
+    width = lambda s: np.quantile(s, 0.95, axis=1) - np.quantile(s, 0.05, axis=1)  # noqa: E731
+    assert np.all(width(proj.samples[idx]) > width(given.samples[idx]))
+
+
+def test_interior_gap_is_interpolated() -> None:
+    prior = _prior()
+    obs = pl.DataFrame(
+        {"series_id": "a", "year": [2000, 2001, 2002], "log_cost": [3.0, 2.9, 2.85],
+         "log_q": [1.0, 1.5, 2.0]}
+    )  # fmt: skip
+    tgt = pl.DataFrame(
+        {"series_id": "a", "year": [2003, 2005], "log_q": [None, 3.0]},
+        schema_overrides={"log_q": pl.Float64},
+    )
+    fs = fc.simulate(fc.ForecastTask(obs, tgt), prior, config=fc.ForecastConfig(n_samples=300))
+    assert fs.targets["production"].to_list() == ["interpolated", "given"]
+
+
+def test_projection_without_history_is_refused() -> None:
+    prior = _prior()
+    obs = pl.DataFrame(
+        {"series_id": "a", "year": [2000, 2001, 2002], "log_cost": [3.0, 2.9, 2.85],
+         "log_q": [1.0, 1.5, 2.0]}
+    )  # fmt: skip
+    tgt = pl.DataFrame(
+        {"series_id": "a", "year": [2004]}, schema={"series_id": pl.String, "year": pl.Int64}
+    ).with_columns(pl.lit(None, pl.Float64).alias("log_q"))
+    with pytest.raises(DataError, match="fewer than 3 years of annual production"):
+        fc.simulate(fc.ForecastTask(obs, tgt), prior)
+
+
+def _fake_fit(noise: str = "normal") -> xr.DataTree:
+    rng = np.random.default_rng(0)
+    c, d = 2, 50
+
+    def v(*shape):
+        return rng.normal(size=(c, d, *shape))
+
+    post = xr.Dataset(
+        {
+            "w_all": (("chain", "draw"), 0.3 + 0.01 * v()),
+            "tau_w_industry": (("chain", "draw"), np.abs(0.1 + 0.01 * v())),
+            "tau_w_series": (("chain", "draw"), np.abs(0.2 + 0.01 * v())),
+            "z_w_industry": (("chain", "draw", "industry"), v(2)),
+            "log_sigma_all": (("chain", "draw"), -2.5 + 0.01 * v()),
+            "tau_log_sigma": (("chain", "draw"), np.abs(0.6 + 0.01 * v())),
+            "rho": (("chain", "draw"), 0.2 + 0.01 * v()),
+        },
+        coords={"industry": ["solar", "wind"]},
+    )
+    cfg = {"trend": "wright", "noise": noise, "level": "pooled", "ma1": True}
+    dt = xr.DataTree.from_dict({"posterior": post})
+    dt.attrs.update({"model_config": json.dumps(cfg), "model_id": "abc", "data_version": "d1"})
+    return dt
+
+
+def test_population_prior_from_a_fit() -> None:
+    dt = _fake_fit()
+    post = dt["posterior"].to_dataset()
+    priors = fc.population_priors(dt)
+    assert set(priors) == {"all", "solar", "wind"}
+    a = priors["all"]
+    assert a.n_draws == 100 and a.attrs["model_id"] == "abc"
+    flat = lambda da: da.stack(s=("chain", "draw")).values  # noqa: E731
+    assert a.w_mu == pytest.approx(flat(post["w_all"]))
+    assert a.w_sd == pytest.approx(
+        np.sqrt(flat(post["tau_w_industry"]) ** 2 + flat(post["tau_w_series"]) ** 2)
+    )
+    s = priors["solar"]
+    w_solar = post["w_all"] + post["tau_w_industry"] * post["z_w_industry"].sel(industry="solar")
+    assert s.w_mu == pytest.approx(flat(w_solar))
+    assert s.w_sd == pytest.approx(flat(post["tau_w_series"]))
+    assert fc.population_prior(dt, max_draws=10).n_draws == 10
+    with pytest.raises(ModelError, match="not in the fit"):
+        fc.population_prior(dt, "robotics")
+    with pytest.raises(ModelError, match="normal noise"):
+        fc.population_prior(_fake_fit("student_t"))
+
+
+def test_prior_save_load_roundtrip_and_fallback(tmp_path) -> None:
+    priors = fc.population_priors(_fake_fit())
+    path = fc.save_priors(priors, tmp_path / "p.csv", {"made_by": "test"})
+    back = fc.load_priors(path)
+    assert set(back) == set(priors)
+    assert back["wind"].w_mu == pytest.approx(priors["wind"].w_mu, abs=1e-6)  # 6 decimals
+    assert back["all"].attrs["data_version"] == "d1"
+    assert json.loads((tmp_path / "p.meta.json").read_text())["made_by"] == "test"
+    p, note = fc.choose_prior(back, "robotics")
+    assert p.level == "all" and "no series in the fitted data" in note
+    assert fc.choose_prior(back, "wind") == (back["wind"], "")
+
+
+def test_shipped_prior_has_provenance() -> None:
+    priors = fc.load_priors()
+    meta = json.loads(fc.SHIPPED_PRIOR_META.read_text())
+    assert "all" in priors and priors["all"].n_draws >= 400
+    assert meta["made_by"] == "learnrace forecast-prior"
+    assert meta["diagnostics"]["max_rhat"] <= 1.01
+    assert meta["diagnostics"]["divergences"] == 0
+    assert set(meta["levels"]) == set(priors)
+    # the pooled PCDB Wright exponent sits in the published range (issue 3: 0.30-0.50 is the
+    # mean of the pooled all-technology exponent; the new-series prior mean is that mean)
+    assert 0.2 <= priors["all"].w_mu.mean() <= 0.5
+
+
+def test_prior_validation() -> None:
+    with pytest.raises(ModelError, match="unequal"):
+        fc.PopulationPrior("all", [0.1, 0.2], [0.1], [0.0], [0.1], [0.0])
+    with pytest.raises(ModelError, match="not invertible"):
+        fc.PopulationPrior("all", [0.1], [0.1], [0.0], [0.1], [1.0])

@@ -1,0 +1,158 @@
+"""Rolling-origin hindcast: no future cost ever reaches a fit, and the output tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from learnrace_pipeline.lib.evaluation import hindcast as hc
+from learnrace_pipeline.lib.evaluation.forecast import ForecastConfig, PopulationPrior
+from learnrace_pipeline.lib.models.base import SamplerConfig
+from learnrace_pipeline.lib.models.panel import build_panel
+from learnrace_pipeline.lib.models.simulate import synthetic_frames
+
+QUANTS = ["q025", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "q975"]
+
+
+def _frames(seed: int = 3, **kw):
+    frames, _ = synthetic_frames(
+        n_industries=2, series_per_industry=kw.pop("spi", 5), n_points=kw.pop("n", (14, 22)),
+        seed=seed, **kw,
+    )  # fmt: skip
+    return frames
+
+
+def _panel(frames, poison_after: int | None = None):
+    cost = frames["cost_observations"]
+    if poison_after is not None:  # future costs 1000x: any leak would move the forecasts
+        cost = cost.with_columns(
+            pl.when(pl.col("year") > poison_after)
+            .then(pl.col("unit_cost") * 1000.0)
+            .otherwise(pl.col("unit_cost"))
+            .alias("unit_cost")
+        )
+    return build_panel(cost, frames["production"], frames["technologies"])
+
+
+class SpyFitter:
+    """Records what each fit receives and returns a fixed population prior."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, pl.DataFrame, pl.DataFrame, np.ndarray]] = []
+        rng = np.random.default_rng(0)
+        self.prior = PopulationPrior(
+            "all",
+            rng.normal(0.35, 0.02, 100),
+            np.full(100, 0.1),
+            rng.normal(-2.5, 0.05, 100),
+            np.full(100, 0.4),
+            np.full(100, 0.2),
+        )
+
+    def __call__(self, origin, train, mask):
+        self.calls.append((origin, train.obs, train.levels, mask))
+        return {"all": self.prior}, {"divergences": 0.0}
+
+
+CFG = hc.HindcastConfig(
+    min_train_points=8, origin_step=2, max_horizon=5, min_fit_series=3,
+    forecast=ForecastConfig(n_samples=300, max_prior_draws=100),
+)  # fmt: skip
+
+
+def test_fits_see_no_future_data_and_poisoned_futures_change_nothing() -> None:
+    frames = _frames()
+    panel = _panel(frames)
+    origin = hc.origins(panel, CFG)[1]
+    cfg = hc.HindcastConfig(**{**CFG.__dict__, "first_origin": origin, "last_origin": origin})
+    clean_spy, poison_spy = SpyFitter(), SpyFitter()
+    clean = hc.run_hindcast(panel, cfg, fitter=clean_spy)
+    poisoned = hc.run_hindcast(_panel(frames, poison_after=origin), cfg, fitter=poison_spy)
+
+    ((o, obs, levels, mask),) = clean_spy.calls
+    assert o == origin
+    assert levels["year"].max() <= origin
+    after = obs.filter(pl.col("year") > origin)
+    assert after.height > 0
+    assert (after["dlogc"] == 0).all() and (after["dlogq"] == 0).all()
+    assert np.array_equal(mask, panel.origin_mask(origin))
+    # the fit inputs are identical with and without the poisoned future
+    (_, obs_p, levels_p, mask_p) = poison_spy.calls[0]
+    assert obs.equals(obs_p) and levels.equals(levels_p) and np.array_equal(mask, mask_p)
+    # ... and so are all forecasts of all four models; only the outcomes differ
+    a, b = clean["forecasts"], poisoned["forecasts"]
+    assert set(a["model"]) == {"pooled_wright", "ols_wright", "rw_drift", "no_change"}
+    assert a.select("model", "series", "year", *QUANTS).equals(
+        b.select("model", "series", "year", *QUANTS)
+    )
+    assert (b["log_actual"] - a["log_actual"]).min() == pytest.approx(np.log(1000.0))
+
+
+def test_hindcast_tables() -> None:
+    panel = _panel(_frames(seed=5))
+    spy = SpyFitter()
+    out = hc.run_hindcast(panel, CFG, fitter=spy)
+    f = out["forecasts"]
+    assert set(out) == {
+        "forecasts", "scores_by_horizon", "scores_by_industry", "scores", "pit", "origins",
+    }  # fmt: skip
+    assert f["horizon"].min() >= 1 and f["horizon"].max() <= CFG.max_horizon
+    assert (f["year"] - f["origin"] == f["horizon"]).all()
+    # every forecast series had >= min_train_points points up to its origin
+    lv = panel.levels
+    for o, s in f.select("origin", "series").unique().rows():
+        assert lv.filter((pl.col("series") == s) & (pl.col("year") <= o)).height >= 8
+    assert [c[0] for c in spy.calls] == hc.origins(panel, CFG)
+    assert out["origins"]["origin"].to_list() == hc.origins(panel, CFG)
+    q = f.select(QUANTS).to_numpy()
+    assert np.all(np.diff(q, axis=1) >= 0)
+    sh = out["scores_by_horizon"]
+    assert sh.height == 4 * CFG.max_horizon
+    assert (
+        out["pit"].group_by("model").agg(pl.col("count").sum())["count"].to_list()
+        == [f.height // 4] * 4
+    )
+    s = out["scores"]
+    assert s.filter(pl.col("model") == "ols_wright")["log_pinball_ratio_ols"][0] == 1.0
+    ok, msg = hc.coverage_check(s, "pooled_wright")
+    assert "50% intervals cover" in msg and isinstance(ok, bool)
+
+
+def test_origins_rules() -> None:
+    panel = _panel(_frames(seed=7, spi=3, n=(12, 12)))  # 6 series, 1970-1981
+    cfg = hc.HindcastConfig(min_train_points=8, origin_step=2, max_horizon=10, min_fit_series=3)
+    # last year with an outcome after it is 1980; >= 8 training points from 1977 on
+    assert hc.origins(panel, cfg) == [1978, 1980]
+    strict = hc.HindcastConfig(min_train_points=8, min_fit_series=7)
+    assert hc.origins(panel, strict) == []
+
+
+def test_projected_mode_adds_a_model() -> None:
+    panel = _panel(_frames(seed=9))
+    cfg = hc.HindcastConfig(**{**CFG.__dict__, "production": "projected"})
+    out = hc.run_hindcast(panel, cfg, fitter=SpyFitter())
+    f = out["forecasts"]
+    proj = f.filter(pl.col("model") == hc.POOLED_PROJECTED)
+    assert proj.height > 0 and set(proj["production"]) == {"projected"}
+
+
+@pytest.mark.slow
+def test_real_pooled_fit_is_blind_to_poisoned_futures() -> None:
+    """The compiled pooled model, refitted per origin, gives identical forecasts when every
+    future cost is poisoned (one compile serves both runs: the data are swapped)."""
+    frames = _frames(seed=11, spi=4, n=(13, 16))
+    panel = _panel(frames)
+    origin = hc.origins(panel, CFG)[0]
+    cfg = hc.HindcastConfig(
+        **{**CFG.__dict__, "first_origin": origin, "last_origin": origin,
+           "sampler": SamplerConfig(draws=60, tune=60, chains=1, seed=5)},
+    )  # fmt: skip
+    fitter = hc.PooledFitter(panel, cfg.sampler, max_prior_draws=60)
+    a = hc.run_hindcast(panel, cfg, fitter=fitter)["forecasts"]
+    b = hc.run_hindcast(_panel(frames, poison_after=origin), cfg, fitter=fitter)["forecasts"]
+    assert fitter.fits == 2
+    assert a.select("model", "series", "year", *QUANTS).equals(
+        b.select("model", "series", "year", *QUANTS)
+    )
+    assert not a["log_actual"].equals(b["log_actual"])
