@@ -24,8 +24,9 @@ Partial pooling (non-centred), ``pooled`` level::
     w_industry = w_all + tau_w_industry * z_w_industry        (dims industry)
     w_series = w_industry[industry of s] + tau_w_series * z_w_series   (dims series)
 
-and the same for ``m``; ``log sigma_series ~ Normal(log_sigma_all, tau_log_sigma)`` (centred:
-each series has several points, so its noise scale is well identified by its own data).
+and the same for ``m``; ``log sigma_series ~ Normal(log_sigma_all, tau_log_sigma)``, centred
+for large panels (each series' noise scale is then well identified by its own data) and
+non-centred for small ones (``LearningConfig.sigma_param``).
 
 ``nation`` level (nation panels from :func:`.panel.build_nation_panel`): national exponents
 ``w_nation = w_all + tau_w_nation * z`` (dims nation), series around their nation, and a spillover
@@ -109,6 +110,10 @@ class LearningConfig:
     ma1: bool = True
     level: Level = "pooled"
     priors: LearningPriors = field(default_factory=LearningPriors)
+    #: parameterisation of the per-series log noise scales: ``centred`` suits many series with
+    #: well-identified scales (PCDB), ``non_centred`` few series (avoids a funnel as
+    #: tau_log_sigma -> 0); ``auto`` picks centred from :data:`CENTRED_SIGMA_MIN_SERIES` series.
+    sigma_param: Literal["auto", "centred", "non_centred"] = "auto"
 
     def __post_init__(self) -> None:
         if self.trend not in ("wright", "time", "both"):
@@ -117,6 +122,8 @@ class LearningConfig:
             raise ModelError(f"unknown noise {self.noise!r}")
         if self.level not in ("pooled", "nation"):
             raise ModelError(f"unknown level {self.level!r}")
+        if self.sigma_param not in ("auto", "centred", "non_centred"):
+            raise ModelError(f"unknown sigma_param {self.sigma_param!r}")
         if self.level == "nation" and self.trend == "time":
             raise ModelError("the nation level needs an experience term (trend wright or both)")
 
@@ -133,6 +140,17 @@ class LearningConfig:
     @property
     def has_m(self) -> bool:
         return self.trend in ("time", "both")
+
+
+#: ``sigma_param="auto"`` uses the centred form from this many series on.
+CENTRED_SIGMA_MIN_SERIES = 30
+
+
+def centred_sigma(config: LearningConfig, n_series: int) -> bool:
+    """Whether the per-series log noise scales are centred for this config and panel size."""
+    if config.sigma_param == "auto":
+        return n_series >= CENTRED_SIGMA_MIN_SERIES
+    return config.sigma_param == "centred"
 
 
 def doubling_steps(max_len: int) -> int:
@@ -261,8 +279,13 @@ def create_learning_model(
 
         log_sigma_all = pm.Normal("log_sigma_all", pr.log_sigma_mu, pr.log_sigma_sd)
         tau_sig = pm.HalfNormal("tau_log_sigma", pr.tau_log_sigma)
-        # centred: every series has several points, so its noise scale is well identified
-        log_sig = pm.Normal("log_sigma_series", log_sigma_all, tau_sig, dims="series")
+        if centred_sigma(config, panel.n_series):
+            log_sig = pm.Normal("log_sigma_series", log_sigma_all, tau_sig, dims="series")
+        else:
+            z_sig = pm.Normal("z_sigma", 0.0, 1.0, dims="series")
+            log_sig = pm.Deterministic(
+                "log_sigma_series", log_sigma_all + tau_sig * z_sig, dims="series"
+            )
         sigma = pm.Deterministic("sigma_series", pt.exp(log_sig), dims="series")
         pm.Deterministic("sigma_all", pt.exp(log_sigma_all))
         scale = sigma[series_idx] * pt.sqrt(dt)
@@ -373,6 +396,8 @@ def add_deterministics(
         else:
             group = post["m_all"]
         post["m_series"] = group + post["tau_m_series"] * post["z_m_series"]
+    if "z_sigma" in post:
+        post["log_sigma_series"] = post["log_sigma_all"] + post["tau_log_sigma"] * post["z_sigma"]
     post["sigma_series"] = np.exp(post["log_sigma_series"])
     post["sigma_all"] = np.exp(post["log_sigma_all"])
     return post
@@ -520,7 +545,7 @@ def _fit_data(panel: Panel, data: Mapping[str, np.ndarray]) -> xr.Dataset:
             "series_nation": ("series", s["nation"].to_numpy().astype(str)),
             "series_unit": ("series", s["unit"].fill_null("").to_numpy().astype(str)),
             "series_n_points": ("series", s["n_points"].to_numpy()),
-            "industry_of_series": ("series", data["industry_of_series"]),
+            "industry_of_series": ("series", s["industry_idx"].to_numpy().astype(np.int64)),
             "point_series": ("point", lv["series"].to_numpy().astype(str)),
             "point_year": ("point", lv["year"].to_numpy()),
             "point_log_cost": ("point", lv["log_cost"].to_numpy()),
@@ -536,7 +561,7 @@ def _fit_data(panel: Panel, data: Mapping[str, np.ndarray]) -> xr.Dataset:
     )
     if panel.has_world:
         ds["dlogq_world"] = ("obs", data["dlogq_world"])
-        ds["nation_of_series"] = ("series", data["nation_of_series"])
+        ds["nation_of_series"] = ("series", s["nation_idx"].to_numpy().astype(np.int64))
         ds["point_log_q_world"] = ("point", lv["log_q_world"].to_numpy())
     return ds
 
@@ -705,6 +730,7 @@ class LearningCurveModel:
         with warnings.catch_warnings():
             # the likelihood is a Potential (masked, MA(1)); only parameters are drawn here
             warnings.filterwarnings("ignore", message=".*Potential.*")
+            warnings.filterwarnings("ignore", message=".*object mode.*truncated_normal.*")
             prior = pm.sample_prior_predictive(
                 draws=draws, model=self.model, var_names=names, random_seed=seed
             )

@@ -1,0 +1,124 @@
+"""NumPy helpers against plain loops and against the PyMC graph they mirror."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor
+import pytest
+import xarray as xr
+
+from learnrace_pipeline.lib.models import learning as L
+from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+
+
+def _loop_innovations(r, rho, series, e0):
+    e = np.empty_like(r)
+    prev = None
+    for i in range(r.size):
+        if i == 0 or series[i] != series[i - 1]:
+            prev = e0[i]
+        e[i] = r[i] - rho * prev
+        prev = e[i]
+    return e
+
+
+@pytest.mark.parametrize("lengths", [[1, 2, 3], [17, 5, 40, 1], [142, 9]])
+def test_ma1_innovations_match_the_recursion(lengths) -> None:
+    rng = np.random.default_rng(0)
+    series = np.repeat(np.arange(len(lengths)), lengths)
+    pos = np.concatenate([np.arange(n) for n in lengths])
+    r = rng.standard_normal(series.size)
+    e0_series = rng.standard_normal(len(lengths))
+    for rho in (0.0, 0.19, -0.6, 0.94):
+        got = L.ma1_innovations(r, rho, pos, e0_series[series])
+        want = _loop_innovations(r, rho, series, e0_series[series])
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # vectorised over draws: each row has its own rho
+    rhos = np.array([[0.1], [0.5], [-0.3]])
+    batch = L.ma1_innovations(np.tile(r, (3, 1)), rhos, pos, np.tile(e0_series[series], (3, 1)))
+    for k in range(3):
+        want = _loop_innovations(r, rhos[k, 0], series, e0_series[series])
+        np.testing.assert_allclose(batch[k], want, rtol=1e-12, atol=1e-12)
+
+
+def test_doubling_steps_and_learning_rate() -> None:
+    assert [L.doubling_steps(n) for n in (1, 2, 3, 4, 5, 142)] == [0, 1, 2, 2, 3, 8]
+    assert L.learning_rate(1.0) == pytest.approx(0.5)
+    assert L.learning_rate(0.32) == pytest.approx(1 - 2**-0.32)
+    assert L.learning_rate(0.32) == pytest.approx(0.19893, abs=1e-5)
+
+
+CONFIGS = [
+    LearningConfig(trend="wright", noise="normal", ma1=True),
+    LearningConfig(trend="both", noise="student_t", ma1=True),
+    LearningConfig(trend="time", noise="normal", ma1=False),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: c.name)
+def test_numpy_log_likelihood_equals_the_model_potential(synthetic_panel, config) -> None:
+    lcm = LearningCurveModel(synthetic_panel, config)
+    model = lcm.model
+    potential = pytensor.function(model.free_RVs, model.potentials[0], on_unused_input="ignore")
+    prior = lcm.prior_draws(4, seed=11)
+    data = lcm.data()
+    for d in range(4):
+        draw = prior.isel(draw=[d])
+        want = potential(*[draw[rv.name].values[0, 0] for rv in model.free_RVs])
+        got = L.pointwise_log_likelihood(draw, data, config)["dlogc"]
+        assert got.dims == ("chain", "draw", "obs")
+        assert float(got.sum()) == pytest.approx(float(want), rel=1e-9, abs=1e-8)
+
+
+def test_masked_points_leave_the_likelihood(synthetic_panel) -> None:
+    config = CONFIGS[0]
+    lcm = LearningCurveModel(synthetic_panel, config)
+    model = lcm.model
+    mask = synthetic_panel.origin_mask(1980)
+    with model:
+        model.set_data("mask", mask)
+    potential = pytensor.function(model.free_RVs, model.potentials[0], on_unused_input="ignore")
+    draw = lcm.prior_draws(1, seed=5)
+    ll = L.pointwise_log_likelihood(draw, lcm.data(mask), config)["dlogc"].values.ravel()
+    want = potential(*[draw[rv.name].values[0, 0] for rv in model.free_RVs])
+    assert float(ll[mask > 0].sum()) == pytest.approx(float(want), rel=1e-9)
+    assert float(ll.sum()) != pytest.approx(float(want), rel=1e-6)
+
+
+@pytest.mark.parametrize("level", ["pooled", "nation"])
+def test_numpy_deterministics_equal_pymc_deterministics(
+    synthetic_panel, nation_panel, level
+) -> None:
+    if level == "pooled":
+        config = LearningConfig(trend="both", noise="normal")
+        lcm = LearningCurveModel(synthetic_panel, config)
+    else:
+        config = LearningConfig(trend="both", noise="normal", level="nation")
+        lcm = LearningCurveModel(nation_panel, config)
+    prior = lcm.prior_draws(6, seed=2)
+    free = xr.Dataset({rv.name: prior[rv.name] for rv in lcm.model.free_RVs})
+    rebuilt = L.add_deterministics(free, config, lcm.data())
+    names = [d.name for d in lcm.model.deterministics]
+    assert names
+    for name in names:
+        np.testing.assert_allclose(
+            rebuilt[name].transpose(*prior[name].dims).values, prior[name].values, rtol=1e-12
+        )
+
+
+def test_simulate_dlogc_is_the_generative_model(synthetic_panel) -> None:
+    data = synthetic_panel.data()
+    n_series = synthetic_panel.n_series
+    rng = np.random.default_rng(3)
+    w = np.full((1, n_series), 0.3)
+    tiny = {"w_series": w, "sigma_series": np.full((1, n_series), 1e-9), "rho": np.array([0.5])}
+    y = L.simulate_dlogc(tiny, data, LearningConfig(noise="normal"), rng)
+    np.testing.assert_allclose(y[0], -0.3 * data["dlogq"], atol=1e-7)
+    # MA(1): lag-1 autocorrelation of e + rho e[-1] is rho / (1 + rho^2)
+    big = {"w_series": np.zeros((400, n_series)), "sigma_series": np.ones((400, n_series)),
+           "rho": np.full(400, 0.5)}  # fmt: skip
+    y = L.simulate_dlogc(big, data, LearningConfig(noise="normal"), rng)
+    same = data["pos"][1:] > 0
+    lag1 = np.mean(y[:, 1:][:, same] * y[:, :-1][:, same]) / np.mean(y**2)
+    assert lag1 == pytest.approx(0.5 / 1.25, abs=0.02)
+    assert np.mean(y**2) == pytest.approx(1.25, rel=0.03)
