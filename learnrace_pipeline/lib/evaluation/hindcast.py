@@ -11,7 +11,7 @@ Design
   (:func:`training_view`): every difference after the origin has its ``dlogc`` and ``dlogq`` set
   to 0 and its mask to 0, and every level point after the origin is dropped. The pooled model
   and the baselines only ever see that view; the outcomes are read from the full panel after
-  the forecasts are made. ``tests/lib/evaluation/test_hindcast_leak.py`` poisons future costs
+  the forecasts are made. ``tests/lib/evaluation/test_eval_hindcast_leak.py`` poisons future costs
   and checks the forecasts do not move.
 - **Pooled model** (``pooled_wright``): the pooled hierarchical Wright model with MA(1) noise of
   :class:`learnrace_pipeline.lib.models.learning.LearningCurveModel`, compiled once for the

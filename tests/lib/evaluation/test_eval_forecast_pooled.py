@@ -247,3 +247,33 @@ def test_prior_validation() -> None:
         fc.PopulationPrior("all", [0.1, 0.2], [0.1], [0.0], [0.1], [0.0])
     with pytest.raises(ModelError, match="not invertible"):
         fc.PopulationPrior("all", [0.1], [0.1], [0.0], [0.1], [1.0])
+
+
+def test_priors_from_a_saved_fit_and_cli_posterior(tmp_path) -> None:
+    """A fit saved by models.base.save (Zarr here; .nc needs h5py) feeds the forecaster and
+    `learnrace forecast --posterior`."""
+    from typer.testing import CliRunner
+
+    from learnrace_pipeline.cli import app
+    from learnrace_pipeline.lib.models import base
+
+    dt = _fake_fit()
+    dt.attrs.update({"model_type": "learning_curve", "code_version": "x", "sampler_config": "{}"})
+    path = base.save(dt, tmp_path / "fit.zarr")
+    priors = fc.priors_from_posterior_file(path, max_draws=40)
+    assert set(priors) == {"all", "solar", "wind"} and priors["wind"].n_draws == 40
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "series_id,year,unit_cost,cumulative_production\n"
+        "a,2000,10,100\na,2001,9,130\na,2002,8.5,170\na,2003,,220\n"
+    )
+    dest = tmp_path / "out.csv"
+    result = CliRunner().invoke(
+        app,
+        ["forecast", "--input", str(src), "--output", str(dest), "--posterior", str(path),
+         "--industry", "wind", "--samples", "300"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = pl.read_csv(dest)
+    assert out["model"].to_list() == ["pooled_wright_ma1[wind]"]
+    assert out["q05"][0] < out["q50"][0] < out["q95"][0]
