@@ -11,12 +11,51 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-from dagster_duckdb import DuckDBResource
-from dagster_duckdb_polars import DuckDBPolarsIOManager
+from dagster_duckdb import DuckDBIOManager, DuckDBResource
+from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
 from learnrace_pipeline.lib.sources import reader
 from learnrace_pipeline.lib.storage import snapshot
 from learnrace_pipeline.lib.storage.warehouse import default_db_path, write_tables
+
+
+class WarehousePolarsTypeHandler(DuckDBPolarsTypeHandler):
+    """The DuckDB-Polars type handler, adapted to DuckDB 2 and to empty tables.
+
+    DuckDB 2 connections have no ``.arrow()`` on ``execute`` results, so inputs are read through
+    a relation (``connection.sql(...).pl()``). Empty frames still create (or empty) their table,
+    so a downstream asset always finds the declared columns.
+    """
+
+    def handle_output(self, context: dg.OutputContext, table_slice, obj: pl.DataFrame, connection):
+        if obj.is_empty():
+            incoming = obj.to_arrow()  # noqa: F841 (read by DuckDB's replacement scan)
+            connection.execute(f"create schema if not exists {table_slice.schema}")
+            connection.execute(
+                f"create table if not exists {table_slice.schema}.{table_slice.table} "
+                "as select * from incoming limit 0"
+            )
+            context.add_output_metadata({"row_count": 0})
+            return
+        super().handle_output(context, table_slice, obj, connection)
+
+    def load_input(self, context: dg.InputContext, table_slice, connection) -> pl.DataFrame:
+        if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
+            return pl.DataFrame()
+        return connection.sql(DuckDbClient.get_select_statement(table_slice=table_slice)).pl()
+
+
+class WarehouseIOManager(DuckDBIOManager):
+    """DuckDB IO manager storing and loading Polars frames (``schema.table`` = asset key)."""
+
+    @staticmethod
+    def type_handlers() -> list:
+        return [WarehousePolarsTypeHandler()]
+
+    @staticmethod
+    def default_load_type() -> type:
+        return pl.DataFrame
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -39,8 +78,35 @@ class WarehouseResource(dg.ConfigurableResource):
         return write_tables(self.db_path, tables, **kw)
 
 
+class CalibrationSettings(dg.ConfigurableResource):
+    """How calibration assets sample and where fits and plots go.
+
+    ``draws``/``tune``/``chains`` apply to every MCMC fit; ``industries`` (empty = all) restricts
+    the pooled learning-curve panel, e.g. for quick runs. ``work_dir`` holds ``fits/`` (netCDF
+    posteriors, reused while model and data are unchanged) and ``plots/`` (PNG files).
+    """
+
+    work_dir: str
+    draws: int = 1000
+    tune: int = 1000
+    chains: int = 4
+    seed: int = 20261128
+    industries: list[str] = []  # noqa: RUF012 (pydantic copies defaults)
+
+    @property
+    def fits_dir(self) -> Path:
+        return Path(self.work_dir) / "fits"
+
+    @property
+    def plots_dir(self) -> Path:
+        return Path(self.work_dir) / "plots"
+
+
 def build_resources(
-    db_path: str | None = None, dataset_dir: str | None = None, raw_dir: str | None = None
+    db_path: str | None = None,
+    dataset_dir: str | None = None,
+    raw_dir: str | None = None,
+    calibration: "CalibrationSettings | None" = None,
 ) -> dict:
     """The resource mapping for a given warehouse file (used by the definitions and by tests)."""
     db = str(Path(db_path or default_db_path()).resolve())
@@ -56,7 +122,8 @@ def build_resources(
             ),
         ),
         "duckdb": DuckDBResource(database=db, connection_config={"access_mode": "READ_ONLY"}),
-        "io_manager": DuckDBPolarsIOManager(database=db),
+        "io_manager": WarehouseIOManager(database=db),
+        "calibration": calibration or CalibrationSettings(work_dir=str(Path(db).parent)),
     }
 
 

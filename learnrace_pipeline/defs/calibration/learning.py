@@ -1,0 +1,225 @@
+"""Learning-curve calibration (group ``calibration``).
+
+One pooled fit per model, not one fit per industry partition: the hierarchy (series within
+industry within all) pools industries through the top level, which only a joint fit can do, and
+a new industry with two series borrows strength from the rest. See ARCHITECTURE.md.
+
+- ``calibration/learning_curve_fits``: Wright, time trend and experience+time models (Student-t
+  MA(1) noise) on every series with cost and cumulative production; summary tables
+  ``calibration.learning_rates`` and ``calibration.model_comparison``; forest and experience-curve
+  plots; a blocking convergence check per model.
+- ``calibration/solar_nation_fit``: national solar module prices (China, US, Germany) against
+  national and world cumulative capacity, with the spillover share lambda; its prior and
+  posterior side by side.
+
+Fits are saved as netCDF under ``<work_dir>/fits`` named by model id and data version: when
+neither changed, a re-run loads them instead of sampling again.
+"""
+
+import json
+import time
+
+import dagster as dg
+import polars as pl
+import xarray as xr
+
+from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
+from learnrace_pipeline.defs.sources.assets import WRITE_POOL
+from learnrace_pipeline.lib.models import base, diagnostics, summaries
+from learnrace_pipeline.lib.models.cache import fit_or_load
+from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+from learnrace_pipeline.lib.models.panel import Panel, build_nation_panel, build_panel
+from learnrace_pipeline.lib.report import plots
+from learnrace_pipeline.lib.report.images import markdown_image, save_png
+
+MODELS = {
+    "wright": LearningConfig(trend="wright"),
+    "time": LearningConfig(trend="time"),
+    "both": LearningConfig(trend="both"),
+}
+
+#: National solar module price series -> the production series giving national and world
+#: cumulative installed capacity (IRENA, observed; not Helveston's "national" scenario).
+SOLAR_NATION_EXPERIENCE = {
+    "helveston_solar_2022:china_module_price_cpia": "helveston_solar_2022:pv_cumulative_capacity_irena",
+    "helveston_solar_2022:germany_module_price_fraunhofer": "helveston_solar_2022:pv_cumulative_capacity_irena",
+    "helveston_solar_2022:us_module_price_index_lbnl": "helveston_solar_2022:pv_cumulative_capacity_irena",
+}
+
+HARMONIZED_INS = {
+    "cost_observations": dg.AssetIn(key=["harmonized", "cost_observations"]),
+    "production": dg.AssetIn(key=["harmonized", "production"]),
+    "technologies": dg.AssetIn(key=["harmonized", "technologies"]),
+}
+
+
+def sampler_of(settings: CalibrationSettings) -> base.SamplerConfig:
+    return base.SamplerConfig(
+        draws=settings.draws, tune=settings.tune, chains=settings.chains, seed=settings.seed
+    )
+
+
+def _fit(
+    settings: CalibrationSettings, name: str, panel: Panel, config: LearningConfig
+) -> tuple[xr.DataTree, bool, float]:
+    model = LearningCurveModel(panel, config, sampler_of(settings))
+    t0 = time.perf_counter()
+    dt, reused = fit_or_load(
+        settings.fits_dir, name, model.model_id, base.data_version(panel.frame()), model.fit
+    )
+    return dt, reused, time.perf_counter() - t0
+
+
+def _check_result(asset_key: list[str], name: str, dt: xr.DataTree) -> dg.AssetCheckResult:
+    diag = diagnostics.check_fit(dt)
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(asset_key),
+        check_name=f"{name}_converged",
+        passed=diag.passed,
+        description=diag.describe(),
+        metadata={
+            "failing_parameters": dg.MetadataValue.json(list(diag.failing_parameters)[:50]),
+            "diagnostics": dg.MetadataValue.json(
+                json.loads(json.dumps(diag.to_dict(), default=str))
+            ),
+        },
+    )
+
+
+@dg.asset(
+    key=["calibration", "learning_curve_fits"],
+    group_name="calibration",
+    kinds={"pymc", "duckdb"},
+    ins=HARMONIZED_INS,
+    pool=WRITE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            f"{m}_converged", asset=["calibration", "learning_curve_fits"], blocking=True
+        )
+        for m in MODELS
+    ],
+    description=__doc__,
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def learning_curve_fits(
+    context: dg.AssetExecutionContext,
+    cost_observations: pl.DataFrame,
+    production: pl.DataFrame,
+    technologies: pl.DataFrame,
+    warehouse: WarehouseResource,
+    calibration: CalibrationSettings,
+):
+    """Pooled Wright / time / experience+time fits; learning-rate and LOO tables; plots.
+
+    Units: ``w`` is unit-free (cost ∝ Q^-w); learning rate = 1 - 2^-w per doubling; ``m`` is the
+    log-cost decline per year; ``sigma`` the innovation sd of log cost per step.
+    """
+    industries = calibration.industries or None
+    panel = build_panel(cost_observations, production, technologies)
+    if industries:
+        keep = panel.series.filter(pl.col("industry").is_in(industries))["series_id"].to_list()
+        panel = build_panel(cost_observations, production, technologies, series_ids=keep)
+    context.log.info(f"panel: {panel.n_series} series, {panel.n_obs} differences")
+    fits, meta, checks = {}, {}, []
+    for name, config in MODELS.items():
+        dt, reused, secs = _fit(calibration, f"learning_{name}", panel, config)
+        fits[config.name] = dt
+        meta[f"{name}/seconds"] = dg.MetadataValue.float(round(secs, 2))
+        meta[f"{name}/reused_saved_fit"] = dg.MetadataValue.bool(reused)
+        meta[f"{name}/model_id"] = dt.attrs["model_id"]
+        checks.append(_check_result(["calibration", "learning_curve_fits"], name, dt))
+    rates = pl.concat(
+        [summaries.learning_rates(dt, model=n) for n, dt in fits.items()], how="diagonal_relaxed"
+    )
+    comparison = summaries.model_comparison(fits)
+    warehouse.write(
+        {("calibration", "learning_rates"): rates, ("calibration", "model_comparison"): comparison}
+    )
+    forest = plots.forest_learning_rates(
+        rates, level="industry", title="Learning rate per doubling, by industry"
+    )
+    curves = plots.experience_curves(fits[MODELS["wright"].name], seed=calibration.seed)
+    for png, file in ((forest, "learning_rates_forest"), (curves, "experience_curves")):
+        save_png(png, calibration.plots_dir, file)
+    pooled = rates.filter((pl.col("level") == "all") & pl.col("w_mean").is_not_null()).head(1)
+    meta.update(
+        {
+            "n_series": dg.MetadataValue.int(panel.n_series),
+            "n_differences": dg.MetadataValue.int(panel.n_obs),
+            "pooled_w_mean": dg.MetadataValue.float(float(pooled["w_mean"][0])),
+            "pooled_learning_rate_mean": dg.MetadataValue.float(float(pooled["lr_mean"][0])),
+            "model_comparison": dg.MetadataValue.md("```\n" + str(comparison) + "\n```"),
+            "forest_plot": dg.MetadataValue.md(
+                markdown_image(forest, "learning rates by industry")
+            ),
+            "experience_curves": dg.MetadataValue.md(markdown_image(curves, "experience curves")),
+            "plots_dir": str(calibration.plots_dir),
+        }
+    )
+    return dg.MaterializeResult(metadata=meta, check_results=checks)
+
+
+@dg.asset(
+    key=["calibration", "solar_nation_fit"],
+    group_name="calibration",
+    kinds={"pymc", "duckdb"},
+    ins=HARMONIZED_INS,
+    pool=WRITE_POOL,
+    check_specs=[
+        dg.AssetCheckSpec(
+            "nation_converged", asset=["calibration", "solar_nation_fit"], blocking=True
+        )
+    ],
+    automation_condition=dg.AutomationCondition.eager(),
+)
+def solar_nation_fit(
+    context: dg.AssetExecutionContext,
+    cost_observations: pl.DataFrame,
+    production: pl.DataFrame,
+    technologies: pl.DataFrame,
+    warehouse: WarehouseResource,
+    calibration: CalibrationSettings,
+):
+    """National solar module prices (CHN RMB/W, DEU EUR/W, USA 2018 USD/W) against national and
+    world cumulative capacity (MW): nation exponents and the spillover share lambda, pooled.
+
+    log Q_eff = lambda log Q_nation + (1 - lambda) log Q_world. National and world capacity are
+    0.96-0.99 correlated over these ~14-year series, so lambda is weakly identified: the table
+    ``calibration.solar_lambda`` shows its prior and posterior side by side.
+    """
+    panel = build_nation_panel(
+        cost_observations,
+        production,
+        technologies,
+        experience=SOLAR_NATION_EXPERIENCE,
+        min_points=6,
+    )
+    config = LearningConfig(trend="wright", level="nation")
+    dt, reused, secs = _fit(calibration, "solar_nation", panel, config)
+    rates = summaries.learning_rates(dt, model=config.name)
+    from learnrace_pipeline.lib.models.learning import lambda_prior_posterior
+
+    lam = lambda_prior_posterior(dt)
+    warehouse.write(
+        {("calibration", "solar_nation_rates"): rates, ("calibration", "solar_lambda"): lam}
+    )
+    png = plots.lambda_prior_posterior_plot(dt)
+    save_png(png, calibration.plots_dir, "solar_lambda_prior_posterior")
+    check = _check_result(["calibration", "solar_nation_fit"], "nation", dt)
+    return dg.MaterializeResult(
+        metadata={
+            "seconds": dg.MetadataValue.float(round(secs, 2)),
+            "reused_saved_fit": dg.MetadataValue.bool(reused),
+            "nations": dg.MetadataValue.json(list(panel.nations)),
+            "lambda": dg.MetadataValue.md("```\n" + str(lam) + "\n```"),
+            "lambda_prior_vs_posterior": dg.MetadataValue.md(
+                markdown_image(png, "lambda prior and posterior")
+            ),
+        },
+        check_results=[check],
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[learning_curve_fits, solar_nation_fit])
