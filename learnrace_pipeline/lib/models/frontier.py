@@ -13,7 +13,7 @@ Model (dims ``nation``, ``obs``)::
 
     y_i = log10(training compute, FLOP) of record i of nation n[i], at t_i (decimal year - 2020)
     y_i ~ Normal(alpha_n + beta_n * t_i, sqrt(sigma^2 + tau_spec^2 * spec_i + tau_unr^2 * unr_i))
-    alpha_n ~ Normal(alpha_mu, 1.5);  beta_n = beta_mu + beta_sd * z_n  (OOM per year)
+    alpha_n ~ Normal(alpha_mu, 1.5);  beta_n ~ Normal(beta_mu, 0.2)  (OOM per year)
 
 ``spec_i`` flags Epoch's ``Confidence == "Speculative"`` (estimate within an order of magnitude)
 and ``unr_i`` an unrated value (blank, ``Unknown``, ``Unverified``); both get an extra, learned
@@ -58,7 +58,7 @@ class FrontierPriors:
     alpha_mu: tuple[float, float] = (23.0, 2.0)  # log10 FLOP of the frontier at 2020.0
     alpha_nation_sd: float = 1.5  # fixed scale of nation intercepts around alpha_mu
     beta_mu: tuple[float, float] = (0.5, 0.3)  # OOM per year
-    beta_sd: float = 0.2  # half-normal scale of the between-nation sd of slopes
+    beta_nation_sd: float = 0.2  # fixed scale of nation slopes around beta_mu (OOM per year)
     sigma: float = 0.5  # half-normal scale of the residual sd of records
     tau_speculative: float = 0.5  # half-normal scale of the extra sd of Speculative values
     tau_unrated: float = 0.5  # half-normal scale of the extra sd of unrated values
@@ -231,9 +231,9 @@ def build_frontier_model(data: FrontierData, priors: FrontierPriors | None = Non
         alpha_mu = pm.Normal("alpha_mu", *p.alpha_mu)
         alpha = pm.Normal("alpha", alpha_mu, p.alpha_nation_sd, dims="nation")
         beta_mu = pm.Normal("beta_mu", *p.beta_mu)
-        beta_sd = pm.HalfNormal("beta_sd", p.beta_sd)
-        beta_z = pm.Normal("beta_z", 0.0, 1.0, dims="nation")
-        beta = pm.Deterministic("beta", beta_mu + beta_sd * beta_z, dims="nation")
+        # fixed between-nation scale: a handful of nations cannot identify it (a learned scale
+        # gave a funnel and divergences); centred, as each nation has several points
+        beta = pm.Normal("beta", beta_mu, p.beta_nation_sd, dims="nation")
         sigma = pm.HalfNormal("sigma", p.sigma)
         tau_s = pm.HalfNormal("tau_speculative", p.tau_speculative)
         tau_u = pm.HalfNormal("tau_unrated", p.tau_unrated)
