@@ -1,0 +1,64 @@
+"""Scaling-law fits (AV capability, AI compute frontier) saved and reused by id.
+
+The Dagster assets and the ``learnrace frontier`` / ``learnrace av`` commands share these, so a
+posterior fitted by ``make run`` is what the commands answer from, and a command run on a fresh
+machine fits once (from the warehouse, or the shipped snapshot) and reuses the result after.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import xarray as xr
+
+from learnrace_pipeline.lib.models import av, base, frontier
+from learnrace_pipeline.lib.models.cache import fit_or_load
+
+AV_FORMS = ("power", "saturating")
+
+
+def _frame_version(df: pl.DataFrame) -> str:
+    """data_version of a table, list columns joined to text (CSV hashing has no nested data)."""
+    flat = df.with_columns(
+        [pl.col(c).list.join("|") for c, t in df.schema.items() if isinstance(t, pl.List)]
+    )
+    return base.data_version(flat.sort(flat.columns))
+
+
+def frontier_fit(
+    ai_models: pl.DataFrame,
+    fits_dir: Path,
+    config: frontier.FrontierConfig | None = None,
+    sampler: base.SamplerConfig | None = None,
+) -> tuple[xr.DataTree, bool]:
+    """(posterior, reused) of the compute-frontier model on an ``ai_models`` table."""
+    config = config or frontier.FrontierConfig()
+    sampler = sampler or frontier.FRONTIER_SAMPLER
+    mid = base.model_id(frontier.MODEL_TYPE, config, sampler, base.code_version(frontier.__file__))
+    return fit_or_load(
+        fits_dir,
+        "ai_frontier",
+        mid,
+        _frame_version(ai_models),
+        lambda: frontier.fit_frontier(ai_models, config, sampler),
+    )
+
+
+def av_fit(
+    av_testing: pl.DataFrame,
+    fits_dir: Path,
+    form: str = "power",
+    sampler: base.SamplerConfig | None = None,
+) -> tuple[xr.DataTree, bool]:
+    """(posterior, reused) of the AV capability model of one ``form`` on an ``av_testing`` table."""
+    config = av.AvConfig(form=form)
+    sampler = sampler or av.AV_SAMPLER
+    mid = base.model_id(av.MODEL_TYPE, config, sampler, base.code_version(av.__file__))
+    return fit_or_load(
+        fits_dir,
+        f"av_{form}",
+        mid,
+        _frame_version(av_testing),
+        lambda: av.fit_av(av_testing, config, sampler),
+    )
