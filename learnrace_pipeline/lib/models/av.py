@@ -187,6 +187,7 @@ def build_av_model(
         pm.Data("obs_company", o_comp, dims="obs")
         pm.Data("obs_year", o_year, dims="obs")
         pm.Data("company_nation", data.company_nation, dims="company")
+        pm.Data("company_nation_certain", data.nation_certain.astype(np.int64), dims="company")
         for name, arr in arrays.items():
             pm.Data(name, arr, dims="company")
         pm.Data("company_bridge", (bpos < len(data.bridge)).astype(np.int64), dims="company")

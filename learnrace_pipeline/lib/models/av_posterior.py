@@ -52,8 +52,11 @@ def current_cum_miles(dt) -> xr.DataArray:
 def av_capability_table(dt) -> pl.DataFrame:
     """AV capability per company and per nation, from a fitted AV DataTree.
 
-    One row per company (``level = "company"``) and per nation (``level = "nation"``), with the
-    5/50/95 % posterior quantiles of:
+    One row per company (``level = "company"``) and per nation (``level = "nation"``), with
+    ``nation_certain`` (False where the headquarters tagging is uncertain; a nation row is False
+    when any of its companies is), ``last_year`` (last fitted reporting year), ``cum_miles_now`` (posterior
+    median, miles), ``leader_company`` (nation rows: the company with the highest median MPD
+    now) and the 5/25/50/75/95 % posterior quantiles of:
 
     - ``slope``: b, the elasticity of MPD to cumulative miles (doubling miles multiplies MPD by 2^b);
       nation rows give the nation mean slope ``b_nation``;
@@ -78,6 +81,7 @@ def av_capability_table(dt) -> pl.DataFrame:
         "company": companies,
         "nation": [nations[i] for i in cn],
         "form": [form] * len(companies),
+        "nation_certain": const["company_nation_certain"].values.astype(bool),
         "last_year": const["company_last_year"].values.astype(np.int32),
         "cum_miles_now": cum.median(("chain", "draw")).values
         if "chain" in cum.dims
@@ -111,6 +115,9 @@ def av_capability_table(dt) -> pl.DataFrame:
         "company": [None] * len(nations),
         "nation": nations,
         "form": [form] * len(nations),
+        "nation_certain": [
+            bool(const["company_nation_certain"].values[cn == i].all()) for i in range(len(nations))
+        ],
         "last_year": [
             int(const["company_last_year"].values[cn == i].max()) for i in range(len(nations))
         ],

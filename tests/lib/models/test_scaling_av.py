@@ -8,7 +8,7 @@ import pymc as pm
 import pytest
 import xarray as xr
 
-from learnrace_pipeline.lib.errors import DataError, ModelError
+from learnrace_pipeline.lib.errors import DataError, ModelError, ProvenanceError
 from learnrace_pipeline.lib.models import av
 from learnrace_pipeline.lib.models.av_data import (
     MISSING_YEAR,
@@ -16,6 +16,7 @@ from learnrace_pipeline.lib.models.av_data import (
     simulate_av_testing,
 )
 from learnrace_pipeline.lib.models.av_posterior import av_capability_table, av_mpd_forecast
+from learnrace_pipeline.lib.models.base import load, save
 from learnrace_pipeline.lib.models.groups import constant_data, observed_data
 from learnrace_pipeline.lib.report.plots_scaling import plot_av_experience
 from learnrace_pipeline.lib.sources.schema import TABLES
@@ -310,6 +311,18 @@ def test_saturating_form_and_loo_comparison(sim_fit):
 
 
 @pytest.mark.slow
+def test_save_load_round_trip(sim_fit, tmp_path):
+    _, _, dt = sim_fit
+    path = save(dt, tmp_path / "av.nc")
+    back = load(path, expected_model_id=dt.attrs["model_id"])
+    assert back.attrs["form"] == "power"
+    assert av_capability_table(back).equals(av_capability_table(dt))
+    assert av_mpd_forecast(back, 2024).equals(av_mpd_forecast(dt, 2024))
+    with pytest.raises(ProvenanceError):
+        load(path, expected_model_id="0" * 16)
+
+
+@pytest.mark.slow
 def test_plot_is_png(sim_fit):
     png = plot_av_experience(sim_fit[2])
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
@@ -358,6 +371,9 @@ def test_real_fit(dmv):
     assert 0.85 <= float(post["b"].sel(company="Cruise").median()) <= 1.2  # OLS 1.06
     assert 0.4 <= float(post["b"].sel(company="Waymo").median()) <= 1.0  # OLS 0.65
     assert 0.65 <= float(post["b_mu"].median()) <= 1.05  # pooled OLS 0.88
+    tab = av_capability_table(dt)
+    assert tab.filter(pl.col("company") == "Pony.ai")["nation_certain"].to_list() == [False]
+    assert tab.filter(pl.col("company") == "Waymo")["nation_certain"].to_list() == [True]
     fc = av_mpd_forecast(dt, 2023)
     assert {"Waymo", "Cruise", "Pony.ai"} <= set(fc["company"].to_list())
     assert fc.filter(pl.col("company") == "Cruise")["mpd_q50"][0] > 20_000

@@ -12,6 +12,7 @@ import xarray as xr
 
 from learnrace_pipeline.lib.errors import DataError, ModelError
 from learnrace_pipeline.lib.models import frontier as fr
+from learnrace_pipeline.lib.models.base import load, save
 from learnrace_pipeline.lib.models.diagnostics import check_fit
 from learnrace_pipeline.lib.models.groups import constant_data, observed_data
 from learnrace_pipeline.lib.report.plots_scaling import plot_frontier
@@ -202,6 +203,15 @@ def test_frontier_at_and_gap(sim_fit):
     assert usa["record_log10_flop"] == pytest.approx(pts["log10_flop"].max())
     cols = [f"log10_flop_q{q}" for q in ("05", "25", "50", "75", "95")]
     assert (np.diff(tab.select(cols).to_numpy(), axis=1) > 0).all()
+
+
+@pytest.mark.slow
+def test_save_load_round_trip(sim_fit, tmp_path):
+    back = load(
+        save(sim_fit, tmp_path / "frontier.nc"), expected_model_id=sim_fit.attrs["model_id"]
+    )
+    as_of = D(2023, 1, 1)
+    assert fr.frontier_at(back, as_of).equals(fr.frontier_at(sim_fit, as_of))
 
 
 @pytest.mark.slow
