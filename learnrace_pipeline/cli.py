@@ -186,13 +186,7 @@ def _register_commands() -> None:
     from learnrace_pipeline.commands import COMMANDS
 
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"learnrace_pipeline.commands.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"learnrace_pipeline.commands.{name}":
-                raise
-            continue  # command not written yet
-        module.register(app)
+        importlib.import_module(f"learnrace_pipeline.commands.{name}").register(app)
 
 
 _register_commands()

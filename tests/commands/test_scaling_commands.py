@@ -1,0 +1,75 @@
+"""``learnrace frontier`` and ``learnrace av`` end to end (fit once from the shipped snapshot)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from learnrace_pipeline.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def empty_db(tmp_path_factory):
+    """A warehouse path with no file: the commands fall back to the snapshot and save fits beside it."""
+    return tmp_path_factory.mktemp("wh") / "learnrace.duckdb"
+
+
+def test_frontier_rejects_bad_date(empty_db):
+    r = runner.invoke(app, ["frontier", "--as-of", "30/06/2024", "--db", str(empty_db)])
+    assert r.exit_code != 0
+    assert "not a YYYY-MM-DD date" in r.output
+
+
+def test_av_rejects_bad_form_and_year(empty_db):
+    r = runner.invoke(
+        app, ["av", "--report-year", "2024", "--form", "cubic", "--db", str(empty_db)]
+    )
+    assert r.exit_code != 0 and "--form" in r.output
+    r = runner.invoke(app, ["av", "--report-year", "1999", "--db", str(empty_db)])
+    assert r.exit_code != 0 and "2015" in r.output
+
+
+@pytest.mark.slow
+def test_frontier_json(empty_db):
+    r = runner.invoke(
+        app, ["frontier", "--as-of", "2024-06-30", "--format", "json", "--db", str(empty_db)]
+    )
+    assert r.exit_code == 0, r.output
+    rows = {row["nation"]: row for row in json.loads(r.stdout[r.stdout.index("[") :])}
+    assert {"USA", "CHN"} <= set(rows)
+    for row in rows.values():
+        qs = [row[f"log10_flop_q{q}"] for q in ("05", "25", "50", "75", "95")]
+        assert qs == sorted(qs)
+        assert (
+            row["doubling_months_q05"] <= row["doubling_months_q50"] <= row["doubling_months_q95"]
+        )
+    # Reference OLS (shared/notes): US doubling about 5.8 months, China about 5.2.
+    assert 4.0 < rows["USA"]["doubling_months_q50"] < 8.0
+    assert 3.5 < rows["CHN"]["doubling_months_q50"] < 8.0
+    # China trails at mid-2024 (the notes put the gap at 1-1.6 years behind the US).
+    assert rows["CHN"]["gap_years_q50"] > 0.5
+    # A second call reuses the saved fit.
+    r2 = runner.invoke(
+        app, ["frontier", "--as-of", "2024-06-30", "--format", "json", "--db", str(empty_db)]
+    )
+    assert "saved fit reused" in r2.output
+
+
+@pytest.mark.slow
+def test_av_json(empty_db):
+    r = runner.invoke(
+        app, ["av", "--report-year", "2023", "--format", "json", "--db", str(empty_db)]
+    )
+    assert r.exit_code == 0, r.output
+    rows = {row["company"]: row for row in json.loads(r.stdout[r.stdout.index("[") :])}
+    assert {"Waymo", "Cruise", "Pony.ai"} <= set(rows)
+    for row in rows.values():
+        assert 0 < row["mpd_q05"] <= row["mpd_q50"] <= row["mpd_q95"]
+        assert row["report_year"] == 2023
+    # Waymo reported 17,060 MPD in RY2022 (shared/notes A3); its RY2023 median sits in a broad band.
+    assert 3_000 < rows["Waymo"]["mpd_q50"] < 200_000
+    assert rows["Waymo"]["nation"] == "USA" and rows["Pony.ai"]["nation"] == "CHN"
