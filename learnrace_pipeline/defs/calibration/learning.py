@@ -26,16 +26,19 @@ import xarray as xr
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
 from learnrace_pipeline.lib.models import base, diagnostics, summaries
-from learnrace_pipeline.lib.models.cache import fit_or_load
+from learnrace_pipeline.lib.models.cache import fit_or_load, fit_path
 from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
 from learnrace_pipeline.lib.models.panel import Panel, build_nation_panel, build_panel
 from learnrace_pipeline.lib.report import plots
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 
+#: Normal MA(1) noise for the three trend models (the forecaster's population prior needs the
+#: Normal Wright fit); a Student-t Wright fit lets LOO say whether heavy tails are warranted.
 MODELS = {
-    "wright": LearningConfig(trend="wright"),
-    "time": LearningConfig(trend="time"),
-    "both": LearningConfig(trend="both"),
+    "wright": LearningConfig(trend="wright", noise="normal"),
+    "time": LearningConfig(trend="time", noise="normal"),
+    "both": LearningConfig(trend="both", noise="normal"),
+    "wright_t": LearningConfig(trend="wright", noise="student_t"),
 }
 
 #: National solar module price series -> the production series giving national and world
@@ -61,13 +64,14 @@ def sampler_of(settings: CalibrationSettings) -> base.SamplerConfig:
 
 def _fit(
     settings: CalibrationSettings, name: str, panel: Panel, config: LearningConfig
-) -> tuple[xr.DataTree, bool, float]:
+) -> tuple[xr.DataTree, bool, float, str]:
+    """(fit, reused, seconds, path of the saved netCDF)."""
     model = LearningCurveModel(panel, config, sampler_of(settings))
+    version = base.data_version(panel.frame())
     t0 = time.perf_counter()
-    dt, reused = fit_or_load(
-        settings.fits_dir, name, model.model_id, base.data_version(panel.frame()), model.fit
-    )
-    return dt, reused, time.perf_counter() - t0
+    dt, reused = fit_or_load(settings.fits_dir, name, model.model_id, version, model.fit)
+    path = fit_path(settings.fits_dir, name, model.model_id, version)
+    return dt, reused, time.perf_counter() - t0, str(path)
 
 
 def _check_result(asset_key: list[str], name: str, dt: xr.DataTree) -> dg.AssetCheckResult:
@@ -120,10 +124,19 @@ def learning_curve_fits(
         keep = panel.series.filter(pl.col("industry").is_in(industries))["series_id"].to_list()
         panel = build_panel(cost_observations, production, technologies, series_ids=keep)
     context.log.info(f"panel: {panel.n_series} series, {panel.n_obs} differences")
-    fits, meta, checks = {}, {}, []
+    fits, meta, checks, saved = {}, {}, [], []
     for name, config in MODELS.items():
-        dt, reused, secs = _fit(calibration, f"learning_{name}", panel, config)
+        dt, reused, secs, path = _fit(calibration, f"learning_{name}", panel, config)
         fits[config.name] = dt
+        saved.append(
+            {
+                "model": config.name,
+                "key": name,
+                "model_id": dt.attrs["model_id"],
+                "data_version": dt.attrs["data_version"],
+                "path": path,
+            }
+        )
         meta[f"{name}/seconds"] = dg.MetadataValue.float(round(secs, 2))
         meta[f"{name}/reused_saved_fit"] = dg.MetadataValue.bool(reused)
         meta[f"{name}/model_id"] = dt.attrs["model_id"]
@@ -133,7 +146,11 @@ def learning_curve_fits(
     )
     comparison = summaries.model_comparison(fits)
     warehouse.write(
-        {("calibration", "learning_rates"): rates, ("calibration", "model_comparison"): comparison}
+        {
+            ("calibration", "learning_rates"): rates,
+            ("calibration", "model_comparison"): comparison,
+            ("calibration", "learning_fit_files"): pl.DataFrame(saved),
+        }
     )
     forest = plots.forest_learning_rates(
         rates, level="industry", title="Learning rate per doubling, by industry"
@@ -195,7 +212,7 @@ def solar_nation_fit(
         min_points=6,
     )
     config = LearningConfig(trend="wright", level="nation")
-    dt, reused, secs = _fit(calibration, "solar_nation", panel, config)
+    dt, reused, secs, _ = _fit(calibration, "solar_nation", panel, config)
     rates = summaries.learning_rates(dt, model=config.name)
     from learnrace_pipeline.lib.models.learning import lambda_prior_posterior
 
