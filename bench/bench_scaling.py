@@ -80,9 +80,7 @@ def bench_frontier(ai_models: pl.DataFrame | None) -> dict:
     wall = time.perf_counter() - t0
     check = check_fit(fit)
     as_of = dt_.date(2024, 6, 25)
-    table = frontier.frontier_at(
-        fit, as_of, leader="USA" if "USA" in fit["posterior"]["nation"] else None
-    )
+    table = frontier.frontier_at(fit, as_of)  # leader: holder of the largest run to date
     (RESULTS / "frontier_compute.png").write_bytes(plot_frontier(fit))
     rows = {
         r["nation"]: {

@@ -23,7 +23,9 @@ sampling-theory frontier.
 
 Derived quantities: doubling time ``12 * log10(2) / beta_n`` months; frontier at a date
 ``alpha_n + beta_n * t`` (log10 FLOP); gap in years from nation n to the leader at a date:
-``(F_leader - F_n) / beta_n`` (years nation n needs, at its own rate, to reach the leader's level).
+``(F_leader - F_n) / beta_n`` (years nation n needs, at its own rate, to reach the leader's
+level), where the leader is the nation holding the largest training run to date (or a nation
+the caller names).
 """
 
 from __future__ import annotations
@@ -411,25 +413,46 @@ def frontier_curve(dt: xr.DataTree, when: dt_.date | float) -> xr.DataArray:
     return post["alpha"] + post["beta"] * (t - T0)
 
 
+def record_leader(dt: xr.DataTree, when: dt_.date) -> str | None:
+    """The nation holding the largest selected training run published up to ``when`` (ties: the
+    nation with more fitted points, then the higher posterior-median frontier); None if no
+    nation has a point by then."""
+    fd = dt["fit_data"].to_dataset()
+    y = dt["observed_data"]["log10_flop"].values
+    dates = np.array([dt_.date.fromisoformat(d) for d in fd["publication_date"].values])
+    nations = fd["nation"].values
+    med = frontier_curve(dt, when).median(("chain", "draw"))
+    best: tuple | None = None
+    for n in med["nation"].values:
+        m = (nations == n) & (dates <= when)
+        if m.any():
+            key = (round(float(y[m].max()), 6), int((nations == n).sum()), float(med.sel(nation=n)))
+            if best is None or key > best[0]:
+                best = (key, str(n))
+    return None if best is None else best[1]
+
+
 def gap_years(
     dt: xr.DataTree, when: dt_.date | float, leader: str | None = None
 ) -> tuple[str, xr.DataArray]:
     """The leader at a date and each nation's gap to it in years (chain, draw, nation).
 
-    The leader is ``leader`` if given, else the nation with the highest posterior-median
-    frontier at ``when``. Gap of nation n = (F_leader - F_n) / beta_n: the years n needs at its
-    own posterior rate to reach the leader's current level (0 for the leader; negative in draws
-    where n is ahead).
+    Gap of nation n = (F_leader - F_n) / beta_n with F the fitted frontier at ``when``: the
+    years n needs at its own posterior rate to reach the leader's level (0 for the leader,
+    negative in draws where n is ahead). The leader is ``leader`` if given, else the holder of
+    the largest training run to date (:func:`record_leader`), else the nation with the highest
+    posterior-median frontier. The empirical record holder is the default because the fitted
+    lines of nations with five or six points extrapolate steeply and would often "lead".
     """
     f = frontier_curve(dt, when)
+    if leader is None and isinstance(when, dt_.date):
+        leader = record_leader(dt, when)
     if leader is None:
         med = f.median(("chain", "draw"))
         leader = str(med["nation"].values[int(med.argmax("nation"))])
     elif leader not in f["nation"].values:
         raise ModelError(f"leader {leader!r} is not a fitted nation: {list(f['nation'].values)}")
-    beta = dt["posterior"]["beta"]
-    gap = (f.sel(nation=leader) - f) / beta
-    return leader, gap
+    return leader, (f.sel(nation=leader) - f) / dt["posterior"]["beta"]
 
 
 def leader_probability(dt: xr.DataTree, when: dt_.date | float) -> xr.DataArray:
@@ -445,8 +468,8 @@ def frontier_at(dt: xr.DataTree, as_of: dt_.date, *, leader: str | None = None) 
     """Per nation at ``as_of``: quantiles of the fitted frontier (log10 FLOP), the doubling time
     (months) and the gap to the leader (years), plus the leader and the observed record.
 
-    ``leader`` fixes the reference nation (default: highest posterior-median frontier).
-    Columns: nation, as_of, leader, p_leader (posterior probability that the nation's fitted
+    ``leader`` fixes the reference nation (default: the holder of the largest training run to
+    date, see :func:`gap_years`). Columns: nation, as_of, leader, p_leader (posterior probability that the nation's fitted
     frontier is the highest), log10_flop_q05..q95, doubling_months_q05..q95, gap_years_q05..q95,
     record_log10_flop (largest selected point up to ``as_of``; null if none), record_model,
     n_points (selected points of the nation in the fit).

@@ -113,7 +113,13 @@ def plot_av_experience(dt: xr.DataTree, *, label_top: int = 6) -> bytes:
         )
         k = int((cn == j).sum())
         ax2.fill_between(grid, q05, q95, color=colours[n], alpha=0.18, lw=0)
-        ax2.plot(grid, q50, color=colours[n], lw=2, label=f"{n} ({k} companies)")
+        ax2.plot(
+            grid,
+            q50,
+            color=colours[n],
+            lw=2,
+            label=f"{n} ({k} {'company' if k == 1 else 'companies'})",
+        )
     ax2.set_xscale("log")
     ax2.set_xlabel("cumulative autonomous miles")
     ax2.set_title("Typical company per nation of headquarters (90% band)")
