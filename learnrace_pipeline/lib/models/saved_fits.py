@@ -12,10 +12,19 @@ from pathlib import Path
 import polars as pl
 import xarray as xr
 
-from learnrace_pipeline.lib.models import av, base, frontier
+from learnrace_pipeline.lib.models import av, av_data, base, frontier, frontier_data
 from learnrace_pipeline.lib.models.cache import fit_or_load
 
 AV_FORMS = ("power", "saturating")
+
+
+def _input_version(df: pl.DataFrame, *modules) -> str:
+    """The table's data version plus the code version of the modules that prepare it (the
+    model id only covers the model module itself)."""
+    import hashlib
+
+    text = _frame_version(df) + "".join(base.code_version(m.__file__) for m in modules)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _frame_version(df: pl.DataFrame) -> str:
@@ -40,7 +49,7 @@ def frontier_fit(
         fits_dir,
         "ai_frontier",
         mid,
-        _frame_version(ai_models),
+        _input_version(ai_models, frontier_data),
         lambda: frontier.fit_frontier(ai_models, config, sampler),
     )
 
@@ -59,6 +68,6 @@ def av_fit(
         fits_dir,
         f"av_{form}",
         mid,
-        _frame_version(av_testing),
+        _input_version(av_testing, av_data),
         lambda: av.fit_av(av_testing, config, sampler),
     )
