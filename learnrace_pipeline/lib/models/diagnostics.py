@@ -7,8 +7,10 @@
 - no divergent transitions (``sample_stats.diverging``);
 - E-BFMI (``arviz_stats.bfmi``) >= 0.3 for every chain;
 - posterior predictive coverage: the share of observed values inside the central 50% and 90%
-  intervals of the ``posterior_predictive`` draws must lie within ``coverage_tolerance`` of the
-  nominal level (skipped, and reported as skipped, when the fit has no predictive group).
+  intervals of the ``posterior_predictive`` draws must lie within a tolerance of the nominal
+  level ``p``: ``max(coverage_tolerance, 3 * sqrt(p (1 - p) / n))`` for ``n`` observations (the
+  absolute tolerance, 0.05, governs large panels; the binomial band small ones). Skipped when
+  the fit has no predictive group.
 
 It returns a :class:`DiagnosticsResult` naming every failing parameter element, e.g.
 ``rhat: w_series[pcdb_carnegie:Aniline] = 1.03 > 1.01``, so a pipeline check can stop downstream
@@ -148,6 +150,14 @@ def predictive_coverage(
     return out
 
 
+def _n_covered(dt: xr.DataTree) -> int:
+    if "fit_data" in dt.children and "mask" in dt.fit_data:
+        return int((dt.fit_data["mask"].values > 0).sum())
+    if "observed_data" in dt.children:
+        return int(next(iter(dt.observed_data.data_vars.values())).size)
+    return 0
+
+
 def check_fit(
     dt: xr.DataTree,
     *,
@@ -189,9 +199,11 @@ def check_fit(
             failures.append(CheckFailure("bfmi", f"chain {chain}", float(value), bfmi_min))
 
     coverage = predictive_coverage(dt, coverage_probs)
+    n_cov = _n_covered(dt)
     for label, share in coverage.items():
         nominal = float(label.rstrip("%")) / 100
-        if abs(share - nominal) > coverage_tolerance:
+        band = max(coverage_tolerance, 3.0 * np.sqrt(nominal * (1 - nominal) / max(n_cov, 1)))
+        if abs(share - nominal) > band:
             failures.append(CheckFailure("coverage", f"dlogc {label}", share, nominal))
 
     finite = table.filter(pl.col("rhat").is_finite())

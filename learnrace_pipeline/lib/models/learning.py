@@ -202,6 +202,21 @@ def learning_rate(w: np.ndarray | float) -> np.ndarray | float:
 # ----------------------------------------------------------------------------- PyMC model
 
 
+def _spread(name: str, parent: Any, tau_scale: float, dim: str, n: int, vary: bool) -> Any:
+    """Non-centred group effects ``parent + tau * z`` (free ``tau_<name>``, ``z_<name>``), or
+    just ``parent`` broadcast to ``n`` members when the level does not vary."""
+    if not vary:
+        return parent * pt.ones(n)
+    tau_name, z_name = _SPREAD_NAMES.get(name, (f"tau_{name}", f"z_{name}"))
+    tau = pm.HalfNormal(tau_name, tau_scale)
+    z = pm.Normal(z_name, 0.0, 1.0, dims=dim)
+    return parent + tau * z
+
+
+#: free-parameter names of the non-centred levels whose names do not follow tau_/z_<name>
+_SPREAD_NAMES = {"log_sigma": ("tau_log_sigma", "z_sigma")}
+
+
 def create_learning_model(
     panel: Panel,
     config: LearningConfig = LearningConfig(),
@@ -226,61 +241,73 @@ def create_learning_model(
         series_idx = pm.Data("series_idx", data["series_idx"], dims="obs")
         mask = pm.Data("mask", data["mask"], dims="obs")
 
+        n_series = panel.n_series
         if config.level == "pooled":
             ind_of_series = pm.Data("industry_of_series", data["industry_of_series"], dims="series")
+            group_dim, group_of_series, n_groups = "industry", ind_of_series, len(panel.industries)
             x = dlogq
         else:
             dlogq_world = pm.Data("dlogq_world", data["dlogq_world"], dims="obs")
             nat_of_series = pm.Data("nation_of_series", nation_of_series, dims="series")
+            group_dim, group_of_series, n_groups = "nation", nat_of_series, len(panel.nations)
             lam_mu = pm.Normal("lambda_logit_all", pr.lambda_logit_mu, pr.lambda_logit_sd)
-            tau_lam = pm.HalfNormal("tau_lambda", pr.tau_lambda)
-            z_lam = pm.Normal("z_lambda", 0.0, 1.0, dims="nation")
-            lam = pm.Deterministic(
-                "lambda_nation", pm.math.invlogit(lam_mu + tau_lam * z_lam), dims="nation"
-            )
+            lam_logit = _spread("lambda", lam_mu, pr.tau_lambda, "nation", n_groups, n_groups > 1)
+            lam = pm.Deterministic("lambda_nation", pm.math.invlogit(lam_logit), dims="nation")
             pm.Deterministic("lambda_all", pm.math.invlogit(lam_mu))
             lam_obs = lam[nat_of_series[series_idx]]
             x = lam_obs * dlogq + (1.0 - lam_obs) * dlogq_world
+        # a level with a single member is left out (its spread would be unidentified)
+        groups_vary = n_groups > 1
+        series_vary = n_series > n_groups
 
         mu = pt.zeros_like(dlogc)
         if config.has_w:
             w_all = pm.Normal("w_all", pr.w_mu, pr.w_sd)
-            if config.level == "pooled":
-                tau_i = pm.HalfNormal("tau_w_industry", pr.tau_w_industry)
-                z_i = pm.Normal("z_w_industry", 0.0, 1.0, dims="industry")
-                w_ind = pm.Deterministic("w_industry", w_all + tau_i * z_i, dims="industry")
-                group_w = w_ind[ind_of_series]
-            else:
-                tau_n = pm.HalfNormal("tau_w_nation", pr.tau_w_nation)
-                z_n = pm.Normal("z_w_nation", 0.0, 1.0, dims="nation")
-                w_nat = pm.Deterministic("w_nation", w_all + tau_n * z_n, dims="nation")
-                group_w = w_nat[nat_of_series]
-            tau_s = pm.HalfNormal("tau_w_series", pr.tau_w_series)
-            z_s = pm.Normal("z_w_series", 0.0, 1.0, dims="series")
-            w_ser = pm.Deterministic("w_series", group_w + tau_s * z_s, dims="series")
+            tau_group = pr.tau_w_industry if config.level == "pooled" else pr.tau_w_nation
+            w_group = pm.Deterministic(
+                f"w_{group_dim}",
+                _spread(f"w_{group_dim}", w_all, tau_group, group_dim, n_groups, groups_vary),
+                dims=group_dim,
+            )
+            w_ser = pm.Deterministic(
+                "w_series",
+                _spread("w_series", w_group[group_of_series], pr.tau_w_series, "series",
+                        n_series, series_vary),
+                dims="series",
+            )  # fmt: skip
             mu = mu - w_ser[series_idx] * x
         if config.has_m:
             m_all = pm.Normal("m_all", pr.m_mu, pr.m_sd)
             if config.level == "pooled":
-                tau_mi = pm.HalfNormal("tau_m_industry", pr.tau_m_industry)
-                z_mi = pm.Normal("z_m_industry", 0.0, 1.0, dims="industry")
-                m_ind = pm.Deterministic("m_industry", m_all + tau_mi * z_mi, dims="industry")
-                group_m = m_ind[ind_of_series]
+                m_ind = pm.Deterministic(
+                    "m_industry",
+                    _spread("m_industry", m_all, pr.tau_m_industry, "industry", n_groups,
+                            groups_vary),
+                    dims="industry",
+                )  # fmt: skip
+                m_parent, m_vary = m_ind[ind_of_series], series_vary
             else:
-                group_m = m_all
-            tau_ms = pm.HalfNormal("tau_m_series", pr.tau_m_series)
-            z_ms = pm.Normal("z_m_series", 0.0, 1.0, dims="series")
-            m_ser = pm.Deterministic("m_series", group_m + tau_ms * z_ms, dims="series")
+                m_parent, m_vary = m_all * pt.ones(n_series), n_series > 1
+            m_ser = pm.Deterministic(
+                "m_series",
+                _spread("m_series", m_parent, pr.tau_m_series, "series", n_series, m_vary),
+                dims="series",
+            )
             mu = mu - m_ser[series_idx] * dt
 
         log_sigma_all = pm.Normal("log_sigma_all", pr.log_sigma_mu, pr.log_sigma_sd)
-        tau_sig = pm.HalfNormal("tau_log_sigma", pr.tau_log_sigma)
-        if centred_sigma(config, panel.n_series):
+        if n_series == 1:
+            log_sig = pm.Deterministic(
+                "log_sigma_series", log_sigma_all * pt.ones(1), dims="series"
+            )
+        elif centred_sigma(config, n_series):
+            tau_sig = pm.HalfNormal("tau_log_sigma", pr.tau_log_sigma)
             log_sig = pm.Normal("log_sigma_series", log_sigma_all, tau_sig, dims="series")
         else:
-            z_sig = pm.Normal("z_sigma", 0.0, 1.0, dims="series")
             log_sig = pm.Deterministic(
-                "log_sigma_series", log_sigma_all + tau_sig * z_sig, dims="series"
+                "log_sigma_series",
+                _spread("log_sigma", log_sigma_all, pr.tau_log_sigma, "series", n_series, True),
+                dims="series",
             )
         sigma = pm.Deterministic("sigma_series", pt.exp(log_sig), dims="series")
         pm.Deterministic("sigma_all", pt.exp(log_sigma_all))
@@ -369,31 +396,39 @@ def add_deterministics(
         out = da.isel({dim: xr.DataArray(np.asarray(idx), dims="series")})
         return out.drop_vars(dim, errors="ignore")
 
+    def spread(name: str, parent: xr.DataArray, dim: str, n: int) -> xr.DataArray:
+        tau_name, z_name = _SPREAD_NAMES.get(name, (f"tau_{name}", f"z_{name}"))
+        if z_name in post:
+            return parent + post[tau_name] * post[z_name]
+        ones = xr.DataArray(np.ones(n), dims=dim)
+        if dim in post.coords:
+            ones = ones.assign_coords({dim: post.coords[dim].values})
+        return parent * ones
+
+    n_series = len(panel_data["industry_of_series"] if "industry_of_series" in panel_data
+                   else panel_data["nation_of_series"])  # fmt: skip
     if config.level == "nation":
-        nat = panel_data["nation_of_series"]
-        post["lambda_nation"] = special.expit(
-            post["lambda_logit_all"] + post["tau_lambda"] * post["z_lambda"]
-        )
+        group_dim, group_of_series = "nation", panel_data["nation_of_series"]
+        n_groups = post.sizes.get("nation", int(np.max(group_of_series)) + 1)
+        logit = spread("lambda", post["lambda_logit_all"], "nation", n_groups)
+        post["lambda_nation"] = special.expit(logit)
         post["lambda_all"] = special.expit(post["lambda_logit_all"])
     else:
-        ind = panel_data["industry_of_series"]
+        group_dim, group_of_series = "industry", panel_data["industry_of_series"]
+        n_groups = post.sizes.get("industry", int(np.max(group_of_series)) + 1)
     if config.has_w:
-        if config.level == "pooled":
-            post["w_industry"] = post["w_all"] + post["tau_w_industry"] * post["z_w_industry"]
-            group = take(post["w_industry"], "industry", ind)
-        else:
-            post["w_nation"] = post["w_all"] + post["tau_w_nation"] * post["z_w_nation"]
-            group = take(post["w_nation"], "nation", nat)
-        post["w_series"] = group + post["tau_w_series"] * post["z_w_series"]
+        post[f"w_{group_dim}"] = spread(f"w_{group_dim}", post["w_all"], group_dim, n_groups)
+        parent = take(post[f"w_{group_dim}"], group_dim, group_of_series)
+        post["w_series"] = spread("w_series", parent, "series", n_series)
     if config.has_m:
         if config.level == "pooled":
-            post["m_industry"] = post["m_all"] + post["tau_m_industry"] * post["z_m_industry"]
-            group = take(post["m_industry"], "industry", ind)
+            post["m_industry"] = spread("m_industry", post["m_all"], "industry", n_groups)
+            parent = take(post["m_industry"], "industry", group_of_series)
         else:
-            group = post["m_all"]
-        post["m_series"] = group + post["tau_m_series"] * post["z_m_series"]
-    if "z_sigma" in post:
-        post["log_sigma_series"] = post["log_sigma_all"] + post["tau_log_sigma"] * post["z_sigma"]
+            parent = post["m_all"] * xr.DataArray(np.ones(n_series), dims="series")
+        post["m_series"] = spread("m_series", parent, "series", n_series)
+    if "log_sigma_series" not in post:
+        post["log_sigma_series"] = spread("log_sigma", post["log_sigma_all"], "series", n_series)
     post["sigma_series"] = np.exp(post["log_sigma_series"])
     post["sigma_all"] = np.exp(post["log_sigma_all"])
     return post
@@ -587,9 +622,13 @@ class LearningCurveModel:
 
     @property
     def code_version(self) -> str:
+        """Package version + hash of the code defining the fit (this module, the panel
+        builder and the MA(1) Op)."""
         import sys
 
-        return base.code_version(sys.modules[__name__])
+        from learnrace_pipeline.lib.models import ma1_op, panel
+
+        return base.code_version(sys.modules[__name__], panel, ma1_op)
 
     @property
     def model_id(self) -> str:
@@ -846,26 +885,30 @@ def population_priors(
             da = da.sel(industry=industry)
         return float(da.mean()), float(da.std())
 
+    def tau_mean(name: str) -> float:
+        # a level left out of the fit (a single member) contributes no spread
+        return float(post[name].mean()) if name in post else 1e-3
+
     upd: dict[str, float] = {}
     if config.has_w:
         mu, sd = mom("w_industry" if industry else "w_all")
         upd |= {
             "w_mu": mu,
             "w_sd": sd * inflate,
-            "tau_w_series": float(post["tau_w_series"].mean()),
+            "tau_w_series": tau_mean("tau_w_series"),
         }
-        upd["tau_w_industry"] = 1e-3 if industry else float(post["tau_w_industry"].mean())
+        upd["tau_w_industry"] = 1e-3 if industry else tau_mean("tau_w_industry")
     if config.has_m:
         mu, sd = mom("m_industry" if industry else "m_all")
         upd |= {
             "m_mu": mu,
             "m_sd": sd * inflate,
-            "tau_m_series": float(post["tau_m_series"].mean()),
+            "tau_m_series": tau_mean("tau_m_series"),
         }
-        upd["tau_m_industry"] = 1e-3 if industry else float(post["tau_m_industry"].mean())
+        upd["tau_m_industry"] = 1e-3 if industry else tau_mean("tau_m_industry")
     mu, sd = mom("log_sigma_all")
     upd |= {"log_sigma_mu": mu, "log_sigma_sd": sd * inflate}
-    upd["tau_log_sigma"] = float(post["tau_log_sigma"].mean())
+    upd["tau_log_sigma"] = tau_mean("tau_log_sigma")
     if config.ma1:
         mu, sd = mom("rho")
         upd |= {"rho_mu": mu, "rho_sd": max(sd * inflate, 1e-3)}

@@ -61,3 +61,27 @@ def test_config_validation(synthetic_panel) -> None:
     assert LearningConfig(trend="both", noise="normal", ma1=False, level="nation").name == (
         "both_normal_iid_nation"
     )
+
+
+def test_single_member_levels_are_left_out(synthetic) -> None:
+    import xarray as xr
+
+    from learnrace_pipeline.lib.models.learning import add_deterministics
+    from learnrace_pipeline.lib.models.panel import build_panel
+
+    frames, _ = synthetic
+    one = build_panel(
+        frames["cost_observations"], frames["production"], frames["technologies"],
+        series_ids=["synthetic:industry_0_s1"],
+    )  # fmt: skip
+    config = LearningConfig(trend="both", noise="student_t")
+    lcm = LearningCurveModel(one, config)
+    free = {rv.name for rv in lcm.model.free_RVs}
+    assert free == {"w_all", "m_all", "log_sigma_all", "nu", "rho", "z_e0"}
+    prior = lcm.prior_draws(5, seed=1)
+    rebuilt = add_deterministics(xr.Dataset({k: prior[k] for k in free}), config, lcm.data())
+    for name in ("w_series", "w_industry", "m_series", "sigma_series"):
+        np.testing.assert_allclose(
+            rebuilt[name].transpose(*prior[name].dims).values, prior[name].values
+        )
+    np.testing.assert_allclose(prior["w_series"].values[..., 0], prior["w_all"].values)
