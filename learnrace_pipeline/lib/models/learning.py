@@ -12,13 +12,12 @@ the sd of the log cost innovations per year. The noise scale grows with sqrt(dt)
 MA(1), exactly within each series: the innovations are recovered from the data by the recursion
 ``e[t] = r[t] - rho * e[t-1]`` (``r = dlogc - mu``), started from a latent pre-sample shock
 ``e0_s ~ Normal(0, sigma_s)`` (integrating it out gives the exact Gaussian MA(1) likelihood;
-under Student-t noise the start stays Normal, which avoids a bimodal posterior for e0). In the model the recursion is one O(n) loop over the flat
-observation vector that restarts at every series start (:mod:`.ma1_op`, a PyTensor Op with a
-numba kernel and its adjoint), so no series leaks into the next. In NumPy,
-:func:`ma1_innovations` runs the same recursion vectorised over posterior draws with a parallel
-prefix ("doubling") scheme, ``ceil(log2(max series length))`` shift-and-add steps masked at series
-starts; it gives pointwise log-likelihoods, predictive draws and forecasts from the posterior
-without any further compilation.
+under Student-t noise the start stays Normal, which avoids a bimodal posterior for e0). In the
+model the recursion is one O(n) loop over the flat observation vector that restarts at every
+series start (:mod:`.ma1_op`, a PyTensor Op with a numba kernel and its adjoint), so no series
+leaks into the next. :func:`ma1_innovations` runs the same recursion over every posterior
+draw (a cached numba loop); it gives pointwise log-likelihoods, predictive draws and forecasts
+from the posterior without compiling anything per fit.
 
 Partial pooling (non-centred), ``pooled`` level::
 
@@ -28,7 +27,9 @@ Partial pooling (non-centred), ``pooled`` level::
 
 and the same for ``m``; ``log sigma_series ~ Normal(log_sigma_all, tau_log_sigma)``, centred
 for large panels (each series' noise scale is then well identified by its own data) and
-non-centred for small ones (``LearningConfig.sigma_param``).
+non-centred for small ones (``LearningConfig.sigma_param``). A level with a single member (one
+industry, one series per industry, a single series) is left out: its spread would only echo the
+prior, and the funnel it leaves makes NUTS diverge.
 
 ``nation`` level (nation panels from :func:`.panel.build_nation_panel`): national exponents
 ``w_nation = w_all + tau_w_nation * z`` (dims nation), series around their nation, and a spillover
@@ -49,19 +50,19 @@ hindcast origin's ``mask``) via nutpie's ``with_data``.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+import numba
 import numpy as np
 import polars as pl
 import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
-from scipy import special, stats
+from scipy import special
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.models import base
@@ -161,37 +162,46 @@ def centred_sigma(config: LearningConfig, n_series: int) -> bool:
     return config.sigma_param == "centred"
 
 
-def doubling_steps(max_len: int) -> int:
-    """Number of prefix-scan steps so every lag within a series of ``max_len`` is reached."""
-    return max(0, math.ceil(math.log2(max(max_len, 1))))
-
-
-# ----------------------------------------------------------------------------- NumPy helpers
-
-
 def ma1_innovations(
     r: np.ndarray, rho: np.ndarray | float, pos: np.ndarray, e0: np.ndarray | None = None
 ) -> np.ndarray:
-    """Innovations ``e`` of ``r[t] = e[t] + rho e[t-1]`` within each series (NumPy, vectorised).
+    """Innovations ``e`` of ``r[t] = e[t] + rho e[t-1]`` within each series, for many draws.
 
     Args:
-        r: residuals, shape ``(..., n_obs)`` on the flat obs layout of a panel.
-        rho: MA(1) coefficient, scalar or shape ``(..., 1)`` broadcasting against ``r``.
+        r: residuals, shape ``(n_obs,)`` or ``(n_draws, n_obs)`` on the flat obs layout of a
+            panel.
+        rho: MA(1) coefficient, a scalar or one per draw (shape ``(n_draws,)`` or
+            ``(n_draws, 1)``).
         pos: 0-based position of each obs within its series, shape ``(n_obs,)``.
-        e0: pre-sample shock per obs' series (``e[-1]``), shape like ``r`` (default 0).
+        e0: pre-sample shock per obs' series (``e[-1]``, read at series starts), shape like
+            ``r`` (default 0).
+
+    The recursion restarts at every series start; it is a compiled loop (numba), one pass per
+    draw.
     """
     r = np.asarray(r, dtype=float)
-    a = -np.asarray(rho, dtype=float)
-    x = r.copy()
-    max_len = int(pos.max()) + 1 if pos.size else 1
-    for j in range(doubling_steps(max_len)):
-        k = 2**j
-        shifted = np.zeros_like(x)
-        shifted[..., k:] = x[..., :-k]
-        x = x + np.where(pos >= k, a**k * shifted, 0.0)
-    if e0 is not None:
-        x = x + a ** (pos + 1) * e0
-    return x
+    one = r.ndim == 1
+    r2 = np.atleast_2d(r)
+    a = -np.broadcast_to(np.asarray(rho, dtype=float).reshape(-1), (r2.shape[0],))
+    z = np.zeros_like(r2) if e0 is None else np.broadcast_to(np.asarray(e0, float), r2.shape)
+    out = _ma1_batch(
+        np.ascontiguousarray(r2), np.ascontiguousarray(a), np.ascontiguousarray(z),
+        np.ascontiguousarray(pos, dtype=np.int64),
+    )  # fmt: skip
+    return out[0] if one else out
+
+
+@numba.njit(cache=True)
+def _ma1_batch(r: np.ndarray, a: np.ndarray, e0: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    out = np.empty_like(r)
+    for d in range(r.shape[0]):
+        prev = 0.0
+        for i in range(r.shape[1]):
+            if pos[i] == 0:
+                prev = e0[d, i]
+            prev = r[d, i] + a[d] * prev
+            out[d, i] = prev
+    return out
 
 
 def learning_rate(w: np.ndarray | float) -> np.ndarray | float:
@@ -472,7 +482,9 @@ def _obs_parts(
 def _logpdf(e: np.ndarray, scale: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
     if nu is None:
         return -0.5 * (e / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
-    return stats.t.logpdf(e, df=nu[:, None], scale=scale)
+    v = nu[:, None]
+    const = special.gammaln((v + 1) / 2) - special.gammaln(v / 2) - 0.5 * np.log(np.pi * v)
+    return const - np.log(scale) - (v + 1) / 2 * np.log1p((e / scale) ** 2 / v)
 
 
 def _unstack(arr: np.ndarray, dt: Draws, dim: str = "obs") -> xr.DataArray:
@@ -486,14 +498,18 @@ def _unstack(arr: np.ndarray, dt: Draws, dim: str = "obs") -> xr.DataArray:
 
 
 def pointwise_log_likelihood(
-    dt: Draws, panel_data: Mapping[str, np.ndarray], config: LearningConfig
+    dt: Draws,
+    panel_data: Mapping[str, np.ndarray],
+    config: LearningConfig,
+    parts: Mapping[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Pointwise log density of each difference given its series' past (dims chain, draw, obs).
 
     Computed in NumPy from the posterior, so refits need no extra compilation. Summed over obs
-    (with the pre-sample shock's prior) it equals the model's likelihood.
+    it equals the model's likelihood term (the ``loglik`` potential). ``parts`` (from a
+    previous call's internals) avoids recomputing the innovations.
     """
-    parts = _obs_parts(dt, panel_data, config)
+    parts = parts or _obs_parts(dt, panel_data, config)
     nu = _stacked(dt, "nu") if config.noise == "student_t" else None
     ll = _logpdf(parts["e"], parts["scale"], nu)
     return xr.Dataset({"dlogc": _unstack(ll, dt)})
@@ -504,9 +520,10 @@ def one_step_predictive(
     panel_data: Mapping[str, np.ndarray],
     config: LearningConfig,
     seed: int,
+    parts: Mapping[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Posterior predictive draws of each difference given its observed past (chain, draw, obs)."""
-    parts = _obs_parts(dt, panel_data, config)
+    parts = parts or _obs_parts(dt, panel_data, config)
     rng = np.random.default_rng(seed)
     if config.noise == "student_t":
         nu = _stacked(dt, "nu")[:, None]
@@ -725,11 +742,12 @@ class LearningCurveModel:
                 "observed_data": xr.Dataset({"dlogc": ("obs", data["dlogc"])}),
                 "fit_data": _fit_data(panel, data),
             }
+            parts = _obs_parts(posterior, data, config) if log_likelihood or predictive else None
             if log_likelihood:
-                groups["log_likelihood"] = pointwise_log_likelihood(posterior, data, config)
+                groups["log_likelihood"] = pointwise_log_likelihood(posterior, data, config, parts)
             if predictive:
                 groups["posterior_predictive"] = one_step_predictive(
-                    posterior, data, config, seed=sampler.seed + 1
+                    posterior, data, config, seed=sampler.seed + 1, parts=parts
                 )
             if config.level == "nation":
                 groups["prior"] = self.prior_draws(2000, seed=sampler.seed + 2)
@@ -968,7 +986,6 @@ __all__ = [
     "create_nation_model",
     "create_time_trend_model",
     "create_wright_model",
-    "doubling_steps",
     "forecast_log_cost",
     "lambda_prior_posterior",
     "learning_rate",

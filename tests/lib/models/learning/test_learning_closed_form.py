@@ -41,8 +41,7 @@ def test_ma1_innovations_match_the_recursion(lengths) -> None:
         np.testing.assert_allclose(batch[k], want, rtol=1e-12, atol=1e-12)
 
 
-def test_doubling_steps_and_learning_rate() -> None:
-    assert [L.doubling_steps(n) for n in (1, 2, 3, 4, 5, 142)] == [0, 1, 2, 2, 3, 8]
+def test_learning_rate() -> None:
     assert L.learning_rate(1.0) == pytest.approx(0.5)
     assert L.learning_rate(0.32) == pytest.approx(1 - 2**-0.32)
     assert L.learning_rate(0.32) == pytest.approx(0.19893, abs=1e-5)
