@@ -87,7 +87,7 @@ class CalibrationSettings(dg.ConfigurableResource):
     """
 
     work_dir: str
-    draws: int = 1000
+    draws: int = 2000
     tune: int = 1000
     chains: int = 4
     seed: int = 20261128

@@ -32,14 +32,17 @@ from learnrace_pipeline.lib.models.panel import Panel, build_nation_panel, build
 from learnrace_pipeline.lib.report import plots
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 
-#: Normal MA(1) noise for the three trend models (the forecaster's population prior needs the
-#: Normal Wright fit); a Student-t Wright fit lets LOO say whether heavy tails are warranted.
+#: The three trend models with Student-t MA(1) noise (heavy-tailed cost jumps are common), gated
+#: by every check; plus the Normal MA(1) Wright fit the forecaster's population prior needs
+#: (its analytic update is Gaussian), gated by the convergence checks, its predictive coverage
+#: reported by a warning check (the hindcast judges the forecaster's calibration).
 MODELS = {
-    "wright": LearningConfig(trend="wright", noise="normal"),
-    "time": LearningConfig(trend="time", noise="normal"),
-    "both": LearningConfig(trend="both", noise="normal"),
-    "wright_t": LearningConfig(trend="wright", noise="student_t"),
+    "wright": LearningConfig(trend="wright", noise="student_t"),
+    "time": LearningConfig(trend="time", noise="student_t"),
+    "both": LearningConfig(trend="both", noise="student_t"),
+    "wright_normal": LearningConfig(trend="wright", noise="normal"),
 }
+COVERAGE_WARN_ONLY = ("wright_normal",)
 
 #: National solar module price series -> the production series giving national and world
 #: cumulative installed capacity (IRENA, observed; not Helveston's "national" scenario).
@@ -74,8 +77,10 @@ def _fit(
     return dt, reused, time.perf_counter() - t0, str(path)
 
 
-def _check_result(asset_key: list[str], name: str, dt: xr.DataTree) -> dg.AssetCheckResult:
-    diag = diagnostics.check_fit(dt)
+def _check_result(
+    asset_key: list[str], name: str, dt: xr.DataTree, *, coverage: bool = True
+) -> dg.AssetCheckResult:
+    diag = diagnostics.check_fit(dt) if coverage else diagnostics.check_fit(dt, coverage_probs=())
     return dg.AssetCheckResult(
         asset_key=dg.AssetKey(asset_key),
         check_name=f"{name}_converged",
@@ -97,10 +102,20 @@ def _check_result(asset_key: list[str], name: str, dt: xr.DataTree) -> dg.AssetC
     ins=HARMONIZED_INS,
     pool=WRITE_POOL,
     check_specs=[
-        dg.AssetCheckSpec(
-            f"{m}_converged", asset=["calibration", "learning_curve_fits"], blocking=True
-        )
-        for m in MODELS
+        *[
+            dg.AssetCheckSpec(
+                f"{m}_converged", asset=["calibration", "learning_curve_fits"], blocking=True
+            )
+            for m in MODELS
+        ],
+        *[
+            dg.AssetCheckSpec(
+                f"{m}_predictive_coverage",
+                asset=["calibration", "learning_curve_fits"],
+                blocking=False,
+            )
+            for m in COVERAGE_WARN_ONLY
+        ],
     ],
     description=__doc__,
     automation_condition=dg.AutomationCondition.eager(),
@@ -140,7 +155,24 @@ def learning_curve_fits(
         meta[f"{name}/seconds"] = dg.MetadataValue.float(round(secs, 2))
         meta[f"{name}/reused_saved_fit"] = dg.MetadataValue.bool(reused)
         meta[f"{name}/model_id"] = dt.attrs["model_id"]
-        checks.append(_check_result(["calibration", "learning_curve_fits"], name, dt))
+        key = ["calibration", "learning_curve_fits"]
+        checks.append(_check_result(key, name, dt, coverage=name not in COVERAGE_WARN_ONLY))
+        if name in COVERAGE_WARN_ONLY:
+            cov = diagnostics.predictive_coverage(dt, (0.5, 0.9))
+            band = 3.0 * (0.25 / max(panel.n_obs, 1)) ** 0.5
+            ok = abs(cov["50%"] - 0.5) <= max(0.05, band) and abs(cov["90%"] - 0.9) <= max(
+                0.05, band
+            )
+            checks.append(
+                dg.AssetCheckResult(
+                    asset_key=dg.AssetKey(key),
+                    check_name=f"{name}_predictive_coverage",
+                    passed=ok,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description=f"one-step predictive coverage {cov} (nominal 50%, 90%)",
+                    metadata={k: dg.MetadataValue.float(v) for k, v in cov.items()},
+                )
+            )
     rates = pl.concat(
         [summaries.learning_rates(dt, model=n) for n, dt in fits.items()], how="diagonal_relaxed"
     )

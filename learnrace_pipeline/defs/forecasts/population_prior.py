@@ -35,7 +35,7 @@ def population_prior(
     of the noise sd of log cost per step) and ``rho`` (MA(1))."""
     files = query(
         warehouse.db_path,
-        "SELECT model_id, data_version, path FROM calibration.learning_fit_files WHERE key = 'wright'",
+        "SELECT model_id, data_version, path FROM calibration.learning_fit_files WHERE key = 'wright_normal'",
     )
     path = Path(files["path"][0])
     priors = priors_from_posterior_file(path)
