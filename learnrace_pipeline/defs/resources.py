@@ -88,7 +88,8 @@ class CalibrationSettings(dg.ConfigurableResource):
 
     work_dir: str
     draws: int = 2000
-    tune: int = 1000
+    tune: int = 2000
+    target_accept: float = 0.95
     chains: int = 4
     seed: int = 20261128
     industries: list[str] = []  # noqa: RUF012 (pydantic copies defaults)

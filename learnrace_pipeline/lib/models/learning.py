@@ -123,6 +123,12 @@ class LearningConfig:
     #: well-identified scales (PCDB), ``non_centred`` few series (avoids a funnel as
     #: tau_log_sigma -> 0); ``auto`` picks centred from :data:`CENTRED_SIGMA_MIN_SERIES` series.
     sigma_param: Literal["auto", "centred", "non_centred"] = "auto"
+    #: parameterisation of the industry level of the time trend (``m_industry``): with many
+    #: series per industry the non-centred form leaves a ridge between ``m_all`` and the industry
+    #: offsets (R-hat 1.05+ on PCDB); ``auto`` centres it from
+    #: :data:`CENTRED_SIGMA_MIN_SERIES` series, like the noise scales. Series-level ``m`` stays
+    #: non-centred (centring it made a funnel in the experience+time model).
+    trend_param: Literal["auto", "centred", "non_centred"] = "auto"
 
     def __post_init__(self) -> None:
         if self.trend not in ("wright", "time", "both"):
@@ -133,6 +139,8 @@ class LearningConfig:
             raise ModelError(f"unknown level {self.level!r}")
         if self.sigma_param not in ("auto", "centred", "non_centred"):
             raise ModelError(f"unknown sigma_param {self.sigma_param!r}")
+        if self.trend_param not in ("auto", "centred", "non_centred"):
+            raise ModelError(f"unknown trend_param {self.trend_param!r}")
         if self.level == "nation" and self.trend == "time":
             raise ModelError("the nation level needs an experience term (trend wright or both)")
 
@@ -153,6 +161,13 @@ class LearningConfig:
 
 #: ``sigma_param="auto"`` uses the centred form from this many series on.
 CENTRED_SIGMA_MIN_SERIES = 30
+
+
+def centred_trend(config: LearningConfig, n_series: int) -> bool:
+    """Whether the time-trend levels are centred for this config and panel size."""
+    if config.trend_param == "auto":
+        return n_series >= CENTRED_SIGMA_MIN_SERIES
+    return config.trend_param == "centred"
 
 
 def centred_sigma(config: LearningConfig, n_series: int) -> bool:
@@ -212,13 +227,18 @@ def learning_rate(w: np.ndarray | float) -> np.ndarray | float:
 # ----------------------------------------------------------------------------- PyMC model
 
 
-def _spread(name: str, parent: Any, tau_scale: float, dim: str, n: int, vary: bool) -> Any:
+def _spread(
+    name: str, parent: Any, tau_scale: float, dim: str, n: int, vary: bool, centred: bool = False
+) -> Any:
     """Non-centred group effects ``parent + tau * z`` (free ``tau_<name>``, ``z_<name>``), or
-    just ``parent`` broadcast to ``n`` members when the level does not vary."""
+    centred ones (free ``tau_<name>`` and ``<name>`` itself), or just ``parent`` broadcast to
+    ``n`` members when the level does not vary."""
     if not vary:
         return parent * pt.ones(n)
     tau_name, z_name = _SPREAD_NAMES.get(name, (f"tau_{name}", f"z_{name}"))
     tau = pm.HalfNormal(tau_name, tau_scale)
+    if centred:
+        return pm.Normal(name, parent, tau, dims=dim)
     z = pm.Normal(z_name, 0.0, 1.0, dims=dim)
     return parent + tau * z
 
@@ -288,20 +308,30 @@ def create_learning_model(
             mu = mu - w_ser[series_idx] * x
         if config.has_m:
             m_all = pm.Normal("m_all", pr.m_mu, pr.m_sd)
+            c_m = centred_trend(config, n_series)
+
+            def _det(name: str, value: Any, dim: str) -> Any:
+                # a centred level is already a named free variable
+                return (
+                    value
+                    if c_m and name in model.named_vars
+                    else pm.Deterministic(name, value, dims=dim)
+                )
+
             if config.level == "pooled":
-                m_ind = pm.Deterministic(
+                m_ind = _det(
                     "m_industry",
                     _spread("m_industry", m_all, pr.tau_m_industry, "industry", n_groups,
-                            groups_vary),
-                    dims="industry",
+                            groups_vary, c_m),
+                    "industry",
                 )  # fmt: skip
                 m_parent, m_vary = m_ind[ind_of_series], series_vary
             else:
                 m_parent, m_vary = m_all * pt.ones(n_series), n_series > 1
-            m_ser = pm.Deterministic(
+            m_ser = _det(
                 "m_series",
                 _spread("m_series", m_parent, pr.tau_m_series, "series", n_series, m_vary),
-                dims="series",
+                "series",
             )
             mu = mu - m_ser[series_idx] * dt
 
@@ -432,7 +462,9 @@ def add_deterministics(
         post["w_series"] = spread("w_series", parent, "series", n_series)
     if config.has_m:
         if config.level == "pooled":
-            post["m_industry"] = spread("m_industry", post["m_all"], "industry", n_groups)
+            centred = "tau_m_industry" in post and "z_m_industry" not in post
+            if not (centred and "m_industry" in post):
+                post["m_industry"] = spread("m_industry", post["m_all"], "industry", n_groups)
             parent = take(post["m_industry"], "industry", group_of_series)
         else:
             parent = post["m_all"] * xr.DataArray(np.ones(n_series), dims="series")
