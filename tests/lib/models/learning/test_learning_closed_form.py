@@ -154,3 +154,26 @@ def test_ma1_op_values_and_gradients(mode) -> None:
         assert g_e0[i] == pytest.approx(num_e0, rel=1e-6, abs=1e-8)
     # e0 is read only at series starts
     assert np.all(g_e0[pos > 0] == 0.0)
+
+
+@pytest.mark.parametrize("trend", ["time", "both"])
+def test_centred_time_trend_deterministics_and_likelihood(synthetic_panel, trend) -> None:
+    """The centred industry level of m (used from 30 series up) is a free variable; the NumPy
+    rebuild keeps it, derives m_series from it, and the likelihood matches the model's."""
+    config = LearningConfig(trend=trend, noise="normal", trend_param="centred")
+    lcm = LearningCurveModel(synthetic_panel, config)
+    free_names = {rv.name for rv in lcm.model.free_RVs}
+    assert "m_industry" in free_names and "z_m_industry" not in free_names
+    prior = lcm.prior_draws(6, seed=4)
+    free = xr.Dataset({rv.name: prior[rv.name] for rv in lcm.model.free_RVs})
+    rebuilt = L.add_deterministics(free, config, lcm.data())
+    for name in [d.name for d in lcm.model.deterministics]:
+        np.testing.assert_allclose(
+            rebuilt[name].transpose(*prior[name].dims).values, prior[name].values, rtol=1e-12
+        )
+    model = lcm.model
+    potential = pytensor.function(model.free_RVs, model.potentials[0], on_unused_input="ignore")
+    draw = prior.isel(draw=[0])
+    want = potential(*[draw[rv.name].values[0, 0] for rv in model.free_RVs])
+    got = L.pointwise_log_likelihood(draw, lcm.data(), config)["dlogc"]
+    assert float(got.sum()) == pytest.approx(float(want), rel=1e-9, abs=1e-8)
