@@ -17,13 +17,13 @@ neither changed, a re-run loads them instead of sampling again.
 """
 
 import dataclasses
-import json
 import time
 
 import dagster as dg
 import polars as pl
 import xarray as xr
 
+from learnrace_pipeline.defs.calibration.checks import diagnostics_check
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
 from learnrace_pipeline.lib.models import base, diagnostics, summaries
@@ -111,18 +111,7 @@ def _check_result(
     asset_key: list[str], name: str, dt: xr.DataTree, *, coverage: bool = True
 ) -> dg.AssetCheckResult:
     diag = diagnostics.check_fit(dt) if coverage else diagnostics.check_fit(dt, coverage_probs=())
-    return dg.AssetCheckResult(
-        asset_key=dg.AssetKey(asset_key),
-        check_name=f"{name}_converged",
-        passed=diag.passed,
-        description=diag.describe(),
-        metadata={
-            "failing_parameters": dg.MetadataValue.json(list(diag.failing_parameters)[:50]),
-            "diagnostics": dg.MetadataValue.json(
-                json.loads(json.dumps(diag.to_dict(), default=str))
-            ),
-        },
-    )
+    return diagnostics_check(asset_key, f"{name}_converged", diag)
 
 
 @dg.asset(

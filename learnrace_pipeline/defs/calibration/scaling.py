@@ -10,11 +10,11 @@
 """
 
 import datetime as dt_
-import json
 
 import dagster as dg
 import polars as pl
 
+from learnrace_pipeline.defs.calibration.checks import diagnostics_check
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
 from learnrace_pipeline.lib.models import av, frontier
@@ -26,21 +26,6 @@ from learnrace_pipeline.lib.report.plots_scaling import plot_av_experience, plot
 
 AV_KEY = ["calibration", "av_capability_fits"]
 FRONTIER_KEY = ["calibration", "ai_frontier_fit"]
-
-
-def _check(key: list[str], name: str, diag) -> dg.AssetCheckResult:
-    return dg.AssetCheckResult(
-        asset_key=dg.AssetKey(key),
-        check_name=name,
-        passed=diag.passed,
-        description=diag.describe(),
-        metadata={
-            "failing_parameters": dg.MetadataValue.json(list(diag.failing_parameters)[:50]),
-            "diagnostics": dg.MetadataValue.json(
-                json.loads(json.dumps(diag.to_dict(), default=str))
-            ),
-        },
-    )
 
 
 @dg.asset(
@@ -70,7 +55,7 @@ def av_capability_fits(
         fit, reused = av_fit(av_testing, calibration.fits_dir, form)
         fits[form] = fit
         meta[f"{form}/reused_saved_fit"] = dg.MetadataValue.bool(reused)
-        checks.append(_check(AV_KEY, f"{form}_converged", av.check_av_fit(fit)))
+        checks.append(diagnostics_check(AV_KEY, f"{form}_converged", av.check_av_fit(fit)))
     capability = pl.concat(
         [
             av_capability_table(f).with_columns(pl.lit(form).alias("form"))
@@ -131,7 +116,7 @@ def ai_frontier_fit(
             "frontier": dg.MetadataValue.md("```\n" + str(table) + "\n```"),
             "trend_plot": dg.MetadataValue.md(markdown_image(png, "frontier compute per nation")),
         },
-        check_results=[_check(FRONTIER_KEY, "frontier_converged", diag)],
+        check_results=[diagnostics_check(FRONTIER_KEY, "frontier_converged", diag)],
     )
 
 

@@ -12,7 +12,7 @@ against three baselines in the same run: (a) per-series OLS Wright with a Studen
 import dagster as dg
 import polars as pl
 
-from learnrace_pipeline.defs.calibration.learning import HARMONIZED_INS
+from learnrace_pipeline.defs.calibration.learning import HARMONIZED_INS, pooled_panel
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
 from learnrace_pipeline.lib.evaluation.hindcast import (
@@ -21,7 +21,6 @@ from learnrace_pipeline.lib.evaluation.hindcast import (
     coverage_check,
     run_hindcast,
 )
-from learnrace_pipeline.lib.models.panel import build_panel
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 from learnrace_pipeline.lib.report.plots_evaluation import hindcast_plots
 
@@ -49,10 +48,7 @@ def hindcast(
     """Hindcast scores by horizon and industry: empirical coverage of the central 50/80/90/95%
     intervals, log-pinball loss (mean quantile loss of log cost over 7 quantiles), CRPS of log
     cost, PIT values."""
-    panel = build_panel(cost_observations, production, technologies)
-    if calibration.industries:
-        keep = panel.series.filter(pl.col("industry").is_in(calibration.industries))["series_id"]
-        panel = build_panel(cost_observations, production, technologies, series_ids=keep.to_list())
+    panel = pooled_panel(cost_observations, production, technologies, calibration)
     results = run_hindcast(panel, HindcastConfig(), progress=context.log.info)
     warehouse.write({("evaluation", name): frame for name, frame in results.items()})
     ok, message = coverage_check(results["scores"])
