@@ -173,6 +173,19 @@ def _checks() -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
+        asset=harmonized_assets["av_testing"],
+        name="annual_total_matches_monthly_sum",
+        blocking=False,
+        description="CA DMV ANNUAL TOTAL vs the sum of monthly miles (the sum is what is stored)",
+    )
+    def annual_total(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        return _result(
+            rules.annual_total_discrepancies(_read(duckdb, "av_testing")),
+            "whose reported ANNUAL TOTAL differs from the monthly sum by more than 2 miles",
+            dg.AssetCheckSeverity.WARN,
+        )
+
+    @dg.asset_check(
         asset=harmonized_assets["technologies"], name="taxonomy_declared", blocking=True
     )
     def declared(duckdb: DuckDBResource) -> dg.AssetCheckResult:
@@ -181,7 +194,7 @@ def _checks() -> list[dg.AssetChecksDefinition]:
             "whose technology or industry is not the taxonomy's",
         )
 
-    return [*out, positive_costs, outliers, monotone, declared]
+    return [*out, positive_costs, outliers, monotone, annual_total, declared]
 
 
 harmonize_checks = _checks()

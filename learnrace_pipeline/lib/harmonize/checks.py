@@ -73,3 +73,30 @@ def extreme_outliers(df: pl.DataFrame) -> pl.DataFrame:
     return x.filter((spike | jump).fill_null(False)).select(
         "series_id", "nation", "year", "unit_cost", "dlog_in", "dlog_out"
     )
+
+
+#: Miles by which a reported ANNUAL TOTAL may differ from the sum of the monthly columns before
+#: it counts as a discrepancy (the reports round monthly miles; 2 miles absorbs the rounding).
+ANNUAL_TOTAL_TOLERANCE_MILES = 2.0
+
+
+def annual_total_discrepancies(av_testing: pl.DataFrame) -> pl.DataFrame:
+    """AV rows whose reported ANNUAL TOTAL disagrees with the monthly sum (which is what the
+    warehouse uses), with the difference in miles."""
+    return (
+        av_testing.filter(pl.col("reported_annual_total").is_not_null())
+        .with_columns(
+            (pl.col("reported_annual_total") - pl.col("autonomous_miles")).alias("difference_miles")
+        )
+        .filter(pl.col("difference_miles").abs() > ANNUAL_TOTAL_TOLERANCE_MILES)
+        .select(
+            "company",
+            "report_year",
+            "permit_type",
+            "source_file",
+            "autonomous_miles",
+            "reported_annual_total",
+            "difference_miles",
+        )
+        .sort(pl.col("difference_miles").abs(), descending=True)
+    )
