@@ -44,7 +44,11 @@ def naive_write(db: Path, tables: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--raw-dir", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw")
+    ap.add_argument(
+        "--raw-dir",
+        type=Path,
+        default=Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw",
+    )
     args = ap.parse_args()
     out: dict = {"parse_s": {}}
     t0 = time.perf_counter()
@@ -64,11 +68,23 @@ def main() -> None:
         t2 = time.perf_counter()
         with connect(db) as con:
             con.execute("CREATE SCHEMA IF NOT EXISTS harmonized")
-            present = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name='raw'").fetchall()}
+            present = {
+                r[0]
+                for r in con.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name='raw'"
+                ).fetchall()
+            }
             for table in [*TABLES, "data_notes"]:
-                parts = [f'SELECT * FROM raw."{s}__{table}"' for s in SOURCES if f"{s}__{table}" in present]
+                parts = [
+                    f'SELECT * FROM raw."{s}__{table}"'
+                    for s in SOURCES
+                    if f"{s}__{table}" in present
+                ]
                 if parts:
-                    con.execute(f'CREATE OR REPLACE TABLE harmonized."{table}" AS ' + " UNION ALL BY NAME ".join(parts))
+                    con.execute(
+                        f'CREATE OR REPLACE TABLE harmonized."{table}" AS '
+                        + " UNION ALL BY NAME ".join(parts)
+                    )
         t_harm = time.perf_counter() - t2
         naive_db = Path(tmp) / "naive.duckdb"
         t3 = time.perf_counter()

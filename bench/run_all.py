@@ -7,7 +7,12 @@ import runpy
 import sys
 import time
 
-BENCHES = ("bench.bench_ingest", "bench.bench_learning", "bench.bench_scaling", "bench.bench_forecast")
+BENCHES = (
+    "bench.bench_ingest",
+    "bench.bench_learning",
+    "bench.bench_scaling",
+    "bench.bench_forecast",
+)
 
 
 def main() -> None:

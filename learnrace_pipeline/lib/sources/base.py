@@ -59,7 +59,11 @@ class CsvTable:
         stripped = [h.strip() for h in self.header]
         if name not in stripped:
             raise DataError(
-                f"missing column {name!r}; header has {stripped}", source=self.source, file=self.file, row=1, column=name
+                f"missing column {name!r}; header has {stripped}",
+                source=self.source,
+                file=self.file,
+                row=1,
+                column=name,
             )
         return stripped.index(name)
 
@@ -72,7 +76,9 @@ def source_path(raw_dir: Path, source: str, rel: str) -> Path:
     return p
 
 
-def decode(data: bytes, *, source: str, file: str, encodings: Sequence[str] = ("utf-8-sig",)) -> str:
+def decode(
+    data: bytes, *, source: str, file: str, encodings: Sequence[str] = ("utf-8-sig",)
+) -> str:
     """Decode bytes with the first encoding that works; DataError naming the first bad line."""
     if not data.strip():
         raise DataError("empty file", source=source, file=file)
@@ -85,8 +91,10 @@ def decode(data: bytes, *, source: str, file: str, encodings: Sequence[str] = ("
     assert err is not None
     line = data[: err.start].count(b"\n") + 1
     raise DataError(
-        f"not valid {encodings[0]} text (byte {data[err.start:err.start + 1]!r} at offset {err.start})",
-        source=source, file=file, row=line,
+        f"not valid {encodings[0]} text (byte {data[err.start : err.start + 1]!r} at offset {err.start})",
+        source=source,
+        file=file,
+        row=line,
     )
 
 
@@ -123,7 +131,12 @@ def read_csv(
         if len(header) == 1 and len(required) > 1:
             sep = next((s for s in (";", "\t", "|") if s in header[0]), None)
             hint = f" (found {sep!r}: wrong delimiter, expected ',')" if sep else ""
-            raise DataError(f"header has one column{hint}; expected {list(required)}", source=source, file=rel, row=skip_lines + 1)
+            raise DataError(
+                f"header has one column{hint}; expected {list(required)}",
+                source=source,
+                file=rel,
+                row=skip_lines + 1,
+            )
         for name in required:
             table.col(name)
     prev_end = reader.line_num
@@ -133,23 +146,33 @@ def read_csv(
         except StopIteration:
             break
         except csv.Error as e:
-            raise DataError(f"malformed CSV: {e}", source=source, file=rel, row=skip_lines + prev_end + 1) from None
+            raise DataError(
+                f"malformed CSV: {e}", source=source, file=rel, row=skip_lines + prev_end + 1
+            ) from None
         start = skip_lines + prev_end + 1
         prev_end = reader.line_num
         if skip_blank and not any(f.strip() for f in fields):
             continue
         if not allow_ragged:
-            extra = fields[len(header):]
+            extra = fields[len(header) :]
             if len(fields) < len(header):
                 missing = [header[i] for i in range(len(fields), len(header)) if header[i]]
                 if missing:
                     raise DataError(
                         f"record has {len(fields)} fields, header has {len(header)} (truncated file or wrong delimiter?)",
-                        source=source, file=rel, row=start, column=missing[0],
+                        source=source,
+                        file=rel,
+                        row=start,
+                        column=missing[0],
                     )
                 fields = fields + [""] * (len(header) - len(fields))
             elif any(x.strip() for x in extra):
-                raise DataError(f"record has {len(fields)} fields, header has {len(header)}", source=source, file=rel, row=start)
+                raise DataError(
+                    f"record has {len(fields)} fields, header has {len(header)}",
+                    source=source,
+                    file=rel,
+                    row=start,
+                )
         table.records.append(Record(start, fields))
     if not table.records:
         raise DataError("header only: no data rows", source=source, file=rel)
@@ -168,14 +191,32 @@ class Notes:
     source: str
     rows: list[dict] = field(default_factory=list)
 
-    def add(self, file: str, row: int | None, column: str | None, raw_value: str, note: str) -> None:
-        self.rows.append({"source": self.source, "file": file, "row": row, "column": column, "raw_value": raw_value, "note": note})
+    def add(
+        self, file: str, row: int | None, column: str | None, raw_value: str, note: str
+    ) -> None:
+        self.rows.append(
+            {
+                "source": self.source,
+                "file": file,
+                "row": row,
+                "column": column,
+                "raw_value": raw_value,
+                "note": note,
+            }
+        )
 
     def frame(self) -> pl.DataFrame:
         return pl.DataFrame(self.rows, schema=NOTES_SCHEMA)
 
 
-NOTES_SCHEMA = {"source": pl.String, "file": pl.String, "row": pl.Int64, "column": pl.String, "raw_value": pl.String, "note": pl.String}
+NOTES_SCHEMA = {
+    "source": pl.String,
+    "file": pl.String,
+    "row": pl.Int64,
+    "column": pl.String,
+    "raw_value": pl.String,
+    "note": pl.String,
+}
 
 
 def parse_number(
@@ -196,7 +237,9 @@ def parse_number(
     if text is None:
         return None
     if isinstance(text, bool):
-        raise DataError(f"boolean {text!r} in a numeric field", source=source, file=file, row=row, column=column)
+        raise DataError(
+            f"boolean {text!r} in a numeric field", source=source, file=file, row=row, column=column
+        )
     if isinstance(text, int | float):
         return float(text) if text == text else None
     s = text.strip()

@@ -52,19 +52,27 @@ def fail_at(
     raise DataError(f"{problem}{detail}{more}", source=source, file=file, row=row, column=column)
 
 
-def conform(table: str, df: pl.DataFrame, source: str, *, today: dt.date | None = None) -> pl.DataFrame:
+def conform(
+    table: str, df: pl.DataFrame, source: str, *, today: dt.date | None = None
+) -> pl.DataFrame:
     """Check ``df`` against the declared schema of ``table``; return it clean and sorted."""
     declared = TABLES[table]
     file0 = df["_file"][0] if "_file" in df.columns and df.height else None
     missing = [c for c in declared if c not in df.columns]
     if missing:
         raise DataError(
-            f"table {table!r} lacks column(s) {missing}", source=source, file=file0, column=missing[0]
+            f"table {table!r} lacks column(s) {missing}",
+            source=source,
+            file=file0,
+            column=missing[0],
         )
     extra = [c for c in df.columns if c not in declared and c not in BOOKKEEPING]
     if extra:
         raise DataError(
-            f"table {table!r} has undeclared column(s) {extra}", source=source, file=file0, column=extra[0]
+            f"table {table!r} has undeclared column(s) {extra}",
+            source=source,
+            file=file0,
+            column=extra[0],
         )
     if "_row" not in df.columns:
         df = df.with_columns(pl.lit(None, pl.Int64).alias("_row"))
@@ -99,47 +107,83 @@ def conform(table: str, df: pl.DataFrame, source: str, *, today: dt.date | None 
 def _table_rules(table: str, df: pl.DataFrame, source: str, today: dt.date) -> None:
     if "year" in df.columns or "report_year" in df.columns:
         ycol = "year" if "year" in df.columns else "report_year"
-        fail_at(df, df[ycol] > today.year, source, ycol, f"year is in the future (after {today.year})")
+        fail_at(
+            df, df[ycol] > today.year, source, ycol, f"year is in the future (after {today.year})"
+        )
         fail_at(df, df[ycol] < MIN_YEAR, source, ycol, f"year before {MIN_YEAR}")
     if "nation" in df.columns:
         known = df["nation"].is_in(list(nations_mod.known_codes()))
-        fail_at(df, ~known, source, "nation", "unknown nation code (ISO 3166 alpha-3, WLD or a declared region)")
+        fail_at(
+            df,
+            ~known,
+            source,
+            "nation",
+            "unknown nation code (ISO 3166 alpha-3, WLD or a declared region)",
+        )
     if "nations" in df.columns:
-        flat = df.select(pl.col("nations").list.eval(pl.element().is_in(list(nations_mod.known_codes())).not_()).list.any()).to_series()
+        flat = df.select(
+            pl.col("nations")
+            .list.eval(pl.element().is_in(list(nations_mod.known_codes())).not_())
+            .list.any()
+        ).to_series()
         fail_at(df, flat, source, "nations", "unknown nation code in list")
     if "unit" in df.columns:
         ok = df["unit"].map_elements(units_mod.is_known, return_dtype=pl.Boolean)
         fail_at(df, ~ok, source, "unit", "unknown unit (declare it in lib/harmonize/units.py)")
     if "production_unit" in df.columns:
         ok = df["production_unit"].map_elements(units_mod.is_known, return_dtype=pl.Boolean)
-        fail_at(df, df["production_unit"].is_not_null() & ~ok, source, "production_unit", "unknown unit")
+        fail_at(
+            df, df["production_unit"].is_not_null() & ~ok, source, "production_unit", "unknown unit"
+        )
     if table == "cost_observations":
         fail_at(df, df["unit_cost"].is_null(), source, "unit_cost", "missing cost")
         fail_at(df, ~df["unit_cost"].is_finite(), source, "unit_cost", "cost is not finite")
         fail_at(df, df["unit_cost"] <= 0, source, "unit_cost", "cost must be positive")
     if table == "production":
         fail_at(df, df["annual_production"] < 0, source, "annual_production", "negative production")
-        fail_at(df, df["cumulative_production"] < 0, source, "cumulative_production", "negative cumulative production")
-        with_order = df.with_row_index("_i").sort(["series_id", "nation", "year"])
-        drop = (
-            with_order["cumulative_production"]
-            < with_order.select(
-                pl.col("cumulative_production").shift(1).over(["series_id", "nation"])
-            ).to_series()
-            * (1 - 1e-9)
+        fail_at(
+            df,
+            df["cumulative_production"] < 0,
+            source,
+            "cumulative_production",
+            "negative cumulative production",
         )
+        with_order = df.with_row_index("_i").sort(["series_id", "nation", "year"])
+        drop = with_order["cumulative_production"] < with_order.select(
+            pl.col("cumulative_production").shift(1).over(["series_id", "nation"])
+        ).to_series() * (1 - 1e-9)
         if drop.fill_null(False).any():
             i = int(with_order["_i"][int(drop.fill_null(False).arg_true()[0])])
             mask = pl.Series([j == i for j in range(df.height)])
-            fail_at(df, mask, source, "cumulative_production", "cumulative production decreases (must be non-decreasing by year)")
+            fail_at(
+                df,
+                mask,
+                source,
+                "cumulative_production",
+                "cumulative production decreases (must be non-decreasing by year)",
+            )
     if table == "market_shares":
-        fail_at(df, (df["share"] < 0) | (df["share"] > 1), source, "share", "share outside [0, 1] (shares are fractions)")
+        fail_at(
+            df,
+            (df["share"] < 0) | (df["share"] > 1),
+            source,
+            "share",
+            "share outside [0, 1] (shares are fractions)",
+        )
     if table == "av_testing":
         fail_at(df, df["autonomous_miles"] < 0, source, "autonomous_miles", "negative miles")
         fail_at(df, df["disengagements"] < 0, source, "disengagements", "negative disengagements")
-        fail_at(df, ~df["permit_type"].is_in(["safety_driver", "driverless"]), source, "permit_type", "unknown permit type")
+        fail_at(
+            df,
+            ~df["permit_type"].is_in(["safety_driver", "driverless"]),
+            source,
+            "permit_type",
+            "unknown permit type",
+        )
     if table == "ai_models":
         for c in ("training_compute_flop", "parameters", "dataset_size"):
             fail_at(df, df[c] <= 0, source, c, "must be positive")
-        ok_conf = df["confidence"].is_null() | df["confidence"].is_in(["Confident", "Likely", "Speculative", "Unknown"])
+        ok_conf = df["confidence"].is_null() | df["confidence"].is_in(
+            ["Confident", "Likely", "Speculative", "Unknown"]
+        )
         fail_at(df, ~ok_conf, source, "confidence", "unknown confidence level")
