@@ -87,8 +87,15 @@ def run(
     select: str = typer.Option(
         "*", "--select", help="Dagster asset selection (default: everything)."
     ),
+    log_level: str = typer.Option(
+        "INFO", "--log-level", help="Dagster console log level: DEBUG shows every event."
+    ),
 ) -> None:
-    """Materialise the main job into the warehouse and print what it holds."""
+    """Materialise the main job into the warehouse and print what it holds.
+
+    Progress is logged as each asset works (INFO); the summary at the end lists every table with
+    its rows, failed steps with their root cause, and failed checks with their severity.
+    """
     db_path = _db(db)
     if raw_dir is not None:
         os.environ["LEARNRACE_RAW_DIR"] = str(Path(raw_dir).resolve())
@@ -106,12 +113,15 @@ def run(
             {}
             if select == "*"
             else {
-                "asset_selection": dg.AssetSelection.from_string(select).resolve(
-                    defs.resolve_asset_graph()
+                "asset_selection": sorted(
+                    dg.AssetSelection.from_string(select).resolve(defs.resolve_asset_graph())
                 )
             }
         )
-        result = job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+        run_config = {"loggers": {"console": {"config": {"log_level": log_level.upper()}}}}
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config, **kwargs
+        )
         failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE",)]
         check_fail = [
             e
