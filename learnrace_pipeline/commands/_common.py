@@ -27,10 +27,12 @@ def load_table(table: str, source: str, db: Path | None = None) -> tuple[pl.Data
     path = Path(db or default_db_path())
     if path.exists():
         with connect(path, read_only=True) as con:
-            present = con.execute(
-                "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'harmonized' AND table_name = ?",
+            present = fetch_pl(
+                con,
+                "SELECT count(*) AS n FROM duckdb_tables() "
+                "WHERE schema_name = 'harmonized' AND table_name = ?",
                 [table],
-            ).fetchone()[0]
+            )["n"][0]
             if present:
                 return fetch_pl(con, f'SELECT * FROM harmonized."{table}"'), f"warehouse {path}"
     return snapshot.load(snapshot.DEFAULT_DATASETS, source)[table], f"snapshot datasets/{source}"

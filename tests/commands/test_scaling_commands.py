@@ -73,3 +73,22 @@ def test_av_json(empty_db):
     # Waymo reported 17,060 MPD in RY2022 (shared/notes A3); its RY2023 median sits in a broad band.
     assert 3_000 < rows["Waymo"]["mpd_q50"] < 200_000
     assert rows["Waymo"]["nation"] == "USA" and rows["Pony.ai"]["nation"] == "CHN"
+
+
+@pytest.mark.slow
+def test_frontier_reads_the_warehouse_table(tmp_path):
+    """With a warehouse, the command answers from harmonized.ai_models (not the snapshot)."""
+    from learnrace_pipeline.lib.storage import snapshot
+    from learnrace_pipeline.lib.storage.warehouse import write_tables
+
+    db = tmp_path / "learnrace.duckdb"
+    ai = snapshot.load(snapshot.DEFAULT_DATASETS, "epoch_ai")["ai_models"]
+    write_tables(db, {("harmonized", "ai_models"): ai})
+    r = runner.invoke(
+        app, ["frontier", "--as-of", "2024-06-30", "--format", "json", "--db", str(db)]
+    )
+    assert r.exit_code == 0, r.output
+    assert f"data: warehouse {db}" in r.output.replace("\n", "")
+    rows = {row["nation"]: row for row in json.loads(r.stdout[r.stdout.index("[") :])}
+    assert rows["CHN"]["leader"] == "USA"
+    assert (tmp_path / "fits").is_dir()
