@@ -45,8 +45,7 @@ bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run_all
 
 ui: $(STAMP)
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/.learnrace/dagster_home} ; mkdir -p $$DAGSTER_HOME ; \
-	  DAGSTER_HOME=$$DAGSTER_HOME $(VENV)/bin/dagster dev -w workspace.yaml
+	$(VENV)/bin/learnrace ui
 
 datasets: $(STAMP)
 	$(VENV)/bin/learnrace datasets build --raw-dir ../shared/data/raw

@@ -146,6 +146,24 @@ def run(
 
 
 @app.command()
+def ui(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(3000, "--port"),
+    db: Path | None = DB_OPTION,
+) -> None:
+    """Open the Dagster UI (dagster dev) on this project, with the same DAGSTER_HOME (and its
+    one-writer pool limit) and warehouse as `learnrace run`."""
+    import shutil
+
+    _db(db)
+    _dagster_home()
+    workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
+    dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    console.print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it)")
+    os.execv(dagster, [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port)])
+
+
+@app.command()
 def tables(db: Path | None = DB_OPTION) -> None:
     """List the warehouse tables and their row counts."""
     print_counts(_db(db))
