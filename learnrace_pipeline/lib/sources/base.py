@@ -260,6 +260,63 @@ def parse_number(
     raise DataError(f"not a number: {text!r}", source=source, file=file, row=row, column=column)
 
 
+def cost_row(
+    source: str,
+    series_id: str,
+    technology: str,
+    nation: str,
+    year: int,
+    unit_cost: float,
+    unit: str,
+    file: str,
+    row: int | None,
+) -> dict:
+    """One ``cost_observations`` record (with bookkeeping); the basis year comes from the unit."""
+    from learnrace_pipeline.lib.harmonize import units
+
+    return {
+        "series_id": series_id,
+        "technology": technology,
+        "nation": nation,
+        "year": year,
+        "unit_cost": unit_cost,
+        "unit": unit,
+        "price_basis_year": units.price_basis_year(unit),
+        "source": source,
+        "_file": file,
+        "_row": row,
+    }
+
+
+def production_row(
+    source: str,
+    series_id: str,
+    technology: str,
+    nation: str,
+    year: int,
+    annual: float | None,
+    cumulative: float | None,
+    unit: str,
+    method: str | None,
+    file: str,
+    row: int | None,
+) -> dict:
+    """One ``production`` record (with bookkeeping)."""
+    return {
+        "series_id": series_id,
+        "technology": technology,
+        "nation": nation,
+        "year": year,
+        "annual_production": annual,
+        "cumulative_production": cumulative,
+        "unit": unit,
+        "cumulative_method": method,
+        "source": source,
+        "_file": file,
+        "_row": row,
+    }
+
+
 def iter_rows(table: CsvTable) -> Iterator[tuple[int, dict[str, str]]]:
     """(row, {column: field}) for each record of a parsed CSV."""
     for rec in table.records:

@@ -79,15 +79,17 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations, taxonomy, units
+from learnrace_pipeline.lib.harmonize import nations, taxonomy
 from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
 from learnrace_pipeline.lib.sources._sheets import cell, col_letter, frame, read_sheet, text
 from learnrace_pipeline.lib.sources.base import (
     Notes,
     SourceInfo,
+    cost_row,
     decode,
     iter_rows,
     parse_number,
+    production_row,
     read_csv,
     source_path,
 )
@@ -250,19 +252,9 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
 
 def _cost(name: str, nation: str, year: int, value: float, file: str, row: int | None) -> dict:
     s = SERIES[name]
-    unit = str(s["unit"])
-    return {
-        "series_id": _sid(name),
-        "technology": s["technology"],
-        "nation": nation,
-        "year": year,
-        "unit_cost": value,
-        "unit": unit,
-        "price_basis_year": units.price_basis_year(unit),
-        "source": SOURCE,
-        "_file": file,
-        "_row": row,
-    }
+    return cost_row(
+        SOURCE, _sid(name), s["technology"], nation, year, value, str(s["unit"]), file, row
+    )
 
 
 def _prod(
@@ -277,19 +269,9 @@ def _prod(
     file: str,
     row: int | None,
 ) -> dict:
-    return {
-        "series_id": _sid(name),
-        "technology": tech,
-        "nation": nation,
-        "year": year,
-        "annual_production": annual,
-        "cumulative_production": cumulative,
-        "unit": unit,
-        "cumulative_method": method,
-        "source": SOURCE,
-        "_file": file,
-        "_row": row,
-    }
+    return production_row(
+        SOURCE, _sid(name), tech, nation, year, annual, cumulative, unit, method, file, row
+    )
 
 
 def _year(text_: str, *, file: str, row: int | None, column: str) -> int:

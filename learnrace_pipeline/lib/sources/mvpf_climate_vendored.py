@@ -53,10 +53,16 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import taxonomy, units
+from learnrace_pipeline.lib.harmonize import taxonomy
 from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
 from learnrace_pipeline.lib.sources._sheets import cell, col_letter, frame, read_sheet, text
-from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, parse_number
+from learnrace_pipeline.lib.sources.base import (
+    Notes,
+    SourceInfo,
+    cost_row,
+    parse_number,
+    production_row,
+)
 from learnrace_pipeline.lib.sources.validate import conform
 
 SOURCE = "mvpf_climate_vendored"
@@ -304,18 +310,7 @@ def _tech_row(
 def _cost(
     name: str, technology: str, nation: str, year: int, value: float, unit: str, file: str, row: int
 ) -> dict:
-    return {
-        "series_id": _sid(name),
-        "technology": technology,
-        "nation": nation,
-        "year": year,
-        "unit_cost": value,
-        "unit": unit,
-        "price_basis_year": units.price_basis_year(unit),
-        "source": SOURCE,
-        "_file": file,
-        "_row": row,
-    }
+    return cost_row(SOURCE, _sid(name), technology, nation, year, value, unit, file, row)
 
 
 def _prod(
@@ -330,19 +325,9 @@ def _prod(
     file: str,
     row: int,
 ) -> dict:
-    return {
-        "series_id": _sid(name),
-        "technology": technology,
-        "nation": nation,
-        "year": year,
-        "annual_production": annual,
-        "cumulative_production": cumulative,
-        "unit": unit,
-        "cumulative_method": method,
-        "source": SOURCE,
-        "_file": file,
-        "_row": row,
-    }
+    return production_row(
+        SOURCE, _sid(name), technology, nation, year, annual, cumulative, unit, method, file, row
+    )
 
 
 def _with_cumulative(rows: list[dict]) -> list[dict]:
