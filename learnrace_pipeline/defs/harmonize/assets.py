@@ -141,60 +141,47 @@ def _table_checks(table: str) -> list[dg.AssetChecksDefinition]:
     return out
 
 
+#: Row-level rules beyond the per-table ones: (table, check name, rule, what offending rows are,
+#: blocking, severity, description). Each rule returns the offending rows (empty = pass).
+RULE_CHECKS = (
+    ("cost_observations", "positive_costs", rules.nonpositive_costs,
+     "with a zero or negative cost", True, dg.AssetCheckSeverity.ERROR, None),
+    ("cost_observations", "no_extreme_outliers", rules.extreme_outliers,
+     "that are extreme outliers (10x spike or 100x jump)", False, dg.AssetCheckSeverity.WARN, None),
+    ("production", "cumulative_monotone", rules.decreasing_cumulative,
+     "where cumulative production decreases", True, dg.AssetCheckSeverity.ERROR, None),
+    ("av_testing", "annual_total_matches_monthly_sum", rules.annual_total_discrepancies,
+     "whose reported ANNUAL TOTAL differs from the monthly sum by more than 2 miles", False,
+     dg.AssetCheckSeverity.WARN,
+     "CA DMV ANNUAL TOTAL vs the sum of monthly miles (the sum is what is stored)"),
+    ("technologies", "taxonomy_declared", rules.undeclared_technologies,
+     "whose technology or industry is not the taxonomy's", True, dg.AssetCheckSeverity.ERROR,
+     None),
+)  # fmt: skip
+
+
+def _rule_check(
+    table: str,
+    name: str,
+    rule,
+    what: str,
+    blocking: bool,
+    severity: dg.AssetCheckSeverity,
+    description: str | None,
+) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=harmonized_assets[table], name=name, blocking=blocking, description=description
+    )
+    def _check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        return _result(rule(_read(duckdb, table)), what, severity)
+
+    return _check
+
+
 def _checks() -> list[dg.AssetChecksDefinition]:
-    out = [c for table in TABLES for c in _table_checks(table)]
-
-    @dg.asset_check(
-        asset=harmonized_assets["cost_observations"], name="positive_costs", blocking=True
-    )
-    def positive_costs(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        return _result(
-            rules.nonpositive_costs(_read(duckdb, "cost_observations")),
-            "with a zero or negative cost",
-        )
-
-    @dg.asset_check(
-        asset=harmonized_assets["cost_observations"], name="no_extreme_outliers", blocking=False
-    )
-    def outliers(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        return _result(
-            rules.extreme_outliers(_read(duckdb, "cost_observations")),
-            "that are extreme outliers (10x spike or 100x jump)",
-            dg.AssetCheckSeverity.WARN,
-        )
-
-    @dg.asset_check(
-        asset=harmonized_assets["production"], name="cumulative_monotone", blocking=True
-    )
-    def monotone(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        return _result(
-            rules.decreasing_cumulative(_read(duckdb, "production")),
-            "where cumulative production decreases",
-        )
-
-    @dg.asset_check(
-        asset=harmonized_assets["av_testing"],
-        name="annual_total_matches_monthly_sum",
-        blocking=False,
-        description="CA DMV ANNUAL TOTAL vs the sum of monthly miles (the sum is what is stored)",
-    )
-    def annual_total(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        return _result(
-            rules.annual_total_discrepancies(_read(duckdb, "av_testing")),
-            "whose reported ANNUAL TOTAL differs from the monthly sum by more than 2 miles",
-            dg.AssetCheckSeverity.WARN,
-        )
-
-    @dg.asset_check(
-        asset=harmonized_assets["technologies"], name="taxonomy_declared", blocking=True
-    )
-    def declared(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        return _result(
-            rules.undeclared_technologies(_read(duckdb, "technologies")),
-            "whose technology or industry is not the taxonomy's",
-        )
-
-    return [*out, positive_costs, outliers, monotone, annual_total, declared]
+    return [c for table in TABLES for c in _table_checks(table)] + [
+        _rule_check(*spec) for spec in RULE_CHECKS
+    ]
 
 
 harmonize_checks = _checks()
