@@ -32,8 +32,20 @@ Cumulative production through year t (``cumulative_method``):
   t + 1 (this gives the first year of most files, and years whose own production is missing), or
   a file whose cumulative column runs through the year itself;
 - no cumulative (null) where neither is available; such a row is kept only if it has annual
-  production. The Lafond initial-stock estimate is not needed: every series carries the source's
-  own stock, and mixing an estimated stock into one row would break the series' own running sum.
+  production.
+
+Initial stock. Where column 4 of a ``previous``-convention file is ``NA`` or 0 in its first row
+and the second row's column 4 equals the first row's production, the source's running sum
+demonstrably starts at the file's first year: everything produced before it is missing, so the first differences of log cumulative production are far too large (log 2 or more
+in the second year) and the fitted exponent far too small. As Lafond et al. (2018) did for these
+same PCDB files, such a series gets the initial stock ``Z_0 = q_1 / g`` of
+:func:`learnrace_pipeline.lib.harmonize.cumulative.initial_stock` (g from the early growth of
+annual production; the first year's production is its cumulative when its own cell is empty),
+added to every cumulative value, with ``cumulative_method = "initial_stock_lafond2018"`` and a
+data note giving Z_0. Where g is not positive the stock cannot be estimated: the series keeps the
+source's running sum and a note says so. Files whose first row carries a stock keep it, and so do
+files whose first row has no production (their second row's column 4 is usually several years'
+output, i.e. a stock, so nothing shows the sum starting at zero).
 
 Sub-annual series (``Shotgun_Sanger_DNA_Sequencing``, years like 2002.25) are aggregated to
 calendar years: cost = production-weighted mean of the year's observations (plain mean where a
@@ -51,10 +63,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.harmonize import nations, taxonomy
+from learnrace_pipeline.lib.harmonize.cumulative import initial_stock
 from learnrace_pipeline.lib.sources._pcdb_common import (
     Unit,
     Where,
@@ -316,6 +330,8 @@ def read_four_columns(raw_dir: Path, rel: str, notes: Notes, *, convention: str)
         obs = _to_calendar_years(obs, rel, h, notes)
     if convention == "previous":
         _cumulative_from_previous(obs, rel, h, notes)
+        if _sum_starts_at_first_row(obs):
+            _add_initial_stock(obs, rel, h, notes)
     elif convention == "through_year":
         _cumulative_through_year(obs, rel, h)
     else:  # pragma: no cover - programming error
@@ -444,6 +460,58 @@ def _cumulative_from_previous(obs: list[Obs], rel: str, h: list[str], notes: Not
             row=1,
             column=h[3],
         )
+
+
+def _sum_starts_at_first_row(obs: list[Obs]) -> bool:
+    """Whether column 4 demonstrably sums production from the first row on, with no stock.
+
+    True when the first row's column 4 is ``NA`` or 0 and the second row's column 4 equals the
+    first row's production. A first row without production is ambiguous (the second row's
+    column 4 is then often far larger than a year's output, i.e. a stock): it is left alone.
+    """
+    if len(obs) < 2 or obs[0].cum_col not in (None, 0.0):
+        return False
+    first, second = obs[0], obs[1]
+    return (
+        first.annual is not None
+        and first.annual > 0
+        and second.cum_col is not None
+        and _close(first.annual, second.cum_col)
+    )
+
+
+def _add_initial_stock(obs: list[Obs], rel: str, h: list[str], notes: Notes) -> None:
+    """Add the Lafond et al. (2018) initial stock to a series whose running sum starts at zero."""
+    q = [
+        o.annual if o.annual is not None else (o.cum if i == 0 and o.cum is not None else math.nan)
+        for i, o in enumerate(obs)
+    ]
+    z0 = initial_stock(np.asarray(q, dtype=float))
+    first = obs[0]
+    if z0 is None:
+        notes.add(
+            rel,
+            first.row,
+            h[3],
+            "NA" if first.cum_col is None else f"{first.cum_col:g}",
+            "the source's running sum starts at the first row and early production does not "
+            "grow, so no initial stock can be estimated (Lafond et al. 2018): cumulative "
+            "production excludes everything made before the first year",
+        )
+        return
+    for o in obs:
+        if o.cum is not None:
+            o.cum += z0
+            o.method = "initial_stock_lafond2018"
+    notes.add(
+        rel,
+        first.row,
+        h[3],
+        "NA" if first.cum_col is None else f"{first.cum_col:g}",
+        f"the source's running sum starts at the first row: initial stock Z0 = q1/g = {z0:.6g} "
+        f"({z0 / q[0]:.3g} years of first-year production; Lafond et al. 2018) added to every "
+        "cumulative value",
+    )
 
 
 def _cumulative_through_year(obs: list[Obs], rel: str, h: list[str]) -> None:

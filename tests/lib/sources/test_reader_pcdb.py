@@ -32,6 +32,14 @@ def _value(df: pl.DataFrame, name: str, year: int, column: str) -> float | None:
     return s[column][0]
 
 
+def _stock_in_note(tables: dict[str, pl.DataFrame], name: str) -> float:
+    notes = tables["data_notes"].filter(
+        pl.col("file").str.ends_with(f"/{name}.csv") & pl.col("note").str.contains("initial stock")
+    )
+    assert notes.height == 1, name
+    return float(notes["note"][0].split("q1/g = ")[1].split(" ")[0])
+
+
 # ---------------------------------------------------------------- real files
 
 
@@ -135,7 +143,12 @@ def test_cumulative_monotone_and_methods(tables: dict[str, pl.DataFrame]) -> Non
     assert drops.height == 0
     methods = prod.group_by("cumulative_method").len()
     counts = dict(methods.iter_rows())
-    assert counts == {"reported_previous_plus_annual": 1510, "reported": 137, None: 1}
+    assert counts == {
+        "reported_previous_plus_annual": 1112,
+        "initial_stock_lafond2018": 406,
+        "reported": 129,
+        None: 1,
+    }
     # the one row without cumulative: Automotive 1970 (next listed year is 1975)
     row = prod.filter(pl.col("cumulative_method").is_null())
     assert row["series_id"][0] == f"{SRC}:Automotive_(US)" and row["year"][0] == 1970
@@ -192,9 +205,11 @@ def test_sub_annual_series_aggregated(tables: dict[str, pl.DataFrame]) -> None:
     assert _value(
         prod, "Shotgun_Sanger_DNA_Sequencing", 2002, "annual_production"
     ) == pytest.approx(32222340 + 37467912)
+    # the source's running sum starts at the first row: the Lafond stock is added (note gives it)
+    z0 = _stock_in_note(tables, "Shotgun_Sanger_DNA_Sequencing")
     assert _value(
         prod, "Shotgun_Sanger_DNA_Sequencing", 2009, "cumulative_production"
-    ) == pytest.approx(2265308748 + 17432604)
+    ) == pytest.approx(2265308748 + 17432604 + z0)
 
 
 @pytest.mark.raw
@@ -266,15 +281,40 @@ def _error(tmp_path: Path, text: str | bytes) -> DataError:
     return e.value
 
 
+#: Lafond initial stock of GOOD_ROWS: q1 / g with g = exp(mean log growth) - 1 = sqrt(1.2 * 1.25) - 1
+GOOD_STOCK = 100 / (1.5**0.5 - 1)
+
+
 def test_synthetic_good_file(tmp_path: Path) -> None:
-    s = _read(tmp_path, _write(tmp_path, HEADER + GOOD_ROWS))
+    notes = Notes(SRC)
+    s = pcdb.read_four_columns(
+        tmp_path, _write(tmp_path, HEADER + GOOD_ROWS), notes, convention="previous"
+    )
     assert s.cost_unit.unit == "1966 USD/lb" and s.prod_unit.unit == "million lb"
-    assert [o.cum for o in s.obs] == [100.0, 220.0, 370.0]
-    assert [o.method for o in s.obs] == [
-        "reported",
-        "reported_previous_plus_annual",
-        "reported_previous_plus_annual",
-    ]
+    # column 4 is NA in the first row: the running sum starts there, so the stock is estimated
+    assert [o.cum for o in s.obs] == pytest.approx([c + GOOD_STOCK for c in (100, 220, 370)])
+    assert {o.method for o in s.obs} == {"initial_stock_lafond2018"}
+    (note,) = [r for r in notes.rows if "initial stock" in r["note"]]
+    assert note["row"] == 2 and note["raw_value"] == "NA"
+    assert f"{GOOD_STOCK:.6g}" in note["note"]
+
+
+def test_source_stock_is_kept(tmp_path: Path) -> None:
+    rows = "10.5,1960,100,50\n9.5,1961,120,150\n8.0,1962,150,270\n"
+    s = _read(tmp_path, _write(tmp_path, HEADER + rows))
+    assert [o.cum for o in s.obs] == [150.0, 270.0, 420.0]
+    assert {o.method for o in s.obs} == {"reported_previous_plus_annual"}
+
+
+def test_no_stock_when_early_production_does_not_grow(tmp_path: Path) -> None:
+    notes = Notes(SRC)
+    rows = "10.5,1960,100,NA\n9.5,1961,100,100\n8.0,1962,90,200\n"
+    s = pcdb.read_four_columns(
+        tmp_path, _write(tmp_path, HEADER + rows), notes, convention="previous"
+    )
+    assert [o.cum for o in s.obs] == [100.0, 200.0, 290.0]
+    assert not any(o.method == "initial_stock_lafond2018" for o in s.obs)
+    assert any("no initial stock can be estimated" in r["note"] for r in notes.rows)
 
 
 def test_text_in_cost(tmp_path: Path) -> None:
@@ -433,7 +473,9 @@ def test_read_synthetic_tree(tmp_path: Path) -> None:
     assert t["cost_observations"].height == 3 + 2 + 2 + 2
     prod = t["production"]
     phenol = prod.filter(pl.col("series_id") == f"{SRC}:Phenol").sort("year")
-    assert phenol["cumulative_production"].to_list() == [100.0, 220.0, 370.0]
+    assert phenol["cumulative_production"].to_list() == pytest.approx(
+        [c + GOOD_STOCK for c in (100, 220, 370)]
+    )
     solar = prod.filter(pl.col("series_id") == f"{SRC}:solar_pv_PCDB_IEA_IRENA").sort("year")
     assert solar["cumulative_production"].to_list() == [15.0, 35.0]
     wind = prod.filter(pl.col("series_id") == f"{SRC}:wind_Bolinger_IEA_IRENA").sort("year")
@@ -498,3 +540,34 @@ def test_parse_unit_refuses_unknown() -> None:
     with pytest.raises(DataError) as e:
         parse_cost_unit("219 USD/kWh", Where(SRC, "f.csv", 1, "Hydro LCOE (219 USD/kWh)"))
     assert e.value.column == "Hydro LCOE (219 USD/kWh)" and "unknown unit" in e.value.problem
+
+
+@pytest.mark.raw
+def test_initial_stock_where_the_source_sum_starts_at_zero(
+    tables: dict[str, pl.DataFrame],
+) -> None:
+    prod = tables["production"]
+    # Transistor.csv: col 4 is NA in 1968 and 1969's previous shipments (2) are 1968's own;
+    # early shipments 2, 3, 5, 9, 20, 50 billion -> g = exp(mean log growth) - 1 = 25^(1/5) - 1
+    z0 = 2 / (25 ** (1 / 5) - 1)
+    assert _stock_in_note(tables, "Transistor") == pytest.approx(z0, rel=1e-5)
+    assert _value(prod, "Transistor", 1968, "cumulative_production") == pytest.approx(2 + z0)
+    assert _value(prod, "Transistor", 1971, "cumulative_production") == pytest.approx(19 + z0)
+    assert _value(prod, "Transistor", 1971, "cumulative_method") == "initial_stock_lafond2018"
+    # AcrylicFiber's first row carries the source's own stock (552.7): kept, no estimate
+    assert _value(prod, "AcrylicFiber", 1960, "cumulative_production") == pytest.approx(688.4)
+    # Beer: no production in the first row, and 1952's previous production (930) is several
+    # years' output: a stock, so it is not treated as a sum from zero
+    assert _value(prod, "Beer_(Japan)", 1951, "cumulative_production") == pytest.approx(930.0)
+    stocked = prod.filter(pl.col("cumulative_method") == "initial_stock_lafond2018")
+    assert sorted(s.split(":")[1] for s in stocked["series_id"].unique()) == [
+        "Automotive_(US)",
+        "Capillary_DNA_Sequencing",
+        "Corn_(US)",
+        "DRAM",
+        "Milk_(US)",
+        "Photovoltaics_2",
+        "Shotgun_Sanger_DNA_Sequencing",
+        "Transistor",
+        "Wheat_(US)",
+    ]
