@@ -169,7 +169,11 @@ class PopulationPrior:
 
 
 def _stack(da: xr.DataArray) -> np.ndarray:
-    return da.stack(sample=("chain", "draw")).transpose("sample", ...).values
+    """Draws as rows, chain-major (the order of ``stack(sample=("chain", "draw"))``), without
+    building a MultiIndex: the hindcast calls this hundreds of times per origin."""
+    rest = [d for d in da.dims if d not in ("chain", "draw")]
+    values = da.transpose("chain", "draw", *rest).values
+    return values.reshape(-1, *values.shape[2:])
 
 
 def population_prior(
