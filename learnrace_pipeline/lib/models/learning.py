@@ -247,6 +247,88 @@ def _spread(
 _SPREAD_NAMES = {"log_sigma": ("tau_log_sigma", "z_sigma")}
 
 
+def drift_names(level: str, centred: bool) -> tuple[str, str]:
+    """Free parameters of a joint (w, m) level of the experience+time model (module
+    docstring): the drift (``drift_<level>``, or its standardised ``z_drift_<level>``) and the
+    standardised deviation of ``w`` given the drift (``z_w_<level>_given_drift``)."""
+    return (f"drift_{level}" if centred else f"z_drift_{level}", f"z_w_{level}_given_drift")
+
+
+def mean_growth(
+    dlogq: np.ndarray, dt: np.ndarray, mask: np.ndarray, group: np.ndarray, n_groups: int
+) -> np.ndarray:
+    """Average growth of log cumulative production per year of each group (series, industry).
+
+    ``sum(mask * dlogq) / sum(mask * dt)`` over the group's differences (per year; 0 for a
+    group with no fitted difference): the growth rate ``g`` that makes ``dlogq - g dt``
+    orthogonal to ``dt`` under the model's noise variance (proportional to ``dt``).
+    """
+    idx = np.asarray(group, dtype=np.int64)
+    m = np.asarray(mask, dtype=float)
+    num = np.bincount(idx, weights=m * np.asarray(dlogq, dtype=float), minlength=n_groups)
+    den = np.bincount(idx, weights=m * np.asarray(dt, dtype=float), minlength=n_groups)
+    return np.divide(num, den, out=np.zeros(n_groups), where=den > 0)
+
+
+def _mean_growth_pt(dlogq: Any, dt: Any, mask: Any, group: Any, n_groups: int) -> Any:
+    """:func:`mean_growth` on the model's data containers (refits with new data update it)."""
+    num = pt.inc_subtensor(pt.zeros(n_groups)[group], mask * dlogq)
+    den = pt.inc_subtensor(pt.zeros(n_groups)[group], mask * dt)
+    return pt.switch(den > 0, num / pt.switch(den > 0, den, 1.0), 0.0)
+
+
+def _w_m_from_drift(
+    w_parent: Any,
+    m_parent: Any,
+    g: Any,
+    tau_w: Any,
+    tau_m: Any,
+    drift_free: Any,
+    z_w: Any,
+    centred: bool,
+    sqrt: Any,
+) -> tuple[Any, Any]:
+    """``(w, m)`` of a joint level from its drift ``d = m + g w`` (``drift_free`` is ``d`` when
+    centred, else its standardised value) and the standardised deviation ``z_w`` of ``w``
+    given ``d``. Operands are PyTensor tensors or xarray/NumPy arrays (``sqrt`` to match)."""
+    var_d = tau_m**2 + (g * tau_w) ** 2
+    sd_d = sqrt(var_d)
+    mean_d = m_parent + g * w_parent
+    offset = drift_free - mean_d if centred else sd_d * drift_free  # d - E[d]
+    w = w_parent + g * tau_w**2 / var_d * offset + tau_w * tau_m / sd_d * z_w
+    return w, mean_d + offset - g * w
+
+
+def _joint_level(
+    level: str,
+    w_parent: Any,
+    m_parent: Any,
+    g: Any,
+    tau_w_scale: float,
+    tau_m_scale: float,
+    centred: bool,
+) -> tuple[Any, Any]:
+    """A level of group effects ``(w, m)`` of the experience+time model (dims ``level``),
+    sampled as (drift, w given drift).
+
+    The prior is the model's: ``w ~ Normal(w_parent, tau_w_<level>)`` and independently
+    ``m ~ Normal(m_parent, tau_m_<level>)``, written as the drift ``d = m + g w``, Normal with
+    mean ``m_parent + g w_parent`` and sd ``sqrt(tau_m^2 + g^2 tau_w^2)`` (centred when
+    ``centred``: the data pin it down), and ``w`` given ``d`` (its conditional Normal,
+    non-centred: the data say little about it). ``g`` is the level's :func:`mean_growth`.
+    """
+    tau_w = pm.HalfNormal(f"tau_w_{level}", tau_w_scale)
+    tau_m = pm.HalfNormal(f"tau_m_{level}", tau_m_scale)
+    d_name, z_name = drift_names(level, centred)
+    if centred:
+        sd_d = pt.sqrt(tau_m**2 + (g * tau_w) ** 2)
+        drift_free = pm.Normal(d_name, m_parent + g * w_parent, sd_d, dims=level)
+    else:
+        drift_free = pm.Normal(d_name, 0.0, 1.0, dims=level)
+    z = pm.Normal(z_name, 0.0, 1.0, dims=level)
+    return _w_m_from_drift(w_parent, m_parent, g, tau_w, tau_m, drift_free, z, centred, pt.sqrt)
+
+
 def create_learning_model(
     panel: Panel,
     config: LearningConfig = LearningConfig(),
@@ -291,48 +373,67 @@ def create_learning_model(
         series_vary = n_series > n_groups
 
         mu = pt.zeros_like(dlogc)
+        w_parent = m_parent = None
+        m_vary = False
+        # experience+time: (w, m) of each level below the top sampled as (drift, w | drift)
+        joint = config.has_w and config.has_m
+        c_m = centred_trend(config, n_series) if config.has_m else False
         if config.has_w:
             w_all = pm.Normal("w_all", pr.w_mu, pr.w_sd)
-            tau_group = pr.tau_w_industry if config.level == "pooled" else pr.tau_w_nation
-            w_group = pm.Deterministic(
-                f"w_{group_dim}",
-                _spread(f"w_{group_dim}", w_all, tau_group, group_dim, n_groups, groups_vary),
-                dims=group_dim,
-            )
-            w_ser = pm.Deterministic(
-                "w_series",
-                _spread("w_series", w_group[group_of_series], pr.tau_w_series, "series",
-                        n_series, series_vary),
-                dims="series",
-            )  # fmt: skip
-            mu = mu - w_ser[series_idx] * x
         if config.has_m:
             m_all = pm.Normal("m_all", pr.m_mu, pr.m_sd)
-            c_m = centred_trend(config, n_series)
-
-            def _det(name: str, value: Any, dim: str) -> Any:
-                # a centred level is already a named free variable
-                return (
-                    value
-                    if c_m and name in model.named_vars
-                    else pm.Deterministic(name, value, dims=dim)
+        if joint and config.level == "pooled" and groups_vary:
+            ind_growth = _mean_growth_pt(dlogq, dt, mask, ind_of_series[series_idx], n_groups)
+            w_val, m_val = _joint_level("industry", w_all, m_all, ind_growth,
+                                        pr.tau_w_industry, pr.tau_m_industry, c_m)  # fmt: skip
+            w_group = pm.Deterministic("w_industry", w_val, dims="industry")
+            m_ind = pm.Deterministic("m_industry", m_val, dims="industry")
+            w_parent, m_parent = w_group[group_of_series], m_ind[ind_of_series]
+            m_vary = series_vary
+        else:
+            if config.has_w:
+                tau_group = pr.tau_w_industry if config.level == "pooled" else pr.tau_w_nation
+                w_group = pm.Deterministic(
+                    f"w_{group_dim}",
+                    _spread(f"w_{group_dim}", w_all, tau_group, group_dim, n_groups, groups_vary),
+                    dims=group_dim,
                 )
-
-            if config.level == "pooled":
-                m_ind = _det(
-                    "m_industry",
-                    _spread("m_industry", m_all, pr.tau_m_industry, "industry", n_groups,
-                            groups_vary, c_m),
-                    "industry",
-                )  # fmt: skip
+                w_parent = w_group[group_of_series]
+            if config.has_m and config.level == "pooled":
+                # a centred level is already a named free variable
+                m_val = _spread("m_industry", m_all, pr.tau_m_industry, "industry", n_groups,
+                                groups_vary, c_m and groups_vary)  # fmt: skip
+                m_ind = (
+                    m_val
+                    if "m_industry" in model.named_vars
+                    else pm.Deterministic("m_industry", m_val, dims="industry")
+                )
                 m_parent, m_vary = m_ind[ind_of_series], series_vary
-            else:
+            elif config.has_m:
                 m_parent, m_vary = m_all * pt.ones(n_series), n_series > 1
-            m_ser = _det(
-                "m_series",
-                _spread("m_series", m_parent, pr.tau_m_series, "series", n_series, m_vary),
-                "series",
-            )
+        if joint and series_vary and m_vary:
+            growth = _mean_growth_pt(dlogq, dt, mask, series_idx, n_series)
+            w_val, m_val = _joint_level("series", w_parent, m_parent, growth,
+                                        pr.tau_w_series, pr.tau_m_series, c_m)  # fmt: skip
+            w_ser = pm.Deterministic("w_series", w_val, dims="series")
+            m_ser = pm.Deterministic("m_series", m_val, dims="series")
+        else:
+            if config.has_w:
+                w_ser = pm.Deterministic(
+                    "w_series",
+                    _spread("w_series", w_parent, pr.tau_w_series, "series", n_series,
+                            series_vary),
+                    dims="series",
+                )  # fmt: skip
+            if config.has_m:
+                m_ser = pm.Deterministic(
+                    "m_series",
+                    _spread("m_series", m_parent, pr.tau_m_series, "series", n_series, m_vary),
+                    dims="series",
+                )
+        if config.has_w:
+            mu = mu - w_ser[series_idx] * x
+        if config.has_m:
             mu = mu - m_ser[series_idx] * dt
 
         log_sigma_all = pm.Normal("log_sigma_all", pr.log_sigma_mu, pr.log_sigma_sd)
@@ -456,19 +557,48 @@ def add_deterministics(
     else:
         group_dim, group_of_series = "industry", panel_data["industry_of_series"]
         n_groups = post.sizes.get("industry", int(np.max(group_of_series)) + 1)
-    if config.has_w:
-        post[f"w_{group_dim}"] = spread(f"w_{group_dim}", post["w_all"], group_dim, n_groups)
-        parent = take(post[f"w_{group_dim}"], group_dim, group_of_series)
-        post["w_series"] = spread("w_series", parent, "series", n_series)
-    if config.has_m:
-        if config.level == "pooled":
-            centred = "tau_m_industry" in post and "z_m_industry" not in post
-            if not (centred and "m_industry" in post):
-                post["m_industry"] = spread("m_industry", post["m_all"], "industry", n_groups)
-            parent = take(post["m_industry"], "industry", group_of_series)
-        else:
-            parent = post["m_all"] * xr.DataArray(np.ones(n_series), dims="series")
-        post["m_series"] = spread("m_series", parent, "series", n_series)
+
+    def joint(level: str, w_parent: xr.DataArray, m_parent: xr.DataArray, group: np.ndarray,
+              n: int) -> tuple[xr.DataArray, xr.DataArray] | None:  # fmt: skip
+        """(w, m) of a level sampled as (drift, w | drift), or None when it was not."""
+        for centred in (True, False):
+            d_name, z_name = drift_names(level, centred)
+            if d_name in post:
+                g = mean_growth(panel_data["dlogq"], panel_data["dt"], panel_data["mask"],
+                                group, n)  # fmt: skip
+                return _w_m_from_drift(
+                    w_parent, m_parent, xr.DataArray(g, dims=level), post[f"tau_w_{level}"],
+                    post[f"tau_m_{level}"], post[d_name], post[z_name], centred, np.sqrt,
+                )  # fmt: skip
+        return None
+
+    s_idx = np.asarray(panel_data["series_idx"])
+    pair = None
+    if config.has_w and config.has_m and config.level == "pooled":
+        pair = joint("industry", post["w_all"], post["m_all"], group_of_series[s_idx], n_groups)
+    if pair is not None:
+        post["w_industry"], post["m_industry"] = pair
+    elif config.has_w or config.has_m:
+        if config.has_w:
+            post[f"w_{group_dim}"] = spread(f"w_{group_dim}", post["w_all"], group_dim, n_groups)
+        centred = "tau_m_industry" in post and "z_m_industry" not in post
+        if config.has_m and config.level == "pooled" and not (centred and "m_industry" in post):
+            post["m_industry"] = spread("m_industry", post["m_all"], "industry", n_groups)
+    w_parent = take(post[f"w_{group_dim}"], group_dim, group_of_series) if config.has_w else None
+    if config.has_m and config.level == "pooled":
+        m_parent = take(post["m_industry"], "industry", group_of_series)
+    elif config.has_m:
+        m_parent = post["m_all"] * xr.DataArray(np.ones(n_series), dims="series")
+    pair = None
+    if config.has_w and config.has_m:
+        pair = joint("series", w_parent, m_parent, s_idx, n_series)
+    if pair is not None:
+        post["w_series"], post["m_series"] = pair
+    else:
+        if config.has_w:
+            post["w_series"] = spread("w_series", w_parent, "series", n_series)
+        if config.has_m:
+            post["m_series"] = spread("m_series", m_parent, "series", n_series)
     if "log_sigma_series" not in post:
         post["log_sigma_series"] = spread("log_sigma", post["log_sigma_all"], "series", n_series)
     post["sigma_series"] = np.exp(post["log_sigma_series"])

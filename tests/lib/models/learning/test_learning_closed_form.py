@@ -156,14 +156,29 @@ def test_ma1_op_values_and_gradients(mode) -> None:
     assert np.all(g_e0[pos > 0] == 0.0)
 
 
-@pytest.mark.parametrize("trend", ["time", "both"])
-def test_centred_time_trend_deterministics_and_likelihood(synthetic_panel, trend) -> None:
-    """The centred industry level of m (used from 30 series up) is a free variable; the NumPy
-    rebuild keeps it, derives m_series from it, and the likelihood matches the model's."""
-    config = LearningConfig(trend=trend, noise="normal", trend_param="centred")
+#: free trend parameters below the top level, per (trend, trend_param)
+TREND_FREE = {
+    ("time", "centred"): {"m_industry", "z_m_series"},
+    ("both", "centred"): {"drift_industry", "z_w_industry_given_drift", "drift_series",
+                          "z_w_series_given_drift"},
+    ("both", "non_centred"): {"z_drift_industry", "z_w_industry_given_drift", "z_drift_series",
+                              "z_w_series_given_drift"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("trend", "trend_param"), list(TREND_FREE))
+def test_centred_time_trend_deterministics_and_likelihood(
+    synthetic_panel, trend, trend_param
+) -> None:
+    """The centred industry level of m (time trend, from 30 series up) is a free variable; the
+    experience+time model samples each level's drift (centred or not) and w given the drift.
+    The NumPy rebuild derives w/m at every level, and the likelihood matches the model's."""
+    config = LearningConfig(trend=trend, noise="normal", trend_param=trend_param)
     lcm = LearningCurveModel(synthetic_panel, config)
     free_names = {rv.name for rv in lcm.model.free_RVs}
-    assert "m_industry" in free_names and "z_m_industry" not in free_names
+    others = {"w_all", "m_all", "log_sigma_all", "z_sigma", "log_sigma_series", "nu", "rho", "z_e0"}
+    trend_free = {n for n in free_names - others if not n.startswith("tau_")}
+    assert trend_free == TREND_FREE[(trend, trend_param)]
     prior = lcm.prior_draws(6, seed=4)
     free = xr.Dataset({rv.name: prior[rv.name] for rv in lcm.model.free_RVs})
     rebuilt = L.add_deterministics(free, config, lcm.data())
