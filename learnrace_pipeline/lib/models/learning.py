@@ -31,6 +31,36 @@ non-centred for small ones (``LearningConfig.sigma_param``). A level with a sing
 industry, one series per industry, a single series) is left out: its spread would only echo the
 prior, and the funnel it leaves makes NUTS diverge.
 
+Experience+time (``trend="both"``): the same prior, sampled in other coordinates. Where a
+series' production grows at a steady exponential rate ``g_s``, ``dlogq ~ g_s dt`` and the data
+only fix the drift ``d_s = m_s + g_s w_s`` (the cost decline per year along the series' path);
+``w_s`` and ``m_s`` slide along that ridge. Sampled as independent offsets (above), this gave
+1 divergence in 8,000 draws and R-hat 1.011 on an industry offset of ``w`` on the 77-series
+real panel, even with target_accept 0.99, longer tuning, Normal noise or a centred industry
+level of ``w``. So every level below the top (industry, series) samples, instead of the two
+offsets, ::
+
+    d ~ Normal(m_parent + g w_parent, sd_d),   sd_d = sqrt(tau_m^2 + g^2 tau_w^2)
+    w = w_parent + g tau_w^2 / sd_d^2 (d - m_parent - g w_parent)
+          + tau_w tau_m / sd_d * z_w_<level>_given_drift,   z ~ Normal(0, 1)
+    m = d - g w
+
+i.e. the drift, then ``w`` given the drift from its conditional Normal: an exact rewrite of
+``w ~ Normal(w_parent, tau_w)``, ``m ~ Normal(m_parent, tau_m)`` independent (the Jacobian of
+(d, z) -> (w, m), ``tau_w tau_m / sd_d``, is the density ratio; tests/lib/models/learning/
+test_learning_drift.py checks the identity to 1e-10), so priors and posterior are unchanged;
+only the geometry is. The drift, which the data pin down, is centred (free ``drift_<level>``)
+for panels of :data:`CENTRED_SIGMA_MIN_SERIES` series and more, else standardised
+(``z_drift_<level>``; ``LearningConfig.trend_param``); ``w`` given the drift, about which the
+data say little, is non-centred. ``g`` is data, :func:`mean_growth`: ``sum dlogq / sum dt``
+over the group's fitted differences (series; all series of the industry), which makes
+``dlogq - g dt`` orthogonal to ``dt`` under noise variance proportional to ``dt``; it is part of
+the graph, so refits with a new ``mask`` recompute it. Any ``g`` gives the same model; this one
+decorrelates (same real panel, 4 x 2,000 draws: R-hat max 1.006, bulk ESS min 947, no
+divergences, and faster). ``w_industry``, ``m_industry``, ``w_series``, ``m_series``
+keep their names and meaning as deterministics; ``tau_*`` are unchanged. The nation level
+applies it to series only (``m`` has no nation level), with ``g`` from national experience.
+
 ``nation`` level (nation panels from :func:`.panel.build_nation_panel`): national exponents
 ``w_nation = w_all + tau_w_nation * z`` (dims nation), series around their nation, and a spillover
 share per nation in effective experience::
@@ -127,7 +157,8 @@ class LearningConfig:
     #: series per industry the non-centred form leaves a ridge between ``m_all`` and the industry
     #: offsets (R-hat 1.05+ on PCDB); ``auto`` centres it from
     #: :data:`CENTRED_SIGMA_MIN_SERIES` series, like the noise scales. Series-level ``m`` stays
-    #: non-centred (centring it made a funnel in the experience+time model).
+    #: non-centred. In the experience+time model the same switch centres the drifts of the
+    #: industry and series levels (module docstring); ``w`` given the drift is never centred.
     trend_param: Literal["auto", "centred", "non_centred"] = "auto"
 
     def __post_init__(self) -> None:
@@ -491,7 +522,8 @@ def create_time_trend_model(
 def create_experience_time_model(
     panel: Panel, priors: LearningPriors | None = None, **kw: Any
 ) -> pm.Model:
-    """Experience and time ``dlogc = -w dlogQ - m dt + noise`` (w and m nearly collinear)."""
+    """Experience and time ``dlogc = -w dlogQ - m dt + noise`` (w and m nearly collinear;
+    sampled as drift and w given drift, see the module docstring)."""
     return create_learning_model(panel, _cfg("both", priors, kw))
 
 
@@ -1148,10 +1180,12 @@ __all__ = [
     "create_nation_model",
     "create_time_trend_model",
     "create_wright_model",
+    "drift_names",
     "forecast_log_cost",
     "lambda_prior_posterior",
     "learning_rate",
     "ma1_innovations",
+    "mean_growth",
     "one_step_predictive",
     "pointwise_log_likelihood",
     "population_priors",
