@@ -116,9 +116,12 @@ def forecast_prior(
     source: list[str] | None = typer.Option(
         None, "--source", help="Sources of the panel (repeatable; default pcdb_carnegie)."
     ),
-    draws: int = typer.Option(500, "--draws", help="Kept draws per chain."),
+    draws: int = typer.Option(1000, "--draws", help="Kept draws per chain."),
     tune: int = typer.Option(1000, "--tune", help="Warm-up draws per chain."),
     chains: int = typer.Option(4, "--chains", help="Chains."),
+    target_accept: float = typer.Option(
+        0.95, "--target-accept", help="NUTS target acceptance (0.9 leaves a divergence on PCDB)."
+    ),
     max_draws: int = typer.Option(500, "--max-draws", help="Draws kept per level in the file."),
     seed: int = typer.Option(20240601, "--seed", help="Sampler seed."),
 ) -> None:
@@ -142,7 +145,9 @@ def forecast_prior(
             from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
 
             panel = load_panel(sources, raw_dir=str(raw_dir) if raw_dir else None)
-            sampler = base.SamplerConfig(draws=draws, tune=tune, chains=chains, seed=seed)
+            sampler = base.SamplerConfig(
+                draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
+            )
             cfg = LearningConfig(trend="wright", noise="normal", ma1=True, level="pooled")
             with console.status("fitting the pooled Wright model"):
                 dt = LearningCurveModel(panel, cfg, sampler).fit(
