@@ -82,7 +82,7 @@ def forecast(
         config = fc.ForecastConfig(n_samples=samples, seed=seed)
         result = fc.simulate(inp.task, prior, config=config)
         fc.check_finite(result)
-        table = fc.quantile_frame(result)
+        table = fc.quantile_frame(result, model=fc.model_name(prior))
         fi.write_forecasts(table, output, fmt)  # type: ignore[arg-type]
     except LearnraceError as e:
         err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
@@ -116,13 +116,16 @@ def forecast_prior(
     source: list[str] | None = typer.Option(
         None, "--source", help="Sources of the panel (repeatable; default pcdb_carnegie)."
     ),
-    draws: int = typer.Option(1000, "--draws", help="Kept draws per chain."),
+    draws: int = typer.Option(2000, "--draws", help="Kept draws per chain."),
     tune: int = typer.Option(1000, "--tune", help="Warm-up draws per chain."),
     chains: int = typer.Option(4, "--chains", help="Chains."),
     target_accept: float = typer.Option(
         0.95, "--target-accept", help="NUTS target acceptance (0.9 leaves a divergence on PCDB)."
     ),
     max_draws: int = typer.Option(500, "--max-draws", help="Draws kept per level in the file."),
+    noise: str = typer.Option(
+        "student_t", "--noise", help="Innovations of the pooled fit: student_t or normal."
+    ),
     seed: int = typer.Option(20240601, "--seed", help="Sampler seed."),
 ) -> None:
     """Fit the pooled Wright model (or read a fit) and write the population prior file."""
@@ -148,7 +151,9 @@ def forecast_prior(
             sampler = base.SamplerConfig(
                 draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
             )
-            cfg = LearningConfig(trend="wright", noise="normal", ma1=True, level="pooled")
+            if noise not in ("student_t", "normal"):
+                raise LearnraceError(f"unknown --noise {noise!r}: use student_t or normal")
+            cfg = LearningConfig(trend="wright", noise=noise, ma1=True, level="pooled")
             with console.status("fitting the pooled Wright model"):
                 dt = LearningCurveModel(panel, cfg, sampler).fit(
                     log_likelihood=False, predictive=False

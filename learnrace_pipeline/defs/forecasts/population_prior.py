@@ -1,10 +1,11 @@
 """The population prior for ``learnrace forecast`` (group ``forecasts``), from this warehouse's
-pooled Normal MA(1) Wright fit.
+pooled Wright fit with Student-t MA(1) noise (the LOO-preferred model; the hindcast scores the
+same forecaster).
 
 Writes ``<work_dir>/population_prior.csv`` (+ ``.meta.json``): posterior draws of a *new*
-series' Wright exponent, noise scale and MA(1) coefficient, for all technologies and per
-industry; ``learnrace forecast --posterior <that file>`` uses it instead of the prior shipped in
-the package. Table ``forecasts.population_prior`` summarises each level.
+series' Wright exponent, noise scale, MA(1) coefficient and Student-t degrees of freedom, for all
+technologies and per industry; ``learnrace forecast --posterior <that file>`` uses it instead of
+the prior shipped in the package. Table ``forecasts.population_prior`` summarises each level.
 """
 
 from pathlib import Path
@@ -35,7 +36,7 @@ def population_prior(
     of the noise sd of log cost per step) and ``rho`` (MA(1))."""
     files = query(
         warehouse.db_path,
-        "SELECT model_id, data_version, path FROM calibration.learning_fit_files WHERE key = 'wright_normal'",
+        "SELECT model_id, data_version, path FROM calibration.learning_fit_files WHERE key = 'wright'",
     )
     path = Path(files["path"][0])
     priors = priors_from_posterior_file(path)

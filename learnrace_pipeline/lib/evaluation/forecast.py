@@ -1,5 +1,6 @@
-"""The pooled-prior forecaster: Wright's law with MA(1) noise, a new series' parameters drawn
-from the population posterior of the pooled model and updated by the series' own points.
+"""The pooled-prior forecaster: Wright's law with MA(1) noise (normal or Student-t), a new
+series' parameters drawn from the population posterior of the pooled model and updated by the
+series' own points.
 
 Model of one series (the pooled Wright model of :mod:`learnrace_pipeline.lib.models.learning`,
 ``trend="wright"``, normal MA(1) noise), on the first differences between consecutive observed
@@ -53,7 +54,11 @@ conditional on it (the distributional forecasts of Lafond et al. 2018). Where it
   samples (``production = "projected"``). Cumulative production then adds the simulated annual
   production to the last known cumulative value.
 
-Only the normal-noise Wright model is supported: a Student-t or time-trend fit is refused.
+Student-t innovations. A prior from the Student-t Wright fit (the LOO-preferred noise, and the
+default of the shipped prior, the ``forecasts/population_prior`` asset and the hindcast) carries
+``nu`` per draw; its series are updated on a (w, log sigma) grid instead of step 2's conjugate
+integral, and simulated with Student-t annual shocks (:mod:`.forecast_t`). A prior with
+``nu = inf`` takes the exact normal path above. Time-trend and experience+time fits are refused.
 """
 
 from __future__ import annotations
@@ -74,8 +79,11 @@ from learnrace_pipeline.lib.evaluation.scores import LEVELS, qname
 SHIPPED_PRIOR = Path(__file__).with_name("population_prior.csv")
 SHIPPED_PRIOR_META = Path(__file__).with_name("population_prior.meta.json")
 ALL = "all"
-PRIOR_COLUMNS = ("level", "draw", "w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho")
+PRIOR_COLUMNS = ("level", "draw", "w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho", "nu")
+#: columns a prior file must have (``nu`` is optional: absent means normal noise)
+REQUIRED_PRIOR_COLUMNS = PRIOR_COLUMNS[:-1]
 MODEL_NAME = "pooled_wright_ma1"
+MODEL_NAME_T = "pooled_wright_student_t_ma1"
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,6 +102,8 @@ class PopulationPrior:
             year) per draw.
         rho: MA(1) coefficient per draw (0 for iid noise).
         attrs: provenance (model id, data version, code version, ...), strings.
+        nu: Student-t degrees of freedom of the innovations per draw; ``inf`` (the default)
+            for normal noise.
     """
 
     level: str
@@ -103,18 +113,26 @@ class PopulationPrior:
     log_sigma_sd: np.ndarray
     rho: np.ndarray
     attrs: Mapping[str, str] = field(default_factory=dict)
+    nu: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        if self.nu is None:
+            object.__setattr__(self, "nu", np.full(np.asarray(self.w_mu).size, np.inf))
         arrays = {}
-        for name in ("w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho"):
+        for name in ("w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho", "nu"):
             arr = np.asarray(getattr(self, name), dtype=float).ravel()
             arrays[name] = arr
             object.__setattr__(self, name, arr)
         sizes = {a.size for a in arrays.values()}
         if len(sizes) != 1 or 0 in sizes:
             raise ModelError(f"population prior {self.level!r}: draws of unequal or zero length")
-        if not all(np.all(np.isfinite(a)) for a in arrays.values()):
+        if not all(np.all(np.isfinite(a)) for k, a in arrays.items() if k != "nu"):
             raise ModelError(f"population prior {self.level!r}: non-finite draws")
+        nu = arrays["nu"]
+        if np.any(np.isnan(nu)) or np.any(nu <= 1):
+            raise ModelError(f"population prior {self.level!r}: nu must be > 1 (or inf)")
+        if np.any(np.isinf(nu)) and not np.all(np.isinf(nu)):
+            raise ModelError(f"population prior {self.level!r}: nu is infinite for some draws only")
         if np.any(arrays["w_sd"] < 0) or np.any(arrays["log_sigma_sd"] < 0):
             raise ModelError(f"population prior {self.level!r}: negative sd")
         if np.any(np.abs(arrays["rho"]) >= 1):
@@ -129,6 +147,11 @@ class PopulationPrior:
     def n_draws(self) -> int:
         return int(self.w_mu.size)
 
+    @property
+    def student_t(self) -> bool:
+        """Whether the innovations are Student-t (finite ``nu``) rather than normal."""
+        return bool(np.all(np.isfinite(self.nu)))
+
     def thin(self, max_draws: int) -> PopulationPrior:
         """At most ``max_draws`` draws, evenly spaced (deterministic)."""
         if self.n_draws <= max_draws:
@@ -142,6 +165,7 @@ class PopulationPrior:
             self.log_sigma_sd[idx],
             self.rho[idx],
             dict(self.attrs),
+            self.nu[idx],
         )
 
     def to_frame(self) -> pl.DataFrame:
@@ -154,6 +178,7 @@ class PopulationPrior:
                 "log_sigma_mu": self.log_sigma_mu,
                 "log_sigma_sd": self.log_sigma_sd,
                 "rho": self.rho,
+                "nu": self.nu,
             }
         )
 
@@ -165,6 +190,7 @@ class PopulationPrior:
             "learning_rate": float(1 - 2 ** (-self.w_mu.mean())),
             "sigma_median": float(np.exp(np.median(self.log_sigma_mu))),
             "rho_mean": float(self.rho.mean()),
+            "nu_median": float(np.median(self.nu)),
         }
 
 
@@ -182,16 +208,22 @@ def population_prior(
     """The new-series prior from a pooled Wright fit of ``learning.LearningCurveModel``.
 
     ``industry=None`` gives the all-technology level; an industry absent from the fit's
-    ``industry`` coordinate is refused (use the all level for an unseen industry).
+    ``industry`` coordinate is refused (use the all level for an unseen industry). A Student-t
+    fit carries its degrees of freedom ``nu`` per draw; a normal fit gets ``nu = inf``.
 
     Raises:
-        ModelError: the fit is not a pooled, normal-noise Wright fit, or the industry is unknown.
+        ModelError: the fit is not a pooled Wright fit (normal or Student-t noise), or the
+            industry is unknown.
     """
     cfg = json.loads(dt.attrs.get("model_config", "{}"))
-    if cfg.get("trend") != "wright" or cfg.get("noise") != "normal" or cfg.get("level") != "pooled":
+    if (
+        cfg.get("trend") != "wright"
+        or cfg.get("noise") not in ("normal", "student_t")
+        or cfg.get("level") != "pooled"
+    ):
         raise ModelError(
-            "the pooled-prior forecaster needs a pooled Wright fit with normal noise; got "
-            f"trend={cfg.get('trend')!r} noise={cfg.get('noise')!r} level={cfg.get('level')!r}"
+            "the pooled-prior forecaster needs a pooled Wright fit (normal or Student-t noise); "
+            f"got trend={cfg.get('trend')!r} noise={cfg.get('noise')!r} level={cfg.get('level')!r}"
         )
     post = dt["posterior"].to_dataset()
     tau_s = _stack(post["tau_w_series"])
@@ -211,6 +243,7 @@ def population_prior(
         w_sd = tau_s
         level = industry
     rho = _stack(post["rho"]) if "rho" in post else np.zeros_like(w_mu)
+    nu = _stack(post["nu"]) if cfg.get("noise") == "student_t" else None
     attrs = {
         k: str(dt.attrs[k])
         for k in ("model_id", "model_type", "data_version", "code_version", "sampler_config")
@@ -224,6 +257,7 @@ def population_prior(
         _stack(post["tau_log_sigma"]),
         rho,
         attrs,
+        nu,
     )
     return prior.thin(max_draws) if max_draws else prior
 
@@ -282,8 +316,8 @@ def load_priors(path: str | Path = SHIPPED_PRIOR) -> dict[str, PopulationPrior]:
             source="population_prior",
             file=str(path),
         )
-    frame = pl.read_csv(path)
-    missing = [c for c in PRIOR_COLUMNS if c not in frame.columns]
+    frame = pl.read_csv(path, schema_overrides={"nu": pl.Float64})
+    missing = [c for c in REQUIRED_PRIOR_COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(
             f"missing column(s) {missing}", source="population_prior", file=str(path), row=1,
@@ -303,6 +337,7 @@ def load_priors(path: str | Path = SHIPPED_PRIOR) -> dict[str, PopulationPrior]:
             g["log_sigma_sd"].to_numpy(),
             g["rho"].to_numpy(),
             attrs,
+            g["nu"].to_numpy() if "nu" in g.columns else None,
         )
     if ALL not in out:
         raise DataError(
@@ -559,6 +594,34 @@ def _block(
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior."""
+    h_max = int(tg["h"].max())
+    if prior.student_t:
+        from learnrace_pipeline.lib.evaluation.forecast_t import student_t_block
+
+        w, cum = student_t_block(obs_blk, prior, h_max, cfg, rng)
+    else:
+        w, cum = _normal_block(obs_blk, prior, grid, spacing, h_max, cfg, rng)
+    ti = tg["i"]
+    k_samples = cfg.n_samples
+    x_target = np.broadcast_to(tg["lq_fixed"][:, None], (ti.size, k_samples)).copy()
+    proj = tg["projected"]
+    if proj.any():
+        x_target[proj] = _project(tg, prod, ti[proj], k_samples, rng)[...]
+    dx = x_target - obs_blk["x_last"][ti][:, None]
+    return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1]
+
+
+def _normal_block(
+    obs_blk: dict[str, np.ndarray],
+    prior: PopulationPrior,
+    grid: np.ndarray,
+    spacing: float,
+    h_max: int,
+    cfg: ForecastConfig,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normal innovations (conjugate in ``w``): exponent samples ``(n, K)`` and cumulative
+    noise ``(n, K, h_max)``."""
     k_samples = cfg.n_samples
     st = _Stats(obs_blk["dy"], obs_blk["dxw"], obs_blk["dt"], obs_blk["valid"], prior.rho)
     n = st.a.shape[0]
@@ -604,7 +667,6 @@ def _block(
     eps = (st.zy_last[rows, s_idx] - w * st.zx_last[rows, s_idx]) / sigma
     d_prev = st.d_last[rows, s_idx]
     dt_prev = st.dt_last[:, None]
-    h_max = int(tg["h"].max())
     cum = np.zeros((n, k_samples, h_max))
     total = np.zeros((n, k_samples))
     for j in range(h_max):
@@ -616,14 +678,7 @@ def _block(
         total = total + sigma * (ell * eps + e_new)
         cum[:, :, j] = total
         eps, d_prev, dt_prev = e_new, d, 1.0
-
-    ti = tg["i"]
-    x_target = np.broadcast_to(tg["lq_fixed"][:, None], (ti.size, k_samples)).copy()
-    proj = tg["projected"]
-    if proj.any():
-        x_target[proj] = _project(tg, prod, ti[proj], k_samples, rng)[...]
-    dx = x_target - obs_blk["x_last"][ti][:, None]
-    return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1]
+    return w, cum
 
 
 def _project(
@@ -790,11 +845,16 @@ def simulate(
     return ForecastSamples(frame, out)
 
 
+def model_name(prior: PopulationPrior) -> str:
+    """The ``model`` label of forecasts made with ``prior`` (normal or Student-t innovations)."""
+    return MODEL_NAME_T if prior.student_t else MODEL_NAME
+
+
 def quantile_frame(
     fs: ForecastSamples, levels: Sequence[float] = LEVELS, *, model: str = MODEL_NAME
 ) -> pl.DataFrame:
     """One row per series and forecast year: ``series_id, year, q05 ... q95`` (cost units, i.e.
-    exp of the log-cost quantiles), ``model`` (``pooled_wright_ma1[<level>]``), ``production``."""
+    exp of the log-cost quantiles), ``model`` (``pooled_wright_ma1[<level>]``, or ``pooled_wright_student_t_ma1[...]``), ``production``."""
     q = np.exp(fs.quantiles(levels))
     cols = {qname(v): q[:, j] for j, v in enumerate(levels)}
     return fs.targets.select("series_id", "year").with_columns(
@@ -815,6 +875,7 @@ def check_finite(fs: ForecastSamples) -> None:
 __all__ = [
     "ALL",
     "MODEL_NAME",
+    "MODEL_NAME_T",
     "SHIPPED_PRIOR",
     "ForecastConfig",
     "ForecastSamples",
@@ -823,6 +884,7 @@ __all__ = [
     "check_finite",
     "choose_prior",
     "load_priors",
+    "model_name",
     "population_prior",
     "population_priors",
     "priors_from_posterior_file",

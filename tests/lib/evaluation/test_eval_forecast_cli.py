@@ -56,7 +56,7 @@ def test_forecast_csv_end_to_end(tmp_path: Path) -> None:
     q = out.select("q05", "q10", "q25", "q50", "q75", "q90", "q95").to_numpy()
     assert np.all(np.diff(q, axis=1) > 0)
     assert out["production"].to_list() == ["given", "given", "projected"]
-    assert set(out["model"]) == {"pooled_wright_ma1[all]"}
+    assert set(out["model"]) == {"pooled_wright_student_t_ma1[all]"}
     # costs fall with experience: the pv median in 2014 is below the last observed 1.3
     assert out.filter(pl.col("year") == 2014)["q50"][0] < 1.3
     # the 2016 forecast (projected production, two more years) is wider than 2014's
@@ -70,7 +70,7 @@ def test_forecast_json_and_industry(tmp_path: Path) -> None:
                         "--samples", "300", out="out.json")  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = json.loads(dest.read_text())
-    assert len(rows) == 3 and rows[0]["model"] == "pooled_wright_ma1[solar]"
+    assert len(rows) == 3 and rows[0]["model"] == "pooled_wright_student_t_ma1[solar]"
     assert rows[0]["q05"] < rows[0]["q50"] < rows[0]["q95"]
 
 

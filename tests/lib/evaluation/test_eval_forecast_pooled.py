@@ -168,7 +168,7 @@ def test_projection_without_history_is_refused() -> None:
         fc.simulate(fc.ForecastTask(obs, tgt), prior)
 
 
-def _fake_fit(noise: str = "normal") -> xr.DataTree:
+def _fake_fit(noise: str = "normal", trend: str = "wright") -> xr.DataTree:
     rng = np.random.default_rng(0)
     c, d = 2, 50
 
@@ -187,7 +187,9 @@ def _fake_fit(noise: str = "normal") -> xr.DataTree:
         },
         coords={"industry": ["solar", "wind"]},
     )
-    cfg = {"trend": "wright", "noise": noise, "level": "pooled", "ma1": True}
+    if noise == "student_t":
+        post["nu"] = (("chain", "draw"), 4.0 + np.abs(v()))
+    cfg = {"trend": trend, "noise": noise, "level": "pooled", "ma1": True}
     dt = xr.DataTree.from_dict({"posterior": post})
     dt.attrs.update({"model_config": json.dumps(cfg), "model_id": "abc", "data_version": "d1"})
     return dt
@@ -212,8 +214,24 @@ def test_population_prior_from_a_fit() -> None:
     assert fc.population_prior(dt, max_draws=10).n_draws == 10
     with pytest.raises(ModelError, match="not in the fit"):
         fc.population_prior(dt, "robotics")
-    with pytest.raises(ModelError, match="normal noise"):
-        fc.population_prior(_fake_fit("student_t"))
+    assert a.nu == pytest.approx(np.full(100, np.inf)) and not a.student_t
+    with pytest.raises(ModelError, match="pooled Wright fit"):
+        fc.population_prior(_fake_fit(trend="time"))
+    t_fit = _fake_fit("student_t")
+    t_prior = fc.population_prior(t_fit)
+    assert t_prior.student_t
+    assert t_prior.nu == pytest.approx(flat(t_fit["posterior"].to_dataset()["nu"]))
+
+
+def test_student_t_prior_save_load_roundtrip(tmp_path) -> None:
+    priors = fc.population_priors(_fake_fit("student_t"))
+    back = fc.load_priors(fc.save_priors(priors, tmp_path / "t.csv", {}))
+    assert back["all"].student_t
+    assert back["all"].nu == pytest.approx(priors["all"].nu, rel=1e-5)
+    # a file written before nu existed (no column) reads as normal noise
+    frame = pl.read_csv(tmp_path / "t.csv").drop("nu")
+    frame.write_csv(tmp_path / "old.csv")
+    assert not fc.load_priors(tmp_path / "old.csv")["all"].student_t
 
 
 def test_prior_save_load_roundtrip_and_fallback(tmp_path) -> None:
