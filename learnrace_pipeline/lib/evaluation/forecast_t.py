@@ -36,7 +36,8 @@ import numpy as np
 from scipy.special import gammaln
 
 if TYPE_CHECKING:  # pragma: no cover
-    from learnrace_pipeline.lib.evaluation.forecast import ForecastConfig, PopulationPrior
+    from learnrace_pipeline.lib.evaluation.forecast import ForecastConfig
+    from learnrace_pipeline.lib.evaluation.priors import PopulationPrior
 
 #: nodes per coordinate of the (w, log sigma) grid
 GRID_W = 48

@@ -1,0 +1,313 @@
+"""The population prior of the pooled-prior forecaster: what a *new* series' parameters look
+like according to the pooled Wright fit, per posterior draw, at the all-technology level and per
+industry.
+
+- :class:`PopulationPrior`: draws of ``w`` (mean and sd; Wright exponent, unit-free), of
+  ``log sigma`` (mean and sd; log of the innovation scale of log cost per year), of ``rho``
+  (MA(1)) and of ``nu`` (Student-t degrees of freedom; ``inf`` for normal noise).
+- :func:`population_prior` / :func:`population_priors`: from a fitted ``xarray.DataTree``.
+- :func:`save_priors` / :func:`load_priors`: the CSV + ``.meta.json`` file format (the package
+  ships one, :data:`SHIPPED_PRIOR`, made by ``learnrace forecast-prior``).
+- :func:`choose_prior`: the level for ``--industry``.
+
+How the forecaster uses a prior is described in :mod:`.forecast`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import xarray as xr
+
+from learnrace_pipeline.lib.errors import DataError, ModelError
+
+#: The shipped population prior (made by ``learnrace forecast-prior``) and its provenance sidecar.
+SHIPPED_PRIOR = Path(__file__).with_name("population_prior.csv")
+SHIPPED_PRIOR_META = Path(__file__).with_name("population_prior.meta.json")
+ALL = "all"
+PRIOR_COLUMNS = ("level", "draw", "w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho", "nu")
+#: columns a prior file must have (``nu`` is optional: absent means normal noise)
+REQUIRED_PRIOR_COLUMNS = PRIOR_COLUMNS[:-1]
+
+
+# --------------------------------------------------------------------------------------------
+# the population prior
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PopulationPrior:
+    """Draws (dim ``draw``) of the distribution of a NEW series' parameters at one level.
+
+    Attributes:
+        level: ``"all"`` or an industry name.
+        w_mu, w_sd: mean and sd of the new series' Wright exponent (unit-free) per draw.
+        log_sigma_mu, log_sigma_sd: mean and sd of its log innovation sd (log of log-cost per
+            year) per draw.
+        rho: MA(1) coefficient per draw (0 for iid noise).
+        attrs: provenance (model id, data version, code version, ...), strings.
+        nu: Student-t degrees of freedom of the innovations per draw; ``inf`` (the default)
+            for normal noise.
+    """
+
+    level: str
+    w_mu: np.ndarray
+    w_sd: np.ndarray
+    log_sigma_mu: np.ndarray
+    log_sigma_sd: np.ndarray
+    rho: np.ndarray
+    attrs: Mapping[str, str] = field(default_factory=dict)
+    nu: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.nu is None:
+            object.__setattr__(self, "nu", np.full(np.asarray(self.w_mu).size, np.inf))
+        arrays = {}
+        for name in ("w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho", "nu"):
+            arr = np.asarray(getattr(self, name), dtype=float).ravel()
+            arrays[name] = arr
+            object.__setattr__(self, name, arr)
+        sizes = {a.size for a in arrays.values()}
+        if len(sizes) != 1 or 0 in sizes:
+            raise ModelError(f"population prior {self.level!r}: draws of unequal or zero length")
+        if not all(np.all(np.isfinite(a)) for k, a in arrays.items() if k != "nu"):
+            raise ModelError(f"population prior {self.level!r}: non-finite draws")
+        nu = arrays["nu"]
+        if np.any(np.isnan(nu)) or np.any(nu <= 1):
+            raise ModelError(f"population prior {self.level!r}: nu must be > 1 (or inf)")
+        if np.any(np.isinf(nu)) and not np.all(np.isinf(nu)):
+            raise ModelError(f"population prior {self.level!r}: nu is infinite for some draws only")
+        if np.any(arrays["w_sd"] < 0) or np.any(arrays["log_sigma_sd"] < 0):
+            raise ModelError(f"population prior {self.level!r}: negative sd")
+        if np.any(np.abs(arrays["rho"]) >= 1):
+            raise ModelError(f"population prior {self.level!r}: |rho| >= 1 (not invertible)")
+        ls = arrays["log_sigma_sd"]
+        if np.any(ls == 0) and not np.all(ls == 0):
+            raise ModelError(
+                f"population prior {self.level!r}: log_sigma_sd is zero for some draws only"
+            )
+
+    @property
+    def n_draws(self) -> int:
+        return int(self.w_mu.size)
+
+    @property
+    def student_t(self) -> bool:
+        """Whether the innovations are Student-t (finite ``nu``) rather than normal."""
+        return bool(np.all(np.isfinite(self.nu)))
+
+    def thin(self, max_draws: int) -> PopulationPrior:
+        """At most ``max_draws`` draws, evenly spaced (deterministic)."""
+        if self.n_draws <= max_draws:
+            return self
+        idx = np.unique(np.linspace(0, self.n_draws - 1, max_draws).round().astype(int))
+        return PopulationPrior(
+            self.level,
+            self.w_mu[idx],
+            self.w_sd[idx],
+            self.log_sigma_mu[idx],
+            self.log_sigma_sd[idx],
+            self.rho[idx],
+            dict(self.attrs),
+            self.nu[idx],
+        )
+
+    def to_frame(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "level": [self.level] * self.n_draws,
+                "draw": np.arange(self.n_draws, dtype=np.int64),
+                "w_mu": self.w_mu,
+                "w_sd": self.w_sd,
+                "log_sigma_mu": self.log_sigma_mu,
+                "log_sigma_sd": self.log_sigma_sd,
+                "rho": self.rho,
+                "nu": self.nu,
+            }
+        )
+
+    def summary(self) -> dict[str, float]:
+        """Means of the draws and the implied prior mean learning rate (for messages)."""
+        return {
+            "w_mean": float(self.w_mu.mean()),
+            "w_sd_total": float(np.sqrt(self.w_mu.var() + np.mean(self.w_sd**2))),
+            "learning_rate": float(1 - 2 ** (-self.w_mu.mean())),
+            "sigma_median": float(np.exp(np.median(self.log_sigma_mu))),
+            "rho_mean": float(self.rho.mean()),
+            "nu_median": float(np.median(self.nu)),
+        }
+
+
+def _stack(da: xr.DataArray) -> np.ndarray:
+    """Draws as rows, chain-major (the order of ``stack(sample=("chain", "draw"))``), without
+    building a MultiIndex: the hindcast calls this hundreds of times per origin."""
+    rest = [d for d in da.dims if d not in ("chain", "draw")]
+    values = da.transpose("chain", "draw", *rest).values
+    return values.reshape(-1, *values.shape[2:])
+
+
+def population_prior(
+    dt: xr.DataTree, industry: str | None = None, *, max_draws: int | None = None
+) -> PopulationPrior:
+    """The new-series prior from a pooled Wright fit of ``learning.LearningCurveModel``.
+
+    ``industry=None`` gives the all-technology level; an industry absent from the fit's
+    ``industry`` coordinate is refused (use the all level for an unseen industry). A Student-t
+    fit carries its degrees of freedom ``nu`` per draw; a normal fit gets ``nu = inf``.
+
+    Raises:
+        ModelError: the fit is not a pooled Wright fit (normal or Student-t noise), or the
+            industry is unknown.
+    """
+    cfg = json.loads(dt.attrs.get("model_config", "{}"))
+    if (
+        cfg.get("trend") != "wright"
+        or cfg.get("noise") not in ("normal", "student_t")
+        or cfg.get("level") != "pooled"
+    ):
+        raise ModelError(
+            "the pooled-prior forecaster needs a pooled Wright fit (normal or Student-t noise); "
+            f"got trend={cfg.get('trend')!r} noise={cfg.get('noise')!r} level={cfg.get('level')!r}"
+        )
+    post = dt["posterior"].to_dataset()
+    tau_s = _stack(post["tau_w_series"])
+    if industry is None:
+        w_mu = _stack(post["w_all"])
+        w_sd = np.sqrt(_stack(post["tau_w_industry"]) ** 2 + tau_s**2)
+        level = ALL
+    else:
+        labels = [str(v) for v in post["industry"].values]
+        if industry not in labels:
+            raise ModelError(f"industry {industry!r} is not in the fit (it has {labels})")
+        if "w_industry" in post:
+            w_ind = post["w_industry"]
+        else:  # only free variables stored: w_industry = w_all + tau_w_industry * z_w_industry
+            w_ind = post["w_all"] + post["tau_w_industry"] * post["z_w_industry"]
+        w_mu = _stack(w_ind.sel(industry=industry))
+        w_sd = tau_s
+        level = industry
+    rho = _stack(post["rho"]) if "rho" in post else np.zeros_like(w_mu)
+    nu = _stack(post["nu"]) if cfg.get("noise") == "student_t" else None
+    attrs = {
+        k: str(dt.attrs[k])
+        for k in ("model_id", "model_type", "data_version", "code_version", "sampler_config")
+        if k in dt.attrs
+    }
+    prior = PopulationPrior(
+        level,
+        w_mu,
+        w_sd,
+        _stack(post["log_sigma_all"]),
+        _stack(post["tau_log_sigma"]),
+        rho,
+        attrs,
+        nu,
+    )
+    return prior.thin(max_draws) if max_draws else prior
+
+
+def population_priors(
+    dt: xr.DataTree, *, max_draws: int | None = None
+) -> dict[str, PopulationPrior]:
+    """Priors at the all level and for every industry of the fit, keyed ``"all"``/industry."""
+    out = {ALL: population_prior(dt, None, max_draws=max_draws)}
+    for ind in dt["posterior"]["industry"].values:
+        out[str(ind)] = population_prior(dt, str(ind), max_draws=max_draws)
+    return out
+
+
+def priors_from_posterior_file(
+    path: str | Path, *, max_draws: int | None = None
+) -> dict[str, PopulationPrior]:
+    """Priors from a pooled fit saved by ``models.base.save`` (``.nc`` netCDF or ``.zarr``)."""
+    from learnrace_pipeline.lib.models import base
+
+    return population_priors(base.load(path), max_draws=max_draws)
+
+
+def save_priors(
+    priors: Mapping[str, PopulationPrior], path: str | Path, meta: Mapping[str, object]
+) -> Path:
+    """Write priors as CSV (one row per level and draw) plus a ``.meta.json`` sidecar.
+
+    Both files are written to temporary names and renamed, so a failure leaves no partial file.
+    """
+    from learnrace_pipeline.lib.evaluation.forecast_input import write_atomic_bytes
+
+    path = Path(path)
+    frame = pl.concat([p.to_frame() for p in priors.values()])
+    csv = frame.write_csv(float_precision=6).encode()
+    write_atomic_bytes(csv, path)
+    sidecar = dict(meta) | {
+        "levels": list(priors),
+        "draws_per_level": {k: p.n_draws for k, p in priors.items()},
+        "columns": list(PRIOR_COLUMNS),
+        "attrs": next(iter(priors.values())).attrs,
+    }
+    write_atomic_bytes(
+        (json.dumps(sidecar, indent=2, sort_keys=True, default=str) + "\n").encode(),
+        path.with_suffix(".meta.json"),
+    )
+    return path
+
+
+def load_priors(path: str | Path = SHIPPED_PRIOR) -> dict[str, PopulationPrior]:
+    """Read priors written by :func:`save_priors` (default: the shipped file)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            "population prior file not found (build it with `learnrace forecast-prior`)",
+            source="population_prior",
+            file=str(path),
+        )
+    frame = pl.read_csv(path, schema_overrides={"nu": pl.Float64})
+    missing = [c for c in REQUIRED_PRIOR_COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"missing column(s) {missing}", source="population_prior", file=str(path), row=1,
+            column=missing[0],
+        )  # fmt: skip
+    meta_path = path.with_suffix(".meta.json")
+    attrs = {}
+    if meta_path.is_file():
+        attrs = {k: str(v) for k, v in json.loads(meta_path.read_text()).get("attrs", {}).items()}
+    out = {}
+    for (level,), g in frame.sort("level", "draw").group_by("level", maintain_order=True):
+        out[str(level)] = PopulationPrior(
+            str(level),
+            g["w_mu"].to_numpy(),
+            g["w_sd"].to_numpy(),
+            g["log_sigma_mu"].to_numpy(),
+            g["log_sigma_sd"].to_numpy(),
+            g["rho"].to_numpy(),
+            attrs,
+            g["nu"].to_numpy() if "nu" in g.columns else None,
+        )
+    if ALL not in out:
+        raise DataError(
+            "no 'all' level in the prior file", source="population_prior", file=str(path)
+        )
+    return out
+
+
+def choose_prior(
+    priors: Mapping[str, PopulationPrior], industry: str | None
+) -> tuple[PopulationPrior, str]:
+    """The prior for ``--industry`` (or the all level), and a note when it falls back.
+
+    An industry of the taxonomy that the fitted data never saw gets the all-technology level,
+    which is exactly the hierarchical model's prediction for a new industry.
+    """
+    if industry is None:
+        return priors[ALL], ""
+    if industry in priors:
+        return priors[industry], ""
+    return priors[ALL], (
+        f"industry {industry!r} has no series in the fitted data: using the all-technology "
+        "prior (the pooled model's prediction for a new industry)"
+    )
