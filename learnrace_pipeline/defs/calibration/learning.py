@@ -46,7 +46,7 @@ MODELS = {
 #: Experience + time together: w and m are nearly collinear where production grows steadily, so
 #: this fit gets its own asset (its geometry is the hardest; it samples with target_accept 0.99).
 #: The model samples each level as (drift, w given drift), the same prior in decorrelated
-#: coordinates (lib/models/learning.py), and passes every convergence check on the real panel
+#: coordinates (lib/models/learning_model.py), and passes every convergence check on the real panel
 #: with several seeds, so its check is blocking like the other fits'.
 BOTH = LearningConfig(trend="both", noise="student_t")
 BOTH_TARGET_ACCEPT = 0.99
