@@ -182,7 +182,7 @@ def innovation_paths(
     total = np.zeros((n, k))
     prev = draws["e_last"]
     for j in range(h_max):
-        shock = rng.standard_t(np.where(np.isfinite(nu), nu, 1e6))
+        shock = rng.standard_t(nu)  # only Student-t priors (finite nu) come here
         e_new = sigma * shock
         total = total + e_new + rho * prev
         cum[:, :, j] = total
