@@ -17,7 +17,7 @@ lives in three modules by idea:
 
 Import from here (``learnrace_pipeline.lib.models.learning``); the split is an internal layout.
 A fit's code version (:attr:`LearningCurveModel.code_version`) hashes this module, the model,
-its NumPy mirrors, the panel builder and the MA(1) Op, the code that makes a saved fit.
+its NumPy mirrors, the panel builder and the fused likelihood Op, the code that makes a saved fit.
 """
 
 from __future__ import annotations
@@ -148,14 +148,14 @@ class LearningCurveModel:
         facade and the ``fit_data`` group), :mod:`.learning_model` (the PyMC model),
         :mod:`.learning_numpy` (the deterministics, ``log_likelihood`` and
         ``posterior_predictive`` groups computed from every posterior), the panel builder and
-        the MA(1) Op. Editing any of them changes :attr:`model_id`, so stale saved fits are not
+        the fused likelihood Op. Editing any of them changes :attr:`model_id`, so stale saved fits are not
         reused. :mod:`.learning_posterior` is left out: it only reads saved fits."""
         import sys
 
-        from learnrace_pipeline.lib.models import learning_model, learning_numpy, ma1_op, panel
+        from learnrace_pipeline.lib.models import learning_model, learning_numpy, loglik_op, panel
 
         return base.code_version(
-            sys.modules[__name__], learning_model, learning_numpy, panel, ma1_op
+            sys.modules[__name__], learning_model, learning_numpy, panel, loglik_op
         )
 
     @property

@@ -14,8 +14,8 @@ MA(1), exactly within each series: the innovations are recovered from the data b
 ``e0_s ~ Normal(0, sigma_s)`` (integrating it out gives the exact Gaussian MA(1) likelihood;
 under Student-t noise the start stays Normal, which avoids a bimodal posterior for e0). In the
 model the recursion is one O(n) loop over the flat observation vector that restarts at every
-series start (:mod:`.ma1_op`, a PyTensor Op with a numba kernel and its adjoint), so no series
-leaks into the next. :func:`.learning_numpy.ma1_innovations` runs the same recursion over every
+series start, so no series leaks into the next; that loop and the noise density are one fused
+PyTensor Op with a numba kernel that returns the gradients too (:mod:`.loglik_op`). :func:`.learning_numpy.ma1_innovations` runs the same recursion over every
 posterior draw (a cached numba loop); it gives pointwise log-likelihoods, predictive draws and
 forecasts from the posterior without compiling anything per fit.
 
@@ -89,7 +89,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from learnrace_pipeline.lib.errors import ModelError
-from learnrace_pipeline.lib.models.ma1_op import ma1_filter
+from learnrace_pipeline.lib.models.loglik_op import learning_loglik
 from learnrace_pipeline.lib.models.panel import Panel
 
 Trend = Literal["wright", "time", "both"]
@@ -437,27 +437,26 @@ def create_learning_model(
             )
         sigma = pm.Deterministic("sigma_series", pt.exp(log_sig), dims="series")
         pm.Deterministic("sigma_all", pt.exp(log_sigma_all))
-        scale = sigma[series_idx] * pt.sqrt(dt)
         nu = pm.Gamma("nu", pr.nu_alpha, pr.nu_beta) if config.noise == "student_t" else None
 
-        r = dlogc - mu
         if config.ma1:
             rho = pm.TruncatedNormal("rho", pr.rho_mu, pr.rho_sd, lower=-0.95, upper=0.95)
             # pre-sample shock: Normal even under Student-t innovations (a heavy-tailed e0 gives
             # a second mode, "a huge e0 explains the first point's outlier", that chains can
             # get stuck in); exact for normal noise, a light-tailed start for Student-t
             z0 = pm.Normal("z_e0", 0.0, 1.0, dims="series")
-            e0 = sigma * z0
-            e = ma1_filter(r, -rho, e0[series_idx], pos)
+            a, e0 = -rho, sigma * z0
         else:
-            e = r
+            a, e0 = pt.constant(0.0), pt.zeros(n_series)
+        # the per-point density (MA(1) filter, scale sigma * sqrt(dt), Normal or Student-t
+        # kernel) is one fused numba Op (.loglik_op); its constants are added once per point
         if nu is None:
-            logp = -0.5 * pt.square(e / scale) - pt.log(scale) - 0.5 * np.log(2 * np.pi)
+            const = -0.5 * np.log(2 * np.pi)
         else:
-            # Student-t log density with its normalising constant computed once (scalar nu)
             const = pt.gammaln((nu + 1.0) / 2.0) - pt.gammaln(nu / 2.0) - 0.5 * pt.log(np.pi * nu)
-            logp = const - pt.log(scale) - (nu + 1.0) / 2.0 * pt.log1p(pt.square(e / scale) / nu)
-        pm.Potential("loglik", pt.sum(mask * logp))
+        kernel = learning_loglik(config.noise, dlogc, mu, dt, pos, series_idx, mask, sigma, a, e0,
+                                 pt.constant(1.0) if nu is None else nu)  # fmt: skip
+        pm.Potential("loglik", kernel + const * pt.sum(mask))
     return model
 
 

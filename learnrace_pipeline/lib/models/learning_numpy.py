@@ -4,7 +4,7 @@ Fits store only the free parameters (short nutpie compiles); everything else a f
 computed here from the posterior draws, so refits need no extra compilation:
 
 - :func:`ma1_innovations`: the exact within-series MA(1) recursion over many draws (a cached
-  numba loop), the NumPy twin of the model's PyTensor Op (:mod:`.ma1_op`);
+  numba loop), the NumPy twin of the recursion in the model's fused Op (:mod:`.loglik_op`);
 - :func:`add_deterministics`: the model's ``pm.Deterministic`` quantities from free draws;
 - :func:`pointwise_log_likelihood` and :func:`one_step_predictive`: the ``log_likelihood`` and
   one-step ``posterior_predictive`` groups of a fit;

@@ -123,39 +123,6 @@ def test_simulate_dlogc_is_the_generative_model(synthetic_panel) -> None:
     assert np.mean(y**2) == pytest.approx(1.25, rel=0.03)
 
 
-@pytest.mark.parametrize("mode", ["FAST_RUN", "NUMBA"])
-def test_ma1_op_values_and_gradients(mode) -> None:
-    import pytensor.tensor as pt
-
-    from learnrace_pipeline.lib.models.ma1_op import ma1_filter
-
-    rng = np.random.default_rng(1)
-    lengths = [5, 1, 17, 60, 3]
-    series = np.repeat(np.arange(len(lengths)), lengths)
-    pos = np.concatenate([np.arange(n) for n in lengths])
-    r, e0, wts = rng.standard_normal((3, pos.size))
-    r_v, a_v, e0_v, pos_v = pt.dvector(), pt.dscalar(), pt.dvector(), pt.lvector()
-    e = ma1_filter(r_v, a_v, e0_v, pos_v)
-    loss = pt.sum(wts * e**2)
-    fn = pytensor.function(
-        [r_v, a_v, e0_v, pos_v], [e, loss, *pytensor.grad(loss, [r_v, a_v, e0_v])], mode=mode
-    )
-    e_out, _, g_r, g_a, g_e0 = fn(r, -0.3, e0, pos)
-    np.testing.assert_allclose(e_out, _loop_innovations(r, 0.3, series, e0), atol=1e-12)
-    loss_fn = pytensor.function([r_v, a_v, e0_v, pos_v], loss, mode=mode)
-    h = 1e-6
-    num_a = (loss_fn(r, -0.3 + h, e0, pos) - loss_fn(r, -0.3 - h, e0, pos)) / (2 * h)
-    assert float(g_a) == pytest.approx(num_a, rel=1e-6)
-    for i in (0, 4, 5, 6, 30, pos.size - 1):
-        step = h * np.eye(pos.size)[i]
-        num_r = (loss_fn(r + step, -0.3, e0, pos) - loss_fn(r - step, -0.3, e0, pos)) / (2 * h)
-        num_e0 = (loss_fn(r, -0.3, e0 + step, pos) - loss_fn(r, -0.3, e0 - step, pos)) / (2 * h)
-        assert g_r[i] == pytest.approx(num_r, rel=1e-6, abs=1e-8)
-        assert g_e0[i] == pytest.approx(num_e0, rel=1e-6, abs=1e-8)
-    # e0 is read only at series starts
-    assert np.all(g_e0[pos > 0] == 0.0)
-
-
 #: free trend parameters below the top level, per (trend, trend_param)
 TREND_FREE = {
     ("time", "centred"): {"m_industry", "z_m_series"},

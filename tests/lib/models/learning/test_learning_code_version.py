@@ -2,7 +2,7 @@
 
 ``LearningCurveModel.code_version`` must hash the facade, the PyMC model, its NumPy mirrors
 (which compute the stored deterministics, log-likelihood and predictive groups), the panel
-builder and the MA(1) Op; editing any of them must change the model id, so a stale saved fit is
+builder and the fused likelihood Op; editing any of them must change the model id, so a stale saved fit is
 never reused. Modules that only read saved fits must not.
 """
 
@@ -19,13 +19,13 @@ from learnrace_pipeline.lib.models import (
     learning_model,
     learning_numpy,
     learning_posterior,
-    ma1_op,
+    loglik_op,
     panel,
     summaries,
 )
 from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
 
-FIT_MODULES = (learning, learning_model, learning_numpy, panel, ma1_op)
+FIT_MODULES = (learning, learning_model, learning_numpy, panel, loglik_op)
 
 
 @pytest.fixture(scope="module")
