@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from source_rows import row_lookups
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.sources import helveston_solar_2022 as hs
@@ -24,20 +25,7 @@ def tables(raw_dir: Path) -> dict[str, pl.DataFrame]:
     return hs.read(raw_dir)
 
 
-def _cost(t: dict[str, pl.DataFrame], name: str, year: int) -> dict:
-    c = t["cost_observations"]
-    return c.filter((pl.col("series_id") == SID + name) & (pl.col("year") == year)).row(
-        0, named=True
-    )
-
-
-def _prod(t: dict[str, pl.DataFrame], name: str, nation: str, year: int) -> dict:
-    p = t["production"]
-    return p.filter(
-        (pl.col("series_id") == SID + name)
-        & (pl.col("nation") == nation)
-        & (pl.col("year") == year)
-    ).row(0, named=True)
+_cost, _prod = row_lookups(SID)
 
 
 # --- real files --------------------------------------------------------------------------------

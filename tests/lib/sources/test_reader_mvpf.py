@@ -8,6 +8,7 @@ import openpyxl
 import polars as pl
 import pytest
 from python_calamine import CalamineWorkbook
+from source_rows import row_lookups
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.sources import mvpf_climate_vendored as mvpf
@@ -21,20 +22,7 @@ def tables(raw_dir: Path) -> dict[str, pl.DataFrame]:
     return mvpf.read(raw_dir)
 
 
-def _cost(t: dict[str, pl.DataFrame], name: str, year: int) -> dict:
-    c = t["cost_observations"]
-    return c.filter((pl.col("series_id") == SID + name) & (pl.col("year") == year)).row(
-        0, named=True
-    )
-
-
-def _prod(t: dict[str, pl.DataFrame], name: str, nation: str, year: int) -> dict:
-    p = t["production"]
-    return p.filter(
-        (pl.col("series_id") == SID + name)
-        & (pl.col("nation") == nation)
-        & (pl.col("year") == year)
-    ).row(0, named=True)
+_cost, _prod = row_lookups(SID)
 
 
 # --- real files --------------------------------------------------------------------------------
