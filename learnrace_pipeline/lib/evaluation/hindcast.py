@@ -90,11 +90,12 @@ COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0
 
 
 def _default_sampler() -> SamplerConfig:
-    # 2 x 1000 after 500 warm-up. Over every third origin of the PCDB hindcast the population
-    # parameters then have a median max R-hat of 1.013 (worst 1.030) and a median min bulk ESS
-    # of 187 (worst 85); 2 x 500 gave 1.026 (1.066) and 94 (41). Per-origin diagnostics are in
+    # 2 x 1000 after 1000 warm-up. Over every third origin of the PCDB hindcast the population
+    # parameters then have a median max R-hat of 1.011 (worst 1.025) and a median min bulk ESS
+    # of 213 (worst 91). Shorter runs leave some origin poorly mixed: 2 x 1000 after 500 warm-up
+    # gave worst 1.071 / 30, 2 x 500 after 500 worst 1.087 / 30. Per-origin diagnostics are in
     # evaluation.origins
-    return SamplerConfig(draws=1000, tune=500, chains=2, seed=20240601, target_accept=0.9)
+    return SamplerConfig(draws=1000, tune=1000, chains=2, seed=20240601, target_accept=0.9)
 
 
 def _default_forecast() -> ForecastConfig:
