@@ -13,6 +13,7 @@ from source_rows import row_lookups
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.sources import mvpf_climate_vendored as mvpf
 from learnrace_pipeline.lib.sources.base import Notes
+from learnrace_pipeline.lib.sources.mvpf_climate_vendored import ziegler_trancik as zt
 
 SID = "mvpf_climate_vendored:"
 
@@ -301,7 +302,7 @@ def _zt(tmp_path: Path, sheet: str, units: str, other1: str, rows: list[tuple]) 
 
 def test_zt_unit_mismatch_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sheet = "RepreSeries_Price_All_Cells"
-    monkeypatch.setattr(mvpf, "ZT_SHEETS", {sheet: mvpf.ZT_SHEETS[sheet]})
+    monkeypatch.setattr(zt, "ZT_SHEETS", {sheet: zt.ZT_SHEETS[sheet]})
     raw = _zt(tmp_path, sheet, "2019_USD per kWh", "All", [(1991, 7523.3), (1992, 6034.9)])
     with pytest.raises(DataError) as e:
         mvpf._read_zt(raw, Notes(mvpf.SOURCE))
@@ -311,7 +312,7 @@ def test_zt_unit_mismatch_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_zt_repeated_year_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sheet = "RepreSeries_MarketSize_All_MWh"
-    monkeypatch.setattr(mvpf, "ZT_SHEETS", {sheet: mvpf.ZT_SHEETS[sheet]})
+    monkeypatch.setattr(zt, "ZT_SHEETS", {sheet: zt.ZT_SHEETS[sheet]})
     raw = _zt(tmp_path, sheet, "MWh", "All", [(1991, 0.13), (1992, 1.55), (1992, 12.87)])
     with pytest.raises(DataError, match="year 1992 repeated") as e:
         mvpf._read_zt(raw, Notes(mvpf.SOURCE))
@@ -320,7 +321,7 @@ def test_zt_repeated_year_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 def test_zt_synthetic_annual_to_cumulative(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     sheet = "RepreSeries_MarketSize_All_MWh"
-    monkeypatch.setattr(mvpf, "ZT_SHEETS", {sheet: mvpf.ZT_SHEETS[sheet]})
+    monkeypatch.setattr(zt, "ZT_SHEETS", {sheet: zt.ZT_SHEETS[sheet]})
     raw = _zt(tmp_path, sheet, "MWh", "All", [(2000, 100.0), (2001, 200.0), (2002, 400.0)])
     _, _, prod = mvpf._read_zt(raw, Notes(mvpf.SOURCE))
     # growth 100% a year -> initial stock q1 / g = 100 / 1
