@@ -357,6 +357,7 @@ def create_learning_model(
         groups_vary = n_groups > 1
         series_vary = n_series > n_groups
 
+        mu = pt.zeros_like(dlogc)
         w_parent = m_parent = None
         m_vary = False
         # experience+time: (w, m) of each level below the top sampled as (drift, w | drift)
@@ -415,9 +416,10 @@ def create_learning_model(
                     _spread("m_series", m_parent, pr.tau_m_series, "series", n_series, m_vary),
                     dims="series",
                 )
-        # mean of dlogc: -w_series * x - m_series * dt (a model without a term passes zeros)
-        w_vec = w_ser if config.has_w else pt.zeros(n_series)
-        m_vec = m_ser if config.has_m else pt.zeros(n_series)
+        if config.has_w:
+            mu = mu - w_ser[series_idx] * x
+        if config.has_m:
+            mu = mu - m_ser[series_idx] * dt
 
         log_sigma_all = pm.Normal("log_sigma_all", pr.log_sigma_mu, pr.log_sigma_sd)
         if n_series == 1:
@@ -446,15 +448,14 @@ def create_learning_model(
             a, e0 = -rho, sigma * z0
         else:
             a, e0 = pt.constant(0.0), pt.zeros(n_series)
-        # the per-point density (mean, MA(1) filter, scale sigma * sqrt(dt), Normal or
-        # Student-t kernel) is one fused numba Op (.loglik_op); its constants are added once
-        # per scored point
+        # the per-point density (MA(1) filter, scale sigma * sqrt(dt), Normal or Student-t
+        # kernel) is one fused numba Op (.loglik_op); its constants are added once per point
         if nu is None:
             const = -0.5 * np.log(2 * np.pi)
         else:
             const = pt.gammaln((nu + 1.0) / 2.0) - pt.gammaln(nu / 2.0) - 0.5 * pt.log(np.pi * nu)
-        kernel = learning_loglik(config.noise, dlogc, x, dt, pos, series_idx, mask, w_vec, m_vec,
-                                 sigma, a, e0, pt.constant(1.0) if nu is None else nu)  # fmt: skip
+        kernel = learning_loglik(config.noise, dlogc, mu, dt, pos, series_idx, mask, sigma, a, e0,
+                                 pt.constant(1.0) if nu is None else nu)  # fmt: skip
         pm.Potential("loglik", kernel + const * pt.sum(mask))
     return model
 
