@@ -59,6 +59,11 @@ default of the shipped prior, the ``forecasts/population_prior`` asset and the h
 ``nu`` per draw; its series are updated on a (w, log sigma) grid instead of step 2's conjugate
 integral, and simulated with Student-t annual shocks (:mod:`.forecast_t`). A prior with
 ``nu = inf`` takes the exact normal path above. Time-trend and experience+time fits are refused.
+
+Layout: this module holds the task, the settings, :func:`simulate` and the output frame; the
+normal update (steps 1-4) is :mod:`.forecast_normal`, the Student-t update :mod:`.forecast_t`,
+the production paths :mod:`.forecast_production`, the population priors :mod:`.priors` and the
+input checks of ``learnrace forecast`` :mod:`.forecast_input`.
 """
 
 from __future__ import annotations
@@ -70,6 +75,12 @@ import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError, ModelError
+from learnrace_pipeline.lib.evaluation.forecast_normal import normal_block, sigma_grid
+from learnrace_pipeline.lib.evaluation.forecast_production import (
+    prepare_targets,
+    production_model,
+    project,
+)
 from learnrace_pipeline.lib.evaluation.priors import (
     ALL,
     SHIPPED_PRIOR,
@@ -146,167 +157,6 @@ class ForecastSamples:
         return np.quantile(self.samples, np.asarray(levels), axis=1).T
 
 
-def _production_model(annual: pl.DataFrame | None, series: list[str]) -> dict[str, np.ndarray]:
-    """Per series: growth estimates of log annual production (RW with drift), NaN if < 3 years."""
-    n = len(series)
-    out = {k: np.full(n, np.nan) for k in ("g_hat", "s2", "span", "m", "last_year", "last_lq")}
-    if annual is None or annual.height == 0:
-        return out
-    a = annual.filter(pl.col("series_id").is_in(series)).sort("series_id", "year")
-    stats_ = (
-        a.with_columns(
-            (pl.col("log_annual") - pl.col("log_annual").shift(1)).over("series_id").alias("d"),
-            (pl.col("year") - pl.col("year").shift(1)).over("series_id").alias("k"),
-        )
-        .group_by("series_id")
-        .agg(
-            pl.col("year").first().alias("y0"),
-            pl.col("year").last().alias("y1"),
-            pl.col("log_annual").first().alias("l0"),
-            pl.col("log_annual").last().alias("l1"),
-            pl.col("d").drop_nulls().alias("d"),
-            pl.col("k").drop_nulls().alias("k"),
-        )
-    )
-    pos = {s: i for i, s in enumerate(series)}
-    for r in stats_.iter_rows(named=True):
-        i = pos[r["series_id"]]
-        m = len(r["d"])
-        span = float(r["y1"] - r["y0"])
-        out["last_year"][i] = r["y1"]
-        out["last_lq"][i] = r["l1"]
-        if m < 2 or span <= 0:
-            continue
-        g = (r["l1"] - r["l0"]) / span
-        d = np.asarray(r["d"], float)
-        k = np.asarray(r["k"], float)
-        out["g_hat"][i] = g
-        out["s2"][i] = float(np.sum((d - g * k) ** 2 / k) / (m - 1))
-        out["span"][i] = span
-        out["m"][i] = m
-    return out
-
-
-def _prepare_targets(task: ForecastTask, series: list[str], last_year: np.ndarray) -> pl.DataFrame:
-    """Targets with horizon, the kind of production path, and the last known production."""
-    t = task.targets.sort("series_id", "year").select("series_id", "year", "log_q")
-    known = pl.concat(
-        [
-            task.obs.select("series_id", "year", "log_q"),
-            t.filter(pl.col("log_q").is_not_null()),
-        ]
-    ).with_columns(pl.lit(True).alias("_known"))
-    unknown = t.filter(pl.col("log_q").is_null()).with_columns(pl.lit(False).alias("_known"))
-    both = pl.concat([known, unknown]).sort("series_id", "year")
-    yk = pl.when(pl.col("_known")).then(pl.col("year"))
-    lk = pl.when(pl.col("_known")).then(pl.col("log_q"))
-    both = both.with_columns(
-        yk.forward_fill().over("series_id").alias("py"),
-        lk.forward_fill().over("series_id").alias("plq"),
-        yk.backward_fill().over("series_id").alias("ny"),
-        lk.backward_fill().over("series_id").alias("nlq"),
-    ).with_columns(
-        (
-            pl.col("plq")
-            + (pl.col("nlq") - pl.col("plq"))
-            * (pl.col("year") - pl.col("py")).cast(pl.Float64)
-            / (pl.col("ny") - pl.col("py")).cast(pl.Float64)
-        ).alias("lq_interp")
-    )
-    interp = both.filter(~pl.col("_known")).select("series_id", "year", "lq_interp")
-    last_known = (
-        known.sort("series_id", "year")
-        .group_by("series_id")
-        .agg(pl.col("year").last().alias("lk_year"), pl.col("log_q").last().alias("lk_lq"))
-    )
-    pos = {s: i for i, s in enumerate(series)}
-    t = (
-        t.join(interp, on=["series_id", "year"], how="left")
-        .join(last_known, on="series_id", how="left")
-        .with_columns(
-            pl.when(pl.col("log_q").is_not_null())
-            .then(pl.lit("given"))
-            .when(pl.col("lq_interp").is_not_null())
-            .then(pl.lit("interpolated"))
-            .otherwise(pl.lit("projected"))
-            .alias("production"),
-            pl.coalesce("log_q", "lq_interp").alias("lq_fixed"),
-            pl.col("series_id").replace_strict(pos, return_dtype=pl.Int64).alias("_i"),
-        )
-    )
-    t = t.with_columns(
-        (pl.col("year") - pl.lit(pl.Series(last_year.astype(np.int64))).gather(pl.col("_i")))
-        .cast(pl.Int64)
-        .alias("horizon")
-    )
-    return t.sort("_i", "year")
-
-
-class _Stats:
-    """Sufficient statistics of the differences of a block of series, per prior draw."""
-
-    def __init__(
-        self, dy: np.ndarray, dxw: np.ndarray, dt: np.ndarray, valid: np.ndarray, rho: np.ndarray
-    ) -> None:
-        # dy, dxw (= -dlogq), dt, valid: (n, L) right-aligned; rho: (S,)
-        n, length = dy.shape
-        s = rho.size
-        r = rho[None, :]
-        a = np.zeros((n, s))
-        b = np.zeros((n, s))
-        c = np.zeros((n, s))
-        logdet = np.zeros((n, s))
-        d_prev = np.ones((n, s))
-        zy_prev = np.zeros((n, s))
-        zx_prev = np.zeros((n, s))
-        dt_prev = np.ones((n, 1))
-        valid_prev = np.zeros((n, 1), dtype=bool)
-        for t in range(length):
-            v = valid[:, t : t + 1]
-            dtt = dt[:, t : t + 1]
-            # first real difference: the pre-sample shock has dt 1 and no coupling term
-            dtp = np.where(valid_prev, dt_prev, 1.0)
-            diag = np.where(v, dtt + r**2 * dtp, 1.0)
-            off = np.where(v & valid_prev, r * dtp, 0.0)
-            ell = off / d_prev
-            d = diag - off * ell
-            zy = np.where(v, dy[:, t : t + 1], 0.0) - ell * zy_prev
-            zx = np.where(v, dxw[:, t : t + 1], 0.0) - ell * zx_prev
-            a += zx * zx / d
-            b += zx * zy / d
-            c += zy * zy / d
-            logdet += np.log(d)
-            d_prev, zy_prev, zx_prev = d, zy, zx
-            dt_prev = np.where(v, dtt, dt_prev)
-            valid_prev = v | valid_prev
-        self.a, self.b, self.c, self.logdet = a, b, c, logdet
-        self.zy_last, self.zx_last, self.d_last = zy_prev, zx_prev, d_prev
-        self.dt_last = dt_prev[:, 0]
-        self.n = valid.sum(axis=1).astype(float)
-
-
-def _sigma_grid(prior: PopulationPrior, nodes: int) -> tuple[np.ndarray, float]:
-    lo = float(np.min(prior.log_sigma_mu - 4.5 * prior.log_sigma_sd))
-    hi = float(np.max(prior.log_sigma_mu + 4.5 * prior.log_sigma_sd))
-    grid = np.linspace(lo, hi, nodes)
-    return grid, float(grid[1] - grid[0]) if nodes > 1 else 0.0
-
-
-def _stratified_choice(logw: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Stratified draws of flat indices from per-row log weights ``(n, M)`` -> ``(n, k)``."""
-    n, m = logw.shape
-    w = np.exp(logw - logw.max(axis=1, keepdims=True))
-    cdf = np.cumsum(w, axis=1)
-    cdf /= cdf[:, -1:]
-    cdf[:, -1] = 1.0
-    u = (np.arange(k)[None, :] + rng.random((n, k))) / k
-    offsets = np.arange(n)[:, None]
-    flat = (cdf + offsets * 2.0).ravel()
-    pos = np.searchsorted(flat, (u + offsets * 2.0).ravel(), side="left")
-    idx = pos.reshape(n, k) - offsets * m
-    return np.clip(idx, 0, m - 1)
-
-
 def _block(
     obs_blk: dict[str, np.ndarray],
     tg: dict[str, np.ndarray],
@@ -324,111 +174,15 @@ def _block(
 
         w, cum = student_t_block(obs_blk, prior, h_max, cfg, rng)
     else:
-        w, cum = _normal_block(obs_blk, prior, grid, spacing, h_max, cfg, rng)
+        w, cum = normal_block(obs_blk, prior, grid, spacing, h_max, cfg, rng)
     ti = tg["i"]
     k_samples = cfg.n_samples
     x_target = np.broadcast_to(tg["lq_fixed"][:, None], (ti.size, k_samples)).copy()
     proj = tg["projected"]
     if proj.any():
-        x_target[proj] = _project(tg, prod, ti[proj], k_samples, rng)[...]
+        x_target[proj] = project(tg, prod, ti[proj], k_samples, rng)[...]
     dx = x_target - obs_blk["x_last"][ti][:, None]
     return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1]
-
-
-def _normal_block(
-    obs_blk: dict[str, np.ndarray],
-    prior: PopulationPrior,
-    grid: np.ndarray,
-    spacing: float,
-    h_max: int,
-    cfg: ForecastConfig,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Normal innovations (conjugate in ``w``): exponent samples ``(n, K)`` and cumulative
-    noise ``(n, K, h_max)``."""
-    k_samples = cfg.n_samples
-    st = _Stats(obs_blk["dy"], obs_blk["dxw"], obs_blk["dt"], obs_blk["valid"], prior.rho)
-    n = st.a.shape[0]
-    mu, tau2 = prior.w_mu[None, :, None], (prior.w_sd**2)[None, :, None]
-    a, b, c = st.a[..., None], st.b[..., None], st.c[..., None]
-    point_sigma = bool(np.all(prior.log_sigma_sd == 0))
-    if point_sigma:
-        lsig = prior.log_sigma_mu[None, :, None]  # (1, S, 1)
-        log_prior = np.zeros((1, prior.n_draws, 1))
-    else:
-        lsig = grid[None, None, :]
-        z = (lsig - prior.log_sigma_mu[None, :, None]) / prior.log_sigma_sd[None, :, None]
-        log_prior = -0.5 * z**2 - np.log(prior.log_sigma_sd)[None, :, None]
-    s2 = np.exp(2 * lsig)
-    b0 = b - mu * a
-    c0 = c - 2 * mu * b + mu**2 * a
-    den = s2 + tau2 * a
-    nn = st.n[:, None, None]
-    loglik = -0.5 * (
-        nn * (np.log(2 * np.pi) + np.log(s2))
-        + st.logdet[..., None]
-        + np.log(den / s2)
-        + c0 / s2
-        - tau2 * b0**2 / (s2 * den)
-    )
-    logw = np.broadcast_to(log_prior + loglik, (n, prior.n_draws, lsig.shape[-1]))
-    n_nodes = logw.shape[-1]
-    flat = _stratified_choice(logw.reshape(n, -1), k_samples, rng)
-    s_idx, g_idx = np.divmod(flat, n_nodes)
-    rows = np.arange(n)[:, None]
-    den_k = np.broadcast_to(den, logw.shape)[rows, s_idx, g_idx]
-    s2_k = np.broadcast_to(s2, (1, prior.n_draws, n_nodes))[0, s_idx, g_idx]
-    b0_k = b0[rows, s_idx, 0]
-    w_mean = prior.w_mu[s_idx] + prior.w_sd[s_idx] ** 2 * b0_k / den_k
-    w_var = prior.w_sd[s_idx] ** 2 * s2_k / den_k
-    w = w_mean + np.sqrt(w_var) * rng.standard_normal((n, k_samples))
-    if point_sigma:
-        sigma = np.sqrt(s2_k)
-    else:
-        sigma = np.sqrt(s2_k) * np.exp(spacing * (rng.random((n, k_samples)) - 0.5))
-    rho = prior.rho[s_idx]
-    # last observed innovation (in units of sigma) and its LDL pivot
-    eps = (st.zy_last[rows, s_idx] - w * st.zx_last[rows, s_idx]) / sigma
-    d_prev = st.d_last[rows, s_idx]
-    dt_prev = st.dt_last[:, None]
-    cum = np.zeros((n, k_samples, h_max))
-    total = np.zeros((n, k_samples))
-    for j in range(h_max):
-        off = rho * dt_prev
-        diag = 1.0 + rho**2 * dt_prev
-        ell = off / d_prev
-        d = diag - off * ell
-        e_new = np.sqrt(d) * rng.standard_normal((n, k_samples))
-        total = total + sigma * (ell * eps + e_new)
-        cum[:, :, j] = total
-        eps, d_prev, dt_prev = e_new, d, 1.0
-    return w, cum
-
-
-def _project(
-    tg: dict[str, np.ndarray],
-    prod: dict[str, np.ndarray],
-    ti: np.ndarray,
-    k: int,
-    rng: np.random.Generator,
-) -> np.ndarray:
-    """Simulated log cumulative production at projected targets ``(n_proj, K)``."""
-    proj = tg["projected"]
-    series = np.unique(ti)
-    out = np.empty((ti.size, k))
-    hp_all = tg["hp"][proj]
-    for i in series:  # one simulation per series, shared by its projected targets
-        rows = np.flatnonzero(ti == i)
-        hp = hp_all[rows]
-        m, s2, span, g_hat = prod["m"][i], prod["s2"][i], prod["span"][i], prod["g_hat"][i]
-        sq2 = s2 * (m - 1) / rng.chisquare(m - 1, size=k)
-        g = g_hat + np.sqrt(sq2 / span) * rng.standard_normal(k)
-        steps = int(hp.max())
-        shocks = np.sqrt(sq2)[:, None] * rng.standard_normal((k, steps))
-        lq = prod["lq_last"][i] + np.cumsum(g[:, None] + shocks, axis=1)
-        z = np.exp(prod["lz_last"][i]) + np.cumsum(np.exp(lq), axis=1)
-        out[rows] = np.log(z[:, hp - 1]).T
-    return out
 
 
 def simulate(
@@ -473,14 +227,14 @@ def simulate(
     last = starts + counts - 1
     last_year = year[last]
 
-    targets = _prepare_targets(task, series, last_year.astype(np.int64))
+    targets = prepare_targets(task, series, last_year.astype(np.int64))
     if targets.filter(pl.col("horizon") < 1).height:
         r = targets.filter(pl.col("horizon") < 1).row(0, named=True)
         raise DataError(
             f"series {r['series_id']!r}: year {r['year']} to forecast is not after the last "
             "observed cost", source="forecast", column="year",
         )  # fmt: skip
-    prod = _production_model(task.annual, series)
+    prod = production_model(task.annual, series)
     # projection starts at the last year with known production
     lk = targets.group_by("_i").agg(pl.col("lk_year").first(), pl.col("lk_lq").first())
     lk_year = np.full(len(series), np.nan)
@@ -515,7 +269,7 @@ def simulate(
     order = sorted(range(len(series)), key=lambda i: (levels[i], counts[i]))
     out = np.empty((targets.height, config.n_samples), dtype=np.float64)
     rng_root = np.random.SeedSequence(config.seed)
-    grids = {k: _sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()}
+    grids = {k: sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()}
     blocks: list[list[int]] = []
     for i in order:
         if blocks and levels[blocks[-1][0]] == levels[i] and len(blocks[-1]) < config.chunk:

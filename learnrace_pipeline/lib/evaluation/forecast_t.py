@@ -122,7 +122,7 @@ def posterior_samples(
 ) -> dict[str, np.ndarray]:
     """Samples ``(n, k)`` of ``w``, ``sigma``, ``rho``, ``nu`` and the last innovation ``e_last``
     for a block of series sharing ``prior`` (``obs_blk`` as in the normal forecaster)."""
-    from learnrace_pipeline.lib.evaluation.forecast import _stratified_choice
+    from learnrace_pipeline.lib.evaluation.forecast_normal import stratified_choice
 
     dy, dxw, dt, valid = obs_blk["dy"], obs_blk["dxw"], obs_blk["dt"], obs_blk["valid"]
     n = dy.shape[0]
@@ -156,7 +156,7 @@ def posterior_samples(
         w_half = np.maximum(6.0 * sw, 2.0 * dw)
         ls_half = np.maximum(6.0 * sl, 2.0 * dls)
 
-    flat = _stratified_choice(logp.reshape(n, -1), k, rng)
+    flat = stratified_choice(logp.reshape(n, -1), k, rng)
     iw, il = np.divmod(flat, GRID_SIGMA)
     rows = np.arange(n)[:, None]
     w_k = w[rows, iw] + dw[:, None] * (rng.random((n, k)) - 0.5)

@@ -17,7 +17,7 @@ Design
   MA(1) noise (``HindcastConfig.noise``; normal is available) of
   :class:`learnrace_pipeline.lib.models.learning.LearningCurveModel`, compiled once for the
   whole panel and refitted per origin by swapping the data (same shapes) without recompiling
-  (:class:`PooledFitter`). From each origin's posterior, every eligible series gets the
+  (:class:`.hindcast_fit.PooledFitter`). From each origin's posterior, every eligible series gets the
   population prior of a new series of its industry (or of any industry, ``prior_level="all"``)
   and is forecast by :func:`learnrace_pipeline.lib.evaluation.forecast.simulate`, i.e. exactly
   the code path of ``learnrace forecast``; the hindcast therefore scores what users get.
@@ -44,11 +44,10 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 import polars as pl
-import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.evaluation import baselines as bl
@@ -56,10 +55,14 @@ from learnrace_pipeline.lib.evaluation.forecast import (
     ALL,
     ForecastConfig,
     ForecastTask,
-    PopulationPrior,
-    population_priors,
     simulate,
 )
+
+# the per-origin fitting lives in .hindcast_fit; its public names are re-exported here
+from learnrace_pipeline.lib.evaluation.hindcast_fit import HYPER_PARAMETERS as HYPER_PARAMETERS
+from learnrace_pipeline.lib.evaluation.hindcast_fit import OriginFitter as OriginFitter
+from learnrace_pipeline.lib.evaluation.hindcast_fit import PooledFitter as PooledFitter
+from learnrace_pipeline.lib.evaluation.hindcast_fit import default_sampler
 from learnrace_pipeline.lib.evaluation.scores import (
     HINDCAST_LEVELS,
     INTERVALS,
@@ -76,26 +79,8 @@ from learnrace_pipeline.lib.models.panel import Panel
 
 POOLED = "pooled_wright"
 POOLED_PROJECTED = "pooled_wright_projected"
-HYPER_PARAMETERS = (
-    "w_all",
-    "tau_w_industry",
-    "tau_w_series",
-    "log_sigma_all",
-    "tau_log_sigma",
-    "rho",
-    "nu",
-)
 #: Coverage bands the evaluation check warns outside of (nominal -> (low, high)).
 COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0.95)}
-
-
-def _default_sampler() -> SamplerConfig:
-    # 2 x 1000 after 1000 warm-up. Over every third origin of the PCDB hindcast the population
-    # parameters then have a median max R-hat of 1.011 (worst 1.025) and a median min bulk ESS
-    # of 213 (worst 91). Shorter runs leave some origin poorly mixed: 2 x 1000 after 500 warm-up
-    # gave worst 1.071 / 30, 2 x 500 after 500 worst 1.087 / 30. Per-origin diagnostics are in
-    # evaluation.origins
-    return SamplerConfig(draws=1000, tune=1000, chains=2, seed=20240601, target_accept=0.9)
 
 
 def _default_forecast() -> ForecastConfig:
@@ -132,7 +117,7 @@ class HindcastConfig:
     production: Literal["realised", "projected"] = "realised"
     theta: float | None = None
     noise: Literal["student_t", "normal"] = "student_t"
-    sampler: SamplerConfig = field(default_factory=_default_sampler)
+    sampler: SamplerConfig = field(default_factory=default_sampler)
     forecast: ForecastConfig = field(default_factory=_default_forecast)
 
     def __post_init__(self) -> None:
@@ -196,93 +181,6 @@ def training_view(panel: Panel, origin: int) -> Panel:
     )
     levels = panel.levels.filter(~after)
     return dataclasses.replace(panel, obs=obs, levels=levels)
-
-
-# --------------------------------------------------------------------------------------------
-# fitting the pooled model per origin
-# --------------------------------------------------------------------------------------------
-
-
-class OriginFitter(Protocol):
-    """Fits the population model on a training view; returns priors by level and diagnostics."""
-
-    def __call__(
-        self, origin: int, train: Panel, mask: np.ndarray
-    ) -> tuple[dict[str, PopulationPrior], dict[str, float]]: ...
-
-
-def _diagnostics(dt: xr.DataTree) -> dict[str, float]:
-    import arviz as az
-
-    post = dt["posterior"].to_dataset()
-    names = [v for v in HYPER_PARAMETERS if v in post]
-    out = {"divergences": float(dt["sample_stats"]["diverging"].sum())}
-    if dt["posterior"].sizes.get("chain", 1) > 1:
-        rhat = az.rhat(dt, var_names=names)
-        out["max_rhat"] = float(max(float(rhat[v].max()) for v in names))
-    else:
-        out["max_rhat"] = float("nan")
-    ess = az.ess(dt, var_names=names)
-    out["min_ess_bulk"] = float(min(float(ess[v].min()) for v in names))
-    out["sample_seconds"] = float(dt.attrs.get("sample_seconds", np.nan))
-    return out
-
-
-class PooledFitter:
-    """Compile the pooled Wright model once for ``panel``; refit per origin by swapping data.
-
-    ``recompile=True`` is the naive approach (a freshly built and compiled model per origin),
-    kept only to measure the speed-up in ``bench/bench_forecast.py``.
-    """
-
-    def __init__(
-        self,
-        panel: Panel,
-        sampler: SamplerConfig | None = None,
-        *,
-        recompile: bool = False,
-        max_prior_draws: int | None = None,
-        noise: Literal["student_t", "normal"] = "student_t",
-    ) -> None:
-        from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
-
-        self._cls = LearningCurveModel
-        self.config = LearningConfig(trend="wright", noise=noise, ma1=True, level="pooled")
-        self.sampler = sampler or _default_sampler()
-        self.panel = panel
-        self.recompile = recompile
-        self.max_prior_draws = max_prior_draws
-        self.lcm = None if recompile else LearningCurveModel(panel, self.config, self.sampler)
-        self.compile_seconds = 0.0
-        self.fits = 0
-
-    def compile(self) -> float:
-        """Compile now (timed); returns the seconds spent (0 if already compiled)."""
-        if self.lcm is None or self.lcm._compiled is not None:
-            return 0.0
-        t0 = time.perf_counter()
-        self.lcm.compile()
-        self.compile_seconds += time.perf_counter() - t0
-        return time.perf_counter() - t0
-
-    def __call__(
-        self, origin: int, train: Panel, mask: np.ndarray
-    ) -> tuple[dict[str, PopulationPrior], dict[str, float]]:
-        t0 = time.perf_counter()
-        if self.recompile:
-            lcm = self._cls(train, self.config, self.sampler)
-            lcm.compile()
-            self.compile_seconds += time.perf_counter() - t0
-        else:
-            lcm = self.lcm
-            self.compile()
-            lcm.panel = train  # same shapes: the compiled model is reused
-        dt = lcm.fit(mask=mask, log_likelihood=False, predictive=False)
-        self.fits += 1
-        priors = population_priors(dt, max_draws=self.max_prior_draws)
-        diag = _diagnostics(dt)
-        diag["fit_seconds"] = time.perf_counter() - t0
-        return priors, diag
 
 
 # --------------------------------------------------------------------------------------------
