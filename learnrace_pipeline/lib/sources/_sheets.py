@@ -5,7 +5,11 @@
   reports each row with its spreadsheet row number (calamine trims leading empty rows and
   columns; the offset is added back so errors point at the real sheet row).
 - :func:`frame` builds a table frame with the declared schema plus the ``_file``/``_row``
-  bookkeeping columns that :func:`..validate.conform` uses to report errors at their origin.
+  bookkeeping columns that :func:`..validate.conform` uses to report errors at their origin;
+  :func:`conformed` turns a reader's rows into its returned tables (each conformed, plus
+  ``data_notes``).
+- :func:`with_cumulative` derives cumulative production (same unit as the annual values) from
+  ``production`` rows that give annual production only.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import polars as pl
 from python_calamine import CalamineWorkbook
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.sources.base import source_path
+from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
+from learnrace_pipeline.lib.sources.base import Notes, source_path
 from learnrace_pipeline.lib.sources.schema import TABLES
+from learnrace_pipeline.lib.sources.validate import conform
 
 BOOKKEEPING_SCHEMA = {"_file": pl.String(), "_row": pl.Int64()}
 
@@ -64,6 +70,29 @@ def frame(table: str, rows: list[dict]) -> pl.DataFrame:
     """A frame with the declared columns of ``table`` plus ``_file`` and ``_row``."""
     schema = {**TABLES[table], **BOOKKEEPING_SCHEMA}
     return pl.DataFrame(rows, schema=schema)
+
+
+def conformed(source: str, rows: dict[str, list[dict]], notes: Notes) -> dict[str, pl.DataFrame]:
+    """A reader's result: each table's rows framed and conformed, then ``data_notes``.
+
+    ``rows`` maps table name to its rows (with ``_file``/``_row``); the tables come out in that
+    order, followed by ``notes.frame()`` as ``data_notes``.
+    """
+    out = {table: conform(table, frame(table, r), source) for table, r in rows.items()}
+    out["data_notes"] = notes.frame()
+    return out
+
+
+def with_cumulative(rows: list[dict]) -> pl.DataFrame:
+    """``production`` rows of annual production, with cumulative production derived.
+
+    Cumulative production is in the unit of the annual values, derived per series and nation
+    with :func:`..harmonize.cumulative.derive_cumulative` (Lafond et al. 2018 initial stock);
+    any cumulative values or methods in ``rows`` are replaced. Columns: the declared production
+    columns and ``_file``/``_row``, with ``cumulative_production`` and ``cumulative_method`` last.
+    """
+    df = frame("production", rows).drop("cumulative_production", "cumulative_method")
+    return derive_cumulative(df, by=["series_id", "nation"])
 
 
 def col_letter(j: int) -> str:

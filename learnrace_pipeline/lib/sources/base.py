@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -179,6 +180,21 @@ def read_csv(
     return table
 
 
+def read_json(raw_dir: Path, source: str, rel: str, *, invalid: str = "invalid JSON") -> object:
+    """Parse the JSON file ``raw_dir/source/rel`` (UTF-8) into Python objects, as published.
+
+    DataError for a missing, empty or undecodable file, and for malformed JSON: the message is
+    ``"<invalid>: <reason>"`` with the row of the syntax error (each reader keeps its wording).
+    The caller checks the shape of what is returned.
+    """
+    path = source_path(raw_dir, source, rel)
+    text = decode(path.read_bytes(), source=source, file=rel)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(f"{invalid}: {e.msg}", source=source, file=rel, row=e.lineno) from None
+
+
 NA_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NaT", "-", "--", "null", "None"})
 _PLAIN = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -315,6 +331,81 @@ def production_row(
         "_file": file,
         "_row": row,
     }
+
+
+@dataclass(frozen=True)
+class SeriesRows:
+    """Tidy-row builders bound to one source, whose series ids are ``"<source>:<name>"``.
+
+    Values and units pass through unchanged (no conversion): each row is in the unit given to it.
+    """
+
+    source: str
+
+    def sid(self, name: str) -> str:
+        """The series id of series ``name`` of this source."""
+        return f"{self.source}:{name}"
+
+    def technology(
+        self,
+        name: str,
+        technology: str,
+        unit: str,
+        production_unit: str | None,
+        metric_kind: str,
+        description: str,
+    ) -> dict:
+        """One ``technologies`` row; ``technology`` is classified to its canonical name."""
+        from learnrace_pipeline.lib.harmonize import taxonomy
+
+        tech, industry = taxonomy.classify(technology, source=self.source)
+        return {
+            "series_id": self.sid(name),
+            "technology": tech,
+            "industry": industry,
+            "source": self.source,
+            "unit": unit,
+            "production_unit": production_unit,
+            "metric_kind": metric_kind,
+            "description": description,
+            "_file": None,
+            "_row": None,
+        }
+
+    def cost(
+        self,
+        name: str,
+        technology: str,
+        nation: str,
+        year: int,
+        unit_cost: float,
+        unit: str,
+        file: str,
+        row: int | None,
+    ) -> dict:
+        """One ``cost_observations`` row of series ``name`` (:func:`cost_row`)."""
+        return cost_row(
+            self.source, self.sid(name), technology, nation, year, unit_cost, unit, file, row
+        )
+
+    def production(
+        self,
+        name: str,
+        technology: str,
+        nation: str,
+        year: int,
+        annual: float | None,
+        cumulative: float | None,
+        unit: str,
+        method: str | None,
+        file: str,
+        row: int | None,
+    ) -> dict:
+        """One ``production`` row of series ``name`` (:func:`production_row`)."""
+        sid = self.sid(name)
+        return production_row(
+            self.source, sid, technology, nation, year, annual, cumulative, unit, method, file, row
+        )
 
 
 def iter_rows(table: CsvTable) -> Iterator[tuple[int, dict[str, str]]]:

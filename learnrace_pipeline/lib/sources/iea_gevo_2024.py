@@ -48,10 +48,8 @@ import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.harmonize import nations, taxonomy
-from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
-from learnrace_pipeline.lib.sources._sheets import frame
+from learnrace_pipeline.lib.sources._sheets import conformed, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, parse_number, read_csv
-from learnrace_pipeline.lib.sources.validate import conform
 
 SOURCE = "iea_gevo_2024"
 FILE = "IEA Global EV Data 2024.csv"
@@ -257,11 +255,7 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
     shares += _world_shares(prod)
     for _tech, _ in MODES.values():
         taxonomy.industry_of(_tech)  # every technology used is declared (KeyError otherwise)
-    return {
-        "production": conform("production", frame("production", prod), SOURCE),
-        "market_shares": conform("market_shares", frame("market_shares", shares), SOURCE),
-        "data_notes": notes.frame(),
-    }
+    return conformed(SOURCE, {"production": prod, "market_shares": shares}, notes)
 
 
 def _sales_rows(
@@ -324,8 +318,7 @@ def _sales_rows(
                 f"{code} {sid}",
                 f"years {missing} absent inside the series: counted as zero sales in the cumulative",
             )
-    out = derive_cumulative(df, by=["series_id", "nation"])
-    return out.to_dicts()
+    return with_cumulative(rows).to_dicts()
 
 
 def _world_shares(prod: list[dict]) -> list[dict]:

@@ -27,8 +27,7 @@ import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.harmonize import nations, taxonomy
-from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
-from learnrace_pipeline.lib.sources._sheets import frame
+from learnrace_pipeline.lib.sources._sheets import frame, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, iter_rows, parse_number, read_csv
 from learnrace_pipeline.lib.sources.validate import conform
 
@@ -126,15 +125,7 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
             }
         )
 
-    df = pl.DataFrame(
-        rows,
-        schema={
-            k: v
-            for k, v in frame("production", []).schema.items()
-            if k not in ("cumulative_production", "cumulative_method")
-        },
-    )
-    prod = derive_cumulative(df, by=["series_id", "nation"])
+    prod = with_cumulative(rows)
 
     world = dict(
         prod.filter(pl.col("nation") == "WLD").select("year", "annual_production").iter_rows()

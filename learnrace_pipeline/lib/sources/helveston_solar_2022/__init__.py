@@ -80,10 +80,9 @@ from pathlib import Path
 
 import polars as pl
 
-from learnrace_pipeline.lib.harmonize import taxonomy
-from learnrace_pipeline.lib.sources._sheets import frame
+from learnrace_pipeline.lib.sources._sheets import conformed
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo
-from learnrace_pipeline.lib.sources.helveston_solar_2022._common import SERIES, SOURCE, _sid
+from learnrace_pipeline.lib.sources.helveston_solar_2022._common import ROWS, SERIES, SOURCE
 from learnrace_pipeline.lib.sources.helveston_solar_2022.capacity import (
     F_IRENA,
     F_SEIA_EARLY,
@@ -116,7 +115,6 @@ from learnrace_pipeline.lib.sources.helveston_solar_2022.production import (
     PVS_NAMES,
     _read_pvs,
 )
-from learnrace_pipeline.lib.sources.validate import conform
 
 __all__ = [
     "CHINA_VARIABLES",
@@ -185,29 +183,24 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
     shares += pvs_shares
     _flag_figure_file(raw_dir, de_costs, irena, notes)
 
-    techs = []
-    for name, s in SERIES.items():
-        tech, industry = taxonomy.classify(str(s["technology"]), source=SOURCE)
-        techs.append(
-            {
-                "series_id": _sid(name),
-                "technology": tech,
-                "industry": industry,
-                "source": SOURCE,
-                "unit": s["unit"],
-                "production_unit": s["production_unit"],
-                "metric_kind": s["metric_kind"],
-                "description": s["description"],
-                "_file": None,
-                "_row": None,
-            }
+    techs = [
+        ROWS.technology(
+            name,
+            str(s["technology"]),
+            str(s["unit"]),
+            s["production_unit"],
+            str(s["metric_kind"]),
+            str(s["description"]),
         )
-    return {
-        "technologies": conform("technologies", frame("technologies", techs), SOURCE),
-        "cost_observations": conform(
-            "cost_observations", frame("cost_observations", costs), SOURCE
-        ),
-        "production": conform("production", frame("production", prod), SOURCE),
-        "market_shares": conform("market_shares", frame("market_shares", shares), SOURCE),
-        "data_notes": notes.frame(),
-    }
+        for name, s in SERIES.items()
+    ]
+    return conformed(
+        SOURCE,
+        {
+            "technologies": techs,
+            "cost_observations": costs,
+            "production": prod,
+            "market_shares": shares,
+        },
+        notes,
+    )

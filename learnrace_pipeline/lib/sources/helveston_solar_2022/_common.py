@@ -2,26 +2,18 @@
 
 ``SERIES`` declares the cost series (technology, cost unit, production unit, metric kind,
 description) that become the ``technologies`` table; ``_cost`` and ``_prod`` build
-``cost_observations`` and ``production`` rows in the units given to them (no conversion here);
-``_year`` parses a four-digit calendar year; ``_with_cumulative`` derives cumulative production
-(same unit as the annual values) from annual rows.
+``cost_observations`` and ``production`` rows in the units given to them (no conversion here;
+:class:`..base.SeriesRows` bound to this source); ``_year`` parses a four-digit calendar year.
 """
 
 from __future__ import annotations
 
-import polars as pl
-
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
-from learnrace_pipeline.lib.sources._sheets import frame
-from learnrace_pipeline.lib.sources.base import cost_row, production_row
+from learnrace_pipeline.lib.sources.base import SeriesRows
 
 SOURCE = "helveston_solar_2022"
-
-
-def _sid(name: str) -> str:
-    return f"{SOURCE}:{name}"
-
+ROWS = SeriesRows(SOURCE)
+_prod = ROWS.production
 
 SERIES: dict[str, dict[str, str | None]] = {
     "china_module_price_cpia": {
@@ -69,27 +61,9 @@ SERIES: dict[str, dict[str, str | None]] = {
 
 
 def _cost(name: str, nation: str, year: int, value: float, file: str, row: int | None) -> dict:
+    """A cost row of catalogue series ``name``: its technology and unit from ``SERIES``."""
     s = SERIES[name]
-    return cost_row(
-        SOURCE, _sid(name), s["technology"], nation, year, value, str(s["unit"]), file, row
-    )
-
-
-def _prod(
-    name: str,
-    tech: str,
-    nation: str,
-    year: int,
-    annual: float | None,
-    cumulative: float | None,
-    unit: str,
-    method: str | None,
-    file: str,
-    row: int | None,
-) -> dict:
-    return production_row(
-        SOURCE, _sid(name), tech, nation, year, annual, cumulative, unit, method, file, row
-    )
+    return ROWS.cost(name, str(s["technology"]), nation, year, value, str(s["unit"]), file, row)
 
 
 def _year(text_: str, *, file: str, row: int | None, column: str) -> int:
@@ -99,14 +73,3 @@ def _year(text_: str, *, file: str, row: int | None, column: str) -> int:
             f"not a calendar year: {text_!r}", source=SOURCE, file=file, row=row, column=column
         )
     return int(s)
-
-
-def _with_cumulative(rows: list[dict]) -> list[dict]:
-    """Cumulative production from annual (Lafond 2018 initial stock) per series and nation."""
-    if not rows:
-        return rows
-    df = pl.DataFrame(rows, schema=frame("production", []).schema).drop(
-        "cumulative_production", "cumulative_method"
-    )
-    df = derive_cumulative(df, by=["series_id", "nation"])
-    return df.to_dicts()

@@ -9,23 +9,21 @@ year; cumulative MW derived).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.harmonize import nations
+from learnrace_pipeline.lib.sources._sheets import with_cumulative
 from learnrace_pipeline.lib.sources.base import (
     Notes,
-    decode,
     iter_rows,
     parse_number,
     read_csv,
-    source_path,
+    read_json,
 )
 from learnrace_pipeline.lib.sources.helveston_solar_2022._common import (
     SOURCE,
     _prod,
-    _with_cumulative,
     _year,
 )
 
@@ -88,14 +86,7 @@ def _irena_shares(irena: list[dict]) -> list[dict]:
 
 
 def _read_seia_json(raw_dir: Path, notes: Notes) -> list[dict]:
-    path = source_path(raw_dir, SOURCE, F_SEIA_JSON)
-    raw = decode(path.read_bytes(), source=SOURCE, file=F_SEIA_JSON)
-    try:
-        objs = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise DataError(
-            f"not valid JSON: {e.msg}", source=SOURCE, file=F_SEIA_JSON, row=e.lineno
-        ) from None
+    objs = read_json(raw_dir, SOURCE, F_SEIA_JSON, invalid="not valid JSON")
     if not isinstance(objs, list) or not objs:
         raise DataError(
             "expected a non-empty JSON array of {label, value} objects",
@@ -209,4 +200,4 @@ def _read_seia_early(raw_dir: Path) -> list[dict]:
                 row,
             )
         )
-    return _with_cumulative(rows)
+    return with_cumulative(rows).to_dicts()

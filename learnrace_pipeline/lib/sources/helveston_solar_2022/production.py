@@ -12,12 +12,17 @@ from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.harmonize import nations
-from learnrace_pipeline.lib.sources._sheets import cell, col_letter, read_sheet, text
+from learnrace_pipeline.lib.sources._sheets import (
+    cell,
+    col_letter,
+    read_sheet,
+    text,
+    with_cumulative,
+)
 from learnrace_pipeline.lib.sources.base import parse_number
 from learnrace_pipeline.lib.sources.helveston_solar_2022._common import (
     SOURCE,
     _prod,
-    _with_cumulative,
 )
 
 F_PVS = "data/production/PVS Fig 1 2022.xlsx"
@@ -117,4 +122,4 @@ def _read_pvs(raw_dir: Path) -> tuple[list[dict], list[dict]]:
         for y, v in by.items()
         if values["WLD"].get(y)
     ]
-    return _with_cumulative(prod), shares
+    return with_cumulative(prod).to_dicts(), shares

@@ -54,7 +54,7 @@ from pathlib import Path
 
 import polars as pl
 
-from learnrace_pipeline.lib.sources._sheets import frame
+from learnrace_pipeline.lib.sources._sheets import conformed
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo
 from learnrace_pipeline.lib.sources.mvpf_climate_vendored._common import SOURCE
 from learnrace_pipeline.lib.sources.mvpf_climate_vendored.doe_pack_cost import (
@@ -81,7 +81,6 @@ from learnrace_pipeline.lib.sources.mvpf_climate_vendored.ziegler_trancik import
     ZT_SHEETS,
     _read_zt,
 )
-from learnrace_pipeline.lib.sources.validate import conform
 
 __all__ = [
     "F_DOE",
@@ -143,12 +142,13 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
     demand, shares = _read_statista(raw_dir, notes)
     prod += demand
 
-    return {
-        "technologies": conform("technologies", frame("technologies", techs), SOURCE),
-        "cost_observations": conform(
-            "cost_observations", frame("cost_observations", costs), SOURCE
-        ),
-        "production": conform("production", frame("production", prod), SOURCE),
-        "market_shares": conform("market_shares", frame("market_shares", shares), SOURCE),
-        "data_notes": notes.frame(),
-    }
+    return conformed(
+        SOURCE,
+        {
+            "technologies": techs,
+            "cost_observations": costs,
+            "production": prod,
+            "market_shares": shares,
+        },
+        notes,
+    )

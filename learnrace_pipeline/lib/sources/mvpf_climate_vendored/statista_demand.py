@@ -12,13 +12,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.sources._sheets import cell, col_letter, read_sheet, text
+from learnrace_pipeline.lib.sources._sheets import (
+    cell,
+    col_letter,
+    read_sheet,
+    text,
+    with_cumulative,
+)
 from learnrace_pipeline.lib.sources.base import Notes, parse_number
 from learnrace_pipeline.lib.sources.mvpf_climate_vendored._common import (
     SOURCE,
     _int_year,
     _prod,
-    _with_cumulative,
 )
 
 F_STATISTA = "data/1_assumptions/evs/marg_batt_sales_2016_2022_statista.xlsx"
@@ -147,4 +152,4 @@ def _read_statista(raw_dir: Path, notes: Notes) -> tuple[list[dict], list[dict]]
         for d in annual
         if d["nation"] != "WLD" and world[d["year"]][0] > 0
     ]
-    return _with_cumulative(annual), shares
+    return with_cumulative(annual).to_dicts(), shares

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.sources._sheets import cell, read_sheet, text
+from learnrace_pipeline.lib.sources._sheets import cell, read_sheet, text, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, parse_number
 from learnrace_pipeline.lib.sources.mvpf_climate_vendored._common import (
     SOURCE,
@@ -20,7 +20,6 @@ from learnrace_pipeline.lib.sources.mvpf_climate_vendored._common import (
     _int_year,
     _prod,
     _tech_row,
-    _with_cumulative,
 )
 
 F_ZT = "data/1_assumptions/evs/battery_costs_zt.xlsx"
@@ -155,4 +154,4 @@ def _read_zt(raw_dir: Path, notes: Notes) -> tuple[list[dict], list[dict], list[
                     f"2018 USD per kWh ({series_name})",
                 )
             )
-    return techs, costs, _with_cumulative(annual)
+    return techs, costs, with_cumulative(annual).to_dicts()

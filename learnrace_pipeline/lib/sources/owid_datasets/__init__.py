@@ -67,7 +67,7 @@ from pathlib import Path
 
 import polars as pl
 
-from learnrace_pipeline.lib.sources._sheets import frame
+from learnrace_pipeline.lib.sources._sheets import conformed
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo
 from learnrace_pipeline.lib.sources.owid_datasets.dataset import (
     SOURCE,
@@ -98,7 +98,6 @@ from learnrace_pipeline.lib.sources.owid_datasets.series import (
     read_single,
     read_solar_module,
 )
-from learnrace_pipeline.lib.sources.validate import conform
 
 __all__ = [
     "DATASETS",
@@ -206,12 +205,13 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
     read_sales(load(raw_dir, D_ICCT), out, notes)
     read_lbnl_prices(load(raw_dir, D_BARBOSE), out, notes)
     check_learning_costs(load(raw_dir, D_LEARNING), notes)
-    return {
-        "technologies": conform("technologies", frame("technologies", out.tech), SOURCE),
-        "cost_observations": conform(
-            "cost_observations", frame("cost_observations", out.cost), SOURCE
-        ),
-        "production": conform("production", frame("production", out.prod), SOURCE),
-        "market_shares": conform("market_shares", frame("market_shares", out.shares), SOURCE),
-        "data_notes": notes.frame(),
-    }
+    return conformed(
+        SOURCE,
+        {
+            "technologies": out.tech,
+            "cost_observations": out.cost,
+            "production": out.prod,
+            "market_shares": out.shares,
+        },
+        notes,
+    )

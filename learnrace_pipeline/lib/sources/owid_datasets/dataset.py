@@ -26,10 +26,9 @@ from learnrace_pipeline.lib.sources.base import (
     CsvTable,
     Notes,
     cost_row,
-    decode,
     parse_number,
     read_csv,
-    source_path,
+    read_json,
 )
 
 SOURCE = "owid_datasets"
@@ -132,14 +131,7 @@ def load(raw_dir: Path, folder: str) -> Dataset:
     """Read ``datasets/<folder>/datapackage.json`` and the CSV it names; check they agree."""
     base = f"datasets/{folder}"
     pkg_rel = f"{base}/datapackage.json"
-    path = source_path(raw_dir, SOURCE, pkg_rel)
-    text = decode(path.read_bytes(), source=SOURCE, file=pkg_rel)
-    try:
-        pkg = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(
-            f"invalid JSON: {e.msg}", source=SOURCE, file=pkg_rel, row=e.lineno
-        ) from None
+    pkg = read_json(raw_dir, SOURCE, pkg_rel)
     res = pkg.get("resources") if isinstance(pkg, dict) else None
     if not isinstance(res, list) or len(res) != 1 or not isinstance(res[0], dict):
         raise DataError("expected exactly one resource", source=SOURCE, file=pkg_rel)

@@ -2,7 +2,7 @@
 
 *European vehicle passenger sales (ICCT, 2021)*: battery-electric (BEV) and BEV + plug-in hybrid
 (PHEV) new-car registrations by nation as ``production`` of ``ev_car`` in ``vehicle`` (annual;
-cumulative derived with :func:`~learnrace_pipeline.lib.harmonize.cumulative.derive_cumulative`,
+cumulative derived with :func:`~learnrace_pipeline.lib.sources._sheets.with_cumulative`,
 a missing year counted as zero and noted), and their shares of new-car sales as
 ``market_shares`` (fractions: ICCT's percentages divided by 100 and checked against counts /
 total sales). ``Europe`` maps to the region ``EUROPE``. Other columns are noted and not read.
@@ -13,8 +13,7 @@ from __future__ import annotations
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
-from learnrace_pipeline.lib.sources._sheets import frame
+from learnrace_pipeline.lib.sources._sheets import frame, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, production_row
 from learnrace_pipeline.lib.sources.owid_datasets.dataset import SOURCE, Dataset, Out, nation_of
 from learnrace_pipeline.lib.sources.schema import TABLES
@@ -134,7 +133,5 @@ def read_sales(ds: Dataset, out: Out, notes: Notes) -> None:
             str(r["year"]),
             f"{r['nation']}: {int(r['gap']) - 1} year(s) missing before {r['year']}; counted as zero in the running sum",
         )
-    derived = derive_cumulative(
-        sales.drop("cumulative_production", "cumulative_method"), by=["series_id", "nation"]
-    )
+    derived = with_cumulative(prod_rows)
     out.prod.extend(derived.select([*TABLES["production"], "_file", "_row"]).to_dicts())
