@@ -305,7 +305,7 @@ def _sales_rows(
     if not rows:
         return rows
     df = pl.DataFrame(rows)
-    gaps = df.group_by("series_id", "nation").agg(
+    gaps = df.group_by("series_id", "nation", maintain_order=True).agg(
         pl.col("year").min().alias("a"), pl.col("year").max().alias("b"), pl.col("year")
     )
     for sid, code, a, b, years in gaps.iter_rows():
