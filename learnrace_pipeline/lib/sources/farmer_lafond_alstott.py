@@ -38,15 +38,16 @@ import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.harmonize import taxonomy
-from learnrace_pipeline.lib.sources._pcdb_common import (
-    Where,
-    metric_kind,
-    nation_of,
-    parse_cost_unit,
+from learnrace_pipeline.lib.sources._pcdb_common import Where, nation_of, parse_cost_unit
+from learnrace_pipeline.lib.sources._pcdb_format import delimiter_hint, technology_row
+from learnrace_pipeline.lib.sources._sheets import conformed
+from learnrace_pipeline.lib.sources.base import (
+    Notes,
+    SourceInfo,
+    cost_row,
+    parse_number,
+    read_csv,
 )
-from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, parse_number, read_csv
-from learnrace_pipeline.lib.sources.schema import TABLES
-from learnrace_pipeline.lib.sources.validate import conform
 
 SOURCE = "farmer_lafond_alstott"
 
@@ -80,20 +81,7 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
     notes = Notes(SOURCE)
     meta = read_metadata(raw_dir, notes)
     tech_rows, cost_rows = read_wide(raw_dir, notes, meta)
-    schema = {"_file": pl.String(), "_row": pl.Int64()}
-    return {
-        "technologies": conform(
-            "technologies",
-            pl.DataFrame(tech_rows, schema={**TABLES["technologies"], **schema}),
-            SOURCE,
-        ),
-        "cost_observations": conform(
-            "cost_observations",
-            pl.DataFrame(cost_rows, schema={**TABLES["cost_observations"], **schema}),
-            SOURCE,
-        ),
-        "data_notes": notes.frame(),
-    }
+    return conformed(SOURCE, {"technologies": tech_rows, "cost_observations": cost_rows}, notes)
 
 
 def read_metadata(raw_dir: Path, notes: Notes) -> dict[str, dict[str, str]]:
@@ -144,8 +132,7 @@ def read_wide(
     table = read_csv(raw_dir, SOURCE, DATA_FILE, allow_ragged=True)
     h = table.header
     if h[0].strip().upper() != "YEAR":
-        sep = next((s for s in (";", "\t", "|") if s in h[0]), None)
-        hint = f" (found {sep!r}: wrong delimiter, expected ',')" if sep else ""
+        hint = delimiter_hint(h[0])
         raise DataError(
             f"first column should be YEAR, header starts {h[0]!r}{hint}",
             source=SOURCE,
@@ -219,7 +206,7 @@ def read_wide(
                 row=cat_rec.row,
                 column=name,
             )
-        tech, industry = taxonomy.classify(name, source=SOURCE, file=DATA_FILE, row=1, column=name)
+        tech, _ = taxonomy.classify(name, source=SOURCE, file=DATA_FILE, row=1, column=name)
         nation, reason = nation_of(tech, name)
         m = meta.get(name)
         if m is None:
@@ -241,7 +228,7 @@ def read_wide(
             + (f", domain {domain}" if domain else "")
             + f"; nation {nation} ({reason}); no production data in this source"
         )
-        series.append((j, name, tech, industry, nation, unit, desc))
+        series.append((j, name, tech, nation, unit, desc))
 
     tech_rows, cost_rows = [], []
     year_seen: dict[int, int] = {}
@@ -267,7 +254,7 @@ def read_wide(
             )
         year_seen[yi] = rec.row
         parsed_years.append((yi, rec))
-    for j, name, tech, industry, nation, unit, desc in series:
+    for j, name, tech, nation, unit, desc in series:
         sid = f"{SOURCE}:{name}"
         n_obs = 0
         for yi, rec in parsed_years:
@@ -291,34 +278,12 @@ def read_wide(
                 )
             n_obs += 1
             cost_rows.append(
-                {
-                    "series_id": sid,
-                    "technology": tech,
-                    "nation": nation,
-                    "year": yi,
-                    "unit_cost": v * unit.factor,
-                    "unit": unit.unit,
-                    "price_basis_year": unit.price_basis_year,
-                    "source": SOURCE,
-                    "_file": DATA_FILE,
-                    "_row": rec.row,
-                }
+                cost_row(
+                    SOURCE, sid, tech, nation, yi, v * unit.factor, unit.unit, DATA_FILE, rec.row
+                )
             )
         if n_obs == 0:
             notes.add(DATA_FILE, 1, name, name, "column has no observations: series omitted")
             continue
-        tech_rows.append(
-            {
-                "series_id": sid,
-                "technology": tech,
-                "industry": industry,
-                "source": SOURCE,
-                "unit": unit.unit,
-                "production_unit": None,
-                "metric_kind": metric_kind("", unit),
-                "description": desc,
-                "_file": DATA_FILE,
-                "_row": 1,
-            }
-        )
+        tech_rows.append(technology_row(SOURCE, sid, tech, unit, None, "", desc, DATA_FILE))
     return tech_rows, cost_rows
