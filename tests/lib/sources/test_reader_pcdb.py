@@ -281,6 +281,16 @@ def _error(tmp_path: Path, text: str | bytes) -> DataError:
     return e.value
 
 
+@pytest.mark.parametrize(
+    ("year", "message"),
+    [("1e300", "not a calendar year"), ("19620", "not a calendar year"),
+     ("-5", "not a calendar year"), ("inf", "not a number"), ("nan", "missing year")],
+)  # fmt: skip
+def test_implausible_year_is_refused(tmp_path: Path, year: str, message: str) -> None:
+    e = _error(tmp_path, HEADER + GOOD_ROWS + f"7.0,{year},160,370\n")
+    assert e.row == 5 and e.column == "Time (year)" and message in str(e)
+
+
 #: Lafond initial stock of GOOD_ROWS: q1 / g with g = exp(mean log growth) - 1 = sqrt(1.2 * 1.25) - 1
 GOOD_STOCK = 100 / (1.5**0.5 - 1)
 

@@ -34,6 +34,9 @@ from learnrace_pipeline.lib.sources.pcdb_carnegie.cumulative import (
 )
 from learnrace_pipeline.lib.sources.pcdb_carnegie.series import Obs, Series
 
+#: Years a PCDB observation may carry (fractional years inside it are sub-annual stamps).
+YEAR_RANGE = (1000.0, 2200.0)
+
 
 def read_four_columns(raw_dir: Path, rel: str, notes: Notes, *, convention: str) -> Series:
     """Parse one PCDB-layout file (cost, year, annual production, cumulative production).
@@ -87,6 +90,14 @@ def read_four_columns(raw_dir: Path, rel: str, notes: Notes, *, convention: str)
         year = num(1)
         if year is None:
             raise DataError("missing year", source=SOURCE, file=rel, row=rec.row, column=h[1])
+        if not YEAR_RANGE[0] <= year <= YEAR_RANGE[1]:  # also refuses inf and nan
+            raise DataError(
+                f"year {f[1].strip()} is not a calendar year in {YEAR_RANGE}",
+                source=SOURCE,
+                file=rel,
+                row=rec.row,
+                column=h[1],
+            )
         cost, annual, cum_col = num(0), num(2), num(3)
         if cost is not None and cost <= 0:
             raise DataError(
