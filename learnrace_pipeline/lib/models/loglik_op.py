@@ -28,6 +28,9 @@ without MA(1)).
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import inspect
 import math
 
 import numpy as np
@@ -162,6 +165,18 @@ class LearningLogLik(Op):
         return [d(), c * g_mu, d(), d(), d(), d(), c * g_sigma, c * g_a, c * g_e0, c * g_nu]
 
 
+@functools.cache
+def _source_salt() -> int:
+    """A number that changes whenever the kernel or its numba wrapper is edited.
+
+    PyTensor caches numba-compiled Ops on disk under a key made of the Op class and its props
+    only; without this salt an edited kernel with the same props could be served from a stale
+    cache entry (another signature, another arity).
+    """
+    text = inspect.getsource(_loglik_and_grads) + inspect.getsource(_numba_learning_loglik)
+    return int(hashlib.sha256(text.encode()).hexdigest()[:12], 16)
+
+
 @register_funcify_default_op_cache_key(LearningLogLik)
 def _numba_learning_loglik(op, node, **kwargs):
     student = op.noise == "student_t"
@@ -173,7 +188,7 @@ def _numba_learning_loglik(op, node, **kwargs):
         )
         return np.asarray(lp), g_mu, g_sigma, np.asarray(g_a), g_e0, np.asarray(g_nu)
 
-    return learning_loglik
+    return learning_loglik, _source_salt()
 
 
 def learning_loglik(
