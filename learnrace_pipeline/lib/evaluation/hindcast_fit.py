@@ -106,8 +106,9 @@ class PooledFitter:
             return 0.0
         t0 = time.perf_counter()
         self.lcm.compile()
-        self.compile_seconds += time.perf_counter() - t0
-        return time.perf_counter() - t0
+        seconds = time.perf_counter() - t0
+        self.compile_seconds += seconds
+        return seconds
 
     def __call__(
         self, origin: int, train: Panel, mask: np.ndarray
