@@ -100,7 +100,6 @@ from learnrace_pipeline.lib.sources.owid_datasets.series import (
 )
 
 __all__ = [
-    "DATASETS",
     "D_BARBOSE",
     "D_DNA",
     "D_ICCT",
@@ -152,18 +151,6 @@ D_IRENA_CAP = "Renewable Energy Capacity by Technology - IRENA (2017)"
 D_ICCT = "European vehicle passenger sales (ICCT, 2021)"
 D_BARBOSE = "Solar PV Systems Costs - Barbose & Darghouth (2016)"
 D_LEARNING = "Learning costs, J. Doyne Farmer and François Lafond (2016)"
-
-DATASETS = (
-    D_SOLAR,
-    D_TRANSISTORS,
-    D_DNA,
-    D_TOP500,
-    D_IRENA_COST,
-    D_IRENA_CAP,
-    D_ICCT,
-    D_BARBOSE,
-    D_LEARNING,
-)
 
 
 def read(raw_dir: Path) -> dict[str, pl.DataFrame]:

@@ -42,7 +42,6 @@ class CostColumn:
     technology: str
     metric_kind: str
     description: str
-    unit: str | None = None  # None: parsed from the column header
     paired_with: str | None = None  # LCOE column: the installed-cost column it derives from
 
 
