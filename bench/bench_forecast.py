@@ -14,6 +14,10 @@ Measures, in one run on this machine:
    synthetic series with 5 forecast years each, production given for some and projected for
    the others. Target: <= 30 s.
 
+After 1, :func:`bench.pinball_ceiling.ceiling_scores` scores look-ahead bounds on the same
+forecasts (parameters estimated on the whole series, future included), i.e. how much
+log-pinball gain over baseline (a) exists at all under the Wright random-walk model.
+
 Prints a table and writes ``bench/results/bench_forecast.json`` (gitignored).
 Run: ``.venv/bin/python -m bench.bench_forecast [--subset 3] [--series 1000]``.
 """
@@ -35,6 +39,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from bench.pinball_ceiling import ceiling_scores
 from learnrace_pipeline.lib.evaluation import hindcast as hc
 
 RESULTS = Path(__file__).parent / "results"
@@ -141,6 +146,10 @@ def main() -> None:
 
         for name, png in hindcast_plots(res).items():
             (RESULTS / f"hindcast_{name}.png").write_bytes(png)
+        # how much log-pinball gain over (a) exists at all: bounds that peek at the future
+        ceiling = ceiling_scores(panel, res["forecasts"])
+        out["pinball_ceiling"] = ceiling.to_dicts()
+        console.print(ceiling)
 
     console.print(f"[bold]2. compile once vs naive[/] on {args.subset} origins")
     pick = [years[int(i)] for i in np.linspace(0, len(years) - 1, args.subset).round()]
@@ -192,6 +201,9 @@ def main() -> None:
         t.add_row("whole hindcast (s)", f"{out['hindcast_s']:.1f}", "<= 180")
         t.add_row("  first origin incl. compile (s)", f"{out['hindcast_first_origin_s']:.1f}", "")
         t.add_row("  median per-origin fit (s)", f"{out['hindcast_fit_s_median']:.2f}", "")
+        ratio = {r["model"]: r["ratio_to_a"] for r in out["pinball_ceiling"]}
+        t.add_row("log-pinball / (a), ours", f"{ratio[hc.POOLED]:.3f}", "<= 0.90")
+        t.add_row("  look-ahead bound: w from the whole series", f"{ratio['lookahead_w']:.3f}", "")
     s = out["subset"]
     t.add_row(f"subset of {len(pick)} origins: ours (s)", f"{ours['total_s']:.1f}", "")
     t.add_row("  of which one compile (s)", f"{ours['compile_s']:.1f}", "")
