@@ -107,6 +107,29 @@ def test_shipped_prior_has_provenance() -> None:
     assert 0.2 <= priors["all"].w_mu.mean() <= 0.5
 
 
+def test_shipped_prior_matches_the_current_model_and_snapshot() -> None:
+    """The shipped prior names the model code and the snapshot data it was fitted to; both must
+    still be the current ones (editing the model or the PCDB snapshot means re-running
+    ``learnrace forecast-prior``, which re-stamps this provenance)."""
+    from learnrace_pipeline.lib.evaluation.hindcast import load_panel
+    from learnrace_pipeline.lib.models import base
+    from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+
+    meta = json.loads(pr.SHIPPED_PRIOR_META.read_text())
+    attrs = meta["attrs"]
+    panel = load_panel(meta["sources"])
+    sampler = base.SamplerConfig(**json.loads(attrs["sampler_config"]))
+    config = LearningConfig(trend="wright", noise="student_t", ma1=True, level="pooled")
+    lcm = LearningCurveModel(panel, config, sampler)
+    stale = "re-run `learnrace forecast-prior` to refit and re-stamp the shipped prior"
+    assert attrs["code_version"] == lcm.code_version, stale
+    assert attrs["model_id"] == lcm.model_id, stale
+    mask = np.ones(panel.n_obs)
+    frame = panel.frame().with_columns(pl.Series("mask", lcm.data(mask)["mask"]))
+    assert attrs["data_version"] == base.data_version(frame), stale
+    assert meta["n_series"] == panel.n_series and meta["n_differences"] == panel.n_obs
+
+
 def test_prior_validation() -> None:
     with pytest.raises(ModelError, match="unequal"):
         pr.PopulationPrior("all", [0.1, 0.2], [0.1], [0.0], [0.1], [0.0])
