@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import openpyxl
@@ -244,6 +245,58 @@ def test_technologies_and_units(tables: dict[str, pl.DataFrame]) -> None:
     assert "mis-converted" in hs.INFO.notes and "scenario" in hs.INFO.notes
 
 
+@pytest.mark.raw
+def test_every_referenced_technology_is_declared(tables: dict[str, pl.DataFrame]) -> None:
+    # technologies holds one row per cost series; production series (capacity, module output)
+    # are the experience variable of those costs and must use a technology declared there.
+    declared = set(tables["technologies"]["technology"])
+    assert set(tables["cost_observations"]["technology"]) == declared
+    assert set(tables["production"]["technology"]) == {"solar_pv_module"} <= declared
+    assert set(tables["cost_observations"]["series_id"]) == set(tables["technologies"]["series_id"])
+
+
+@pytest.mark.raw
+def test_number_repairs_in_every_file_are_noted(
+    raw_dir: Path, tmp_path: Path, tables: dict[str, pl.DataFrame]
+) -> None:
+    """A corrupted copy of the raw folder: each repaired number gives a data_notes row."""
+    src = tmp_path / hs.SOURCE
+    shutil.copytree(raw_dir / hs.SOURCE, src)
+
+    def corrupt(rel: str, old: str, new: str) -> None:
+        p = src / rel
+        text = p.read_text(encoding="utf-8")
+        assert text.count(old) == 1
+        p.write_text(text.replace(old, new), encoding="utf-8")
+
+    corrupt(hs.F_IRENA, "2020,713970,", '2020,"713,970",')
+    corrupt(hs.F_SEIA_JSON, '"1051.6"', '"1,051.6"')
+    corrupt(hs.F_FIG4, "2010,2541.6629129950074,NREL", "2010,2 541.6629129950074,NREL")
+    corrupt(
+        hs.F_FIG2, ",2632.0296705509604,Global,Germany", ',"2,632.0296705509604",Global,Germany'
+    )
+    got = hs.read(tmp_path)
+
+    repairs = [
+        (hs.F_IRENA, 16, "world", "713,970", "thousands separators removed"),
+        (
+            hs.F_SEIA_JSON,
+            None,
+            "object #4 (2010) value[1] (Commercial)",
+            "1,051.6",
+            "thousands separators removed",
+        ),
+        (hs.F_FIG4, 2, "costPerKw", "2 541.6629129950074", "stray spaces removed"),
+        (hs.F_FIG2, 60, "cost_per_kw_hist", "2,632.0296705509604", "thousands separators removed"),
+    ]
+    noted = got["data_notes"].drop("source").rows()
+    assert [r for r in noted if r[4].endswith("removed")] == repairs
+    assert got["data_notes"].height == tables["data_notes"].height + 4
+    # The repaired numbers are the published ones: every tidy table is unchanged.
+    for name in ("technologies", "cost_observations", "production", "market_shares"):
+        assert got[name].equals(tables[name]), name
+
+
 # --- synthetic bad input -----------------------------------------------------------------------
 
 
@@ -312,7 +365,7 @@ def test_irena_future_year_is_refused(tmp_path: Path) -> None:
         hs.F_IRENA,
         "year,world,germany,china,usa\n2020,713970,53783,254355,75572\n2999,1,1,1,1\n",
     )
-    rows = hs._read_irena(tmp_path)
+    rows = hs._read_irena(tmp_path, Notes(hs.SOURCE))
     with pytest.raises(DataError) as e:
         conform("production", frame("production", rows), hs.SOURCE)
     assert (
@@ -343,7 +396,7 @@ def test_pvs_total_without_cached_value_is_refused(tmp_path: Path) -> None:
     p.parent.mkdir(parents=True)
     wb.save(p)
     with pytest.raises(DataError) as e:
-        hs._read_pvs(tmp_path)
+        hs._read_pvs(tmp_path, Notes(hs.SOURCE))
     assert "Total None differs from the sum of the country rows" in str(e.value)
     assert e.value.row == 4 and e.value.column == "B"
 
@@ -359,7 +412,7 @@ def test_pvs_unknown_country_is_refused(tmp_path: Path) -> None:
     p.parent.mkdir(parents=True)
     wb.save(p)
     with pytest.raises(DataError) as e:
-        hs._read_pvs(tmp_path)
+        hs._read_pvs(tmp_path, Notes(hs.SOURCE))
     assert "unknown nation 'Narnia'" in str(e.value) and e.value.row == 2 and e.value.column == "A"
 
 
@@ -377,3 +430,62 @@ def test_fig2_unknown_learning_label_is_refused(tmp_path: Path) -> None:
         and e.value.column == "learning"
         and "unknown learning scenario 'Regional'" in str(e.value)
     )
+
+
+def _sheet(tmp_path: Path, rel: str, title: str, rows: list[list]) -> Path:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = title
+    for r in rows:
+        ws.append(r)
+    p = tmp_path / hs.SOURCE / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(p)
+    return tmp_path
+
+
+def test_workbook_number_repairs_are_noted(tmp_path: Path) -> None:
+    """Text numbers in the LBNL and PVS workbooks are repaired and noted (sheet, row, column)."""
+    _sheet(
+        tmp_path,
+        hs.F_LBNL,
+        "Fig 17",
+        [
+            ["Figure 17. Module price index"],
+            ["Units: $/W (2018 real)"],
+            [None, "Year", "Module Price Index"],
+            [None, 2017, 0.47],
+            [None, 2018, " 0 .41"],
+        ],
+    )
+    _sheet(
+        tmp_path,
+        hs.F_PVS,
+        "Data",
+        [
+            [None, 2020, 2021],
+            ["PR China", "1,107.15", 158.4],
+            ["Rest of World", 20.69, 22.0],
+            ["Total", 1127.84, 180.4],
+        ],
+    )
+    notes = Notes(hs.SOURCE)
+    lbnl = hs._read_lbnl(tmp_path, notes)
+    prod, _ = hs._read_pvs(tmp_path, notes)
+    assert [(d["year"], d["unit_cost"]) for d in lbnl] == [(2017, 0.47), (2018, 0.41)]
+    chn = {d["year"]: d["annual_production"] for d in prod if d["nation"] == "CHN"}
+    assert chn == {2020: 1107.15, 2021: 158.4}
+    assert [(n["file"], n["row"], n["column"], n["raw_value"], n["note"]) for n in notes.rows] == [
+        (f"{hs.F_LBNL}#Fig 17", 5, "C", " 0 .41", "stray spaces removed"),
+        (f"{hs.F_PVS}#Data", 2, "B", "1,107.15", "thousands separators removed"),
+    ]
+
+
+def test_seia_early_number_repair_is_noted(tmp_path: Path) -> None:
+    _csv(tmp_path, hs.F_SEIA_EARLY, 'year,Residential,Commercial,Utility\n2013,792,"1,112",2847\n')
+    notes = Notes(hs.SOURCE)
+    rows = hs._read_seia_early(tmp_path, notes)
+    assert rows[0]["annual_production"] == 792 + 1112 + 2847
+    assert [(n["file"], n["row"], n["column"], n["raw_value"]) for n in notes.rows] == [
+        (hs.F_SEIA_EARLY, 2, "Commercial", "1,112")
+    ]

@@ -367,6 +367,27 @@ def test_way_formula_without_cached_value_is_refused(tmp_path: Path) -> None:
     assert e.value.row == 5 and e.value.column == "B"
 
 
+def test_doe_number_repair_is_noted(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = mvpf.S_DOE
+    ws.append(["Year", "Current Dollars", "2021 Constant Dollars"])
+    ws.append([2008, 1000, "1,354.99"])
+    ws.append([2009, 826, 1118.2])
+    ws.append([None])
+    ws.append(["Note: costs are per kWh of usable energy"])
+    p = tmp_path / mvpf.SOURCE / mvpf.F_DOE
+    p.parent.mkdir(parents=True, exist_ok=True)
+    wb.save(p)
+    notes = Notes(mvpf.SOURCE)
+    _, costs, _ = mvpf._read_doe(tmp_path, notes)
+    const = {c["year"]: c["unit_cost"] for c in costs if c["unit"] == "2021 USD/kWh"}
+    assert const == {2008: 1354.99, 2009: 1118.2}
+    assert notes.frame().drop("source").rows() == [
+        (f"{mvpf.F_DOE}#{mvpf.S_DOE}", 2, "C", "1,354.99", "thousands separators removed")
+    ]
+
+
 def test_doe_wrong_header_is_refused(tmp_path: Path) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
@@ -377,15 +398,15 @@ def test_doe_wrong_header_is_refused(tmp_path: Path) -> None:
     p.parent.mkdir(parents=True, exist_ok=True)
     wb.save(p)
     with pytest.raises(DataError, match="expected '<year> Constant Dollars'") as e:
-        mvpf._read_doe(tmp_path)
+        mvpf._read_doe(tmp_path, Notes(mvpf.SOURCE))
     assert e.value.column == "C" and e.value.row == 1
 
 
 def test_missing_workbook_and_sheet(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="file not found"):
-        mvpf._read_doe(tmp_path)
+        mvpf._read_doe(tmp_path, Notes(mvpf.SOURCE))
     p = tmp_path / mvpf.SOURCE / mvpf.F_DOE
     p.parent.mkdir(parents=True)
     openpyxl.Workbook().save(p)
     with pytest.raises(DataError, match="sheet 'FOTW #1272' not found"):
-        mvpf._read_doe(tmp_path)
+        mvpf._read_doe(tmp_path, Notes(mvpf.SOURCE))

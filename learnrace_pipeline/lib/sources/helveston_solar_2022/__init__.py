@@ -170,15 +170,15 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
     prod += china_cap
     de_costs = _read_germany(raw_dir, notes)
     costs += de_costs
-    irena = _read_irena(raw_dir)
+    irena = _read_irena(raw_dir, notes)
     prod += irena
     shares += _irena_shares(irena)
     prod += _read_seia_json(raw_dir, notes)
-    prod += _read_seia_early(raw_dir)
-    lbnl = _read_lbnl(raw_dir)
+    prod += _read_seia_early(raw_dir, notes)
+    lbnl = _read_lbnl(raw_dir, notes)
     costs += lbnl
     costs += _read_fig4(raw_dir, lbnl, notes)
-    pvs_prod, pvs_shares = _read_pvs(raw_dir)
+    pvs_prod, pvs_shares = _read_pvs(raw_dir, notes)
     prod += pvs_prod
     shares += pvs_shares
     _flag_figure_file(raw_dir, de_costs, irena, notes)

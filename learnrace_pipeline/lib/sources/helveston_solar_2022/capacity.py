@@ -35,7 +35,7 @@ F_SEIA_EARLY = "data/seia/seiaEarlyYears.csv"
 SEIA_SEGMENTS = ("Residential", "Commercial", "Community Solar", "Utility", "CSP")
 
 
-def _read_irena(raw_dir: Path) -> list[dict]:
+def _read_irena(raw_dir: Path, notes: Notes) -> list[dict]:
     t = read_csv(raw_dir, SOURCE, F_IRENA, required=("year", "world", "germany", "china", "usa"))
     cols = [h for h in t.header if h != "year"]
     codes = {h: nations.to_code(h, source=SOURCE, file=F_IRENA, row=1, column=h) for h in cols}
@@ -43,7 +43,7 @@ def _read_irena(raw_dir: Path) -> list[dict]:
     for row, rec in iter_rows(t):
         year = _year(rec["year"], file=F_IRENA, row=row, column="year")
         for h in cols:
-            v = parse_number(rec[h], source=SOURCE, file=F_IRENA, row=row, column=h)
+            v = parse_number(rec[h], source=SOURCE, file=F_IRENA, row=row, column=h, notes=notes)
             if v is None:
                 continue
             out.append(
@@ -132,7 +132,8 @@ def _read_seia_json(raw_dir: Path, notes: Notes) -> list[dict]:
                 source=SOURCE,
                 file=F_SEIA_JSON,
                 row=None,
-                column=f"value[{k}] ({SEIA_SEGMENTS[k]})",
+                column=f"{where} ({label}) value[{k}] ({SEIA_SEGMENTS[k]})",
+                notes=notes,
             )
             for k, v in enumerate(vals)
         ]
@@ -169,14 +170,15 @@ def _read_seia_json(raw_dir: Path, notes: Notes) -> list[dict]:
     return out
 
 
-def _read_seia_early(raw_dir: Path) -> list[dict]:
+def _read_seia_early(raw_dir: Path, notes: Notes) -> list[dict]:
     segs = ("Residential", "Commercial", "Utility")
     t = read_csv(raw_dir, SOURCE, F_SEIA_EARLY, required=("year", *segs))
     rows = []
     for row, rec in iter_rows(t):
         year = _year(rec["year"], file=F_SEIA_EARLY, row=row, column="year")
         vals = [
-            parse_number(rec[s], source=SOURCE, file=F_SEIA_EARLY, row=row, column=s) for s in segs
+            parse_number(rec[s], source=SOURCE, file=F_SEIA_EARLY, row=row, column=s, notes=notes)
+            for s in segs
         ]
         if any(v is None for v in vals):
             raise DataError(

@@ -54,6 +54,7 @@ def _flag_figure_file(raw_dir: Path, de_costs: list[dict], irena: list[dict], no
                 file=F_FIG2,
                 row=row,
                 column="cost_per_kw_hist",
+                notes=notes,
             )
             if usd and year in de_eur_per_kw:
                 factor = de_eur_per_kw[year] / usd
@@ -67,7 +68,7 @@ def _flag_figure_file(raw_dir: Path, de_costs: list[dict], irena: list[dict], no
                 )
         if learning == "National":
             cap = parse_number(
-                rec["cumCapKw"], source=SOURCE, file=F_FIG2, row=row, column="cumCapKw"
+                rec["cumCapKw"], source=SOURCE, file=F_FIG2, row=row, column="cumCapKw", notes=notes
             )
             if cap is not None:
                 scenario[country].append((row, year, cap))

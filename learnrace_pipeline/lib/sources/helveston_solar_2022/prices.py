@@ -160,7 +160,7 @@ def _read_germany(raw_dir: Path, notes: Notes) -> list[dict]:
     return out
 
 
-def _read_lbnl(raw_dir: Path) -> list[dict]:
+def _read_lbnl(raw_dir: Path, notes: Notes) -> list[dict]:
     sheet = "Fig 17"
     rows = read_sheet(raw_dir, SOURCE, F_LBNL, sheet)
     rel = f"{F_LBNL}#{sheet}"
@@ -183,7 +183,9 @@ def _read_lbnl(raw_dir: Path) -> list[dict]:
             continue
         if not isinstance(y, float) or not y.is_integer():
             raise DataError(f"not a year: {y!r}", source=SOURCE, file=rel, row=r, column="B")
-        v = parse_number(cell(c, j), source=SOURCE, file=rel, row=r, column=col_letter(j))
+        v = parse_number(
+            cell(c, j), source=SOURCE, file=rel, row=r, column=col_letter(j), notes=notes
+        )
         if v is None:
             continue
         out.append(_cost("us_module_price_index_lbnl", "USA", int(y), v, rel, r))
@@ -199,7 +201,9 @@ def _read_fig4(raw_dir: Path, lbnl: list[dict], notes: Notes) -> list[dict]:
     out = []
     for row, rec in iter_rows(t):
         year = _year(rec["year"], file=F_FIG4, row=row, column="year")
-        v = parse_number(rec["costPerKw"], source=SOURCE, file=F_FIG4, row=row, column="costPerKw")
+        v = parse_number(
+            rec["costPerKw"], source=SOURCE, file=F_FIG4, row=row, column="costPerKw", notes=notes
+        )
         src = rec["source"].strip()
         if v is None:
             raise DataError("missing cost", source=SOURCE, file=F_FIG4, row=row, column="costPerKw")

@@ -19,7 +19,7 @@ from learnrace_pipeline.lib.sources._sheets import (
     text,
     with_cumulative,
 )
-from learnrace_pipeline.lib.sources.base import parse_number
+from learnrace_pipeline.lib.sources.base import Notes, parse_number
 from learnrace_pipeline.lib.sources.helveston_solar_2022._common import (
     SOURCE,
     _prod,
@@ -31,7 +31,7 @@ F_PVS = "data/production/PVS Fig 1 2022.xlsx"
 PVS_NAMES = {"PR China": "CHN", "Rest of World": "ROW", "Total": "WLD"}
 
 
-def _read_pvs(raw_dir: Path) -> tuple[list[dict], list[dict]]:
+def _read_pvs(raw_dir: Path, notes: Notes) -> tuple[list[dict], list[dict]]:
     sheet = "Data"
     rel = f"{F_PVS}#{sheet}"
     rows = read_sheet(raw_dir, SOURCE, F_PVS, sheet)
@@ -72,7 +72,9 @@ def _read_pvs(raw_dir: Path) -> tuple[list[dict], list[dict]]:
         where[code] = r
         values[code] = {}
         for j, y in years:
-            v = parse_number(cell(c, j), source=SOURCE, file=rel, row=r, column=col_letter(j))
+            v = parse_number(
+                cell(c, j), source=SOURCE, file=rel, row=r, column=col_letter(j), notes=notes
+            )
             if v is not None:
                 values[code][y] = v
     if "WLD" not in values:

@@ -135,7 +135,7 @@ def read(raw_dir: Path) -> dict[str, pl.DataFrame]:
     costs: list[dict] = []
     prod: list[dict] = []
 
-    for part in (_read_way(raw_dir, notes), _read_zt(raw_dir, notes), _read_doe(raw_dir)):
+    for part in (_read_way(raw_dir, notes), _read_zt(raw_dir, notes), _read_doe(raw_dir, notes)):
         techs += part[0]
         costs += part[1]
         prod += part[2]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.sources._sheets import cell, col_letter, read_sheet, text
-from learnrace_pipeline.lib.sources.base import parse_number
+from learnrace_pipeline.lib.sources.base import Notes, parse_number
 from learnrace_pipeline.lib.sources.mvpf_climate_vendored._common import (
     SOURCE,
     _cost,
@@ -24,7 +24,7 @@ F_DOE = "data/1_assumptions/evs/battery_costs_doe.xlsx"
 S_DOE = "FOTW #1272"
 
 
-def _read_doe(raw_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
+def _read_doe(raw_dir: Path, notes: Notes) -> tuple[list[dict], list[dict], list[dict]]:
     rel = f"{F_DOE}#{S_DOE}"
     rows = read_sheet(raw_dir, SOURCE, F_DOE, S_DOE)
     hi = next((i for i, (_, c) in enumerate(rows) if text(cell(c, 0)) == "Year"), None)
@@ -60,7 +60,9 @@ def _read_doe(raw_dir: Path) -> tuple[list[dict], list[dict], list[dict]]:
             (2, "doe_pack_cost_constant", const_unit),
             (1, "doe_pack_cost_current", "USD/kWh"),
         ):
-            v = parse_number(cell(c, j), source=SOURCE, file=rel, row=r, column=col_letter(j))
+            v = parse_number(
+                cell(c, j), source=SOURCE, file=rel, row=r, column=col_letter(j), notes=notes
+            )
             if v is None:
                 raise DataError(
                     "missing pack cost", source=SOURCE, file=rel, row=r, column=col_letter(j)
