@@ -1,7 +1,5 @@
 """What the PCDB-family readers (``pcdb_carnegie``, ``farmer_lafond_alstott``) share besides units.
 
-- :func:`delimiter_hint`: the words both add to a header error when the header shows another
-  delimiter (``;``, tab, ``|``) where a comma was expected.
 - :func:`technology_row`: a series' ``technologies`` row from its cost unit as parsed by
   :func:`._pcdb_common.parse_cost_unit` (the canonical unit string, e.g. ``1966 USD/lb``; the
   metric kind from the cost column's label and that unit: non-money units are
@@ -16,16 +14,6 @@ from __future__ import annotations
 
 from learnrace_pipeline.lib.harmonize import taxonomy
 from learnrace_pipeline.lib.sources._pcdb_common import Unit, metric_kind
-
-#: Delimiters that, seen in a comma-separated header, mean the file uses another delimiter.
-OTHER_DELIMITERS = (";", "\t", "|")
-
-
-def delimiter_hint(header_text: str) -> str:
-    """``" (found ';': wrong delimiter, expected ',')"`` if ``header_text`` holds another
-    delimiter, else ``""`` (to append to a DataError's problem)."""
-    sep = next((s for s in OTHER_DELIMITERS if s in header_text), None)
-    return f" (found {sep!r}: wrong delimiter, expected ',')" if sep else ""
 
 
 def technology_row(

@@ -69,6 +69,18 @@ class CsvTable:
         return stripped.index(name)
 
 
+#: Delimiters that, seen in a comma-separated header, mean the file uses another delimiter.
+OTHER_DELIMITERS = (";", "\t", "|")
+
+
+def delimiter_hint(header_text: str) -> str:
+    """``" (found ';': wrong delimiter, expected ',')"`` if ``header_text`` holds another
+    delimiter, else ``""``: words to append to a header DataError's problem (the error itself
+    names the source, file, row and column)."""
+    sep = next((s for s in OTHER_DELIMITERS if s in header_text), None)
+    return f" (found {sep!r}: wrong delimiter, expected ',')" if sep else ""
+
+
 def source_path(raw_dir: Path, source: str, rel: str) -> Path:
     """``raw_dir/source/rel``, or DataError if the file is missing."""
     p = Path(raw_dir) / source / rel
@@ -130,10 +142,8 @@ def read_csv(
     table = CsvTable(source, rel, header)
     if required:
         if len(header) == 1 and len(required) > 1:
-            sep = next((s for s in (";", "\t", "|") if s in header[0]), None)
-            hint = f" (found {sep!r}: wrong delimiter, expected ',')" if sep else ""
             raise DataError(
-                f"header has one column{hint}; expected {list(required)}",
+                f"header has one column{delimiter_hint(header[0])}; expected {list(required)}",
                 source=source,
                 file=rel,
                 row=skip_lines + 1,

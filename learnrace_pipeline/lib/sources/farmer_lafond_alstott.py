@@ -39,12 +39,13 @@ import polars as pl
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.harmonize import taxonomy
 from learnrace_pipeline.lib.sources._pcdb_common import Where, nation_of, parse_cost_unit
-from learnrace_pipeline.lib.sources._pcdb_format import delimiter_hint, technology_row
+from learnrace_pipeline.lib.sources._pcdb_format import technology_row
 from learnrace_pipeline.lib.sources._sheets import conformed
 from learnrace_pipeline.lib.sources.base import (
     Notes,
     SourceInfo,
     cost_row,
+    delimiter_hint,
     parse_number,
     read_csv,
 )

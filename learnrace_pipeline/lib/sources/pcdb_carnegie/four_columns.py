@@ -22,8 +22,7 @@ from learnrace_pipeline.lib.sources._pcdb_common import (
     parse_quantity_unit,
     split_header,
 )
-from learnrace_pipeline.lib.sources._pcdb_format import delimiter_hint
-from learnrace_pipeline.lib.sources.base import Notes, parse_number, read_csv
+from learnrace_pipeline.lib.sources.base import Notes, delimiter_hint, parse_number, read_csv
 from learnrace_pipeline.lib.sources.pcdb_carnegie.catalogue import KNOWN_REPAIRS, SOURCE
 from learnrace_pipeline.lib.sources.pcdb_carnegie.cumulative import (
     add_initial_stock,
