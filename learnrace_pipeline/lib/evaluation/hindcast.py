@@ -30,7 +30,8 @@ Design
   origin) and ``no_change`` (c).
 - **Horizon** is ``target year - origin`` (1 to ``max_horizon``).
 
-Outputs of :func:`run_hindcast` (Polars frames for DuckDB tables ``evaluation.*``):
+Outputs of :func:`run_hindcast` (Polars frames for DuckDB tables ``evaluation.*``, rows and
+tables built by :mod:`.hindcast_scores`):
 ``forecasts`` (one row per model, origin, series and target year, with quantiles in cost units,
 interval hits, log-pinball, CRPS and PIT of log cost), ``scores_by_horizon``,
 ``scores_by_industry``, ``scores`` (per model, with ratios to baseline (a)), ``pit``
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -63,24 +64,26 @@ from learnrace_pipeline.lib.evaluation.hindcast_fit import HYPER_PARAMETERS as H
 from learnrace_pipeline.lib.evaluation.hindcast_fit import OriginFitter as OriginFitter
 from learnrace_pipeline.lib.evaluation.hindcast_fit import PooledFitter as PooledFitter
 from learnrace_pipeline.lib.evaluation.hindcast_fit import default_sampler
+
+# the scored rows and score tables live in .hindcast_scores; public names re-exported here
+from learnrace_pipeline.lib.evaluation.hindcast_scores import COVERAGE_BANDS as COVERAGE_BANDS
+from learnrace_pipeline.lib.evaluation.hindcast_scores import (
+    FORECAST_COLUMNS,
+    POOLED_PROJECTED,
+    baseline_rows,
+    forecast_rows,
+)
+from learnrace_pipeline.lib.evaluation.hindcast_scores import POOLED as POOLED
+from learnrace_pipeline.lib.evaluation.hindcast_scores import coverage_check as coverage_check
+from learnrace_pipeline.lib.evaluation.hindcast_scores import summarise as summarise
 from learnrace_pipeline.lib.evaluation.scores import (
     HINDCAST_LEVELS,
-    INTERVALS,
     crps_samples,
-    forecast_scores,
-    pit_histogram,
-    qname,
     sample_pit,
     sample_quantiles,
-    score_table,
 )
 from learnrace_pipeline.lib.models.base import SamplerConfig
 from learnrace_pipeline.lib.models.panel import Panel
-
-POOLED = "pooled_wright"
-POOLED_PROJECTED = "pooled_wright_projected"
-#: Coverage bands the evaluation check warns outside of (nominal -> (low, high)).
-COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0.95)}
 
 
 def _default_forecast() -> ForecastConfig:
@@ -203,82 +206,6 @@ def _annual_history(levels: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _rows(
-    model: str,
-    origin: int,
-    meta: pl.DataFrame,
-    log_q: np.ndarray,
-    pit: np.ndarray,
-    crps: np.ndarray,
-    production: Sequence[str] | str,
-) -> pl.DataFrame:
-    """Forecast rows: ``meta`` has series, series_id, technology, industry, nation, year,
-    horizon, log_actual; ``log_q`` has log quantiles at HINDCAST_LEVELS."""
-    sc = forecast_scores(log_q, HINDCAST_LEVELS, meta["log_actual"].to_numpy())
-    q = np.exp(log_q)
-    return meta.with_columns(
-        pl.lit(model).alias("model"),
-        pl.lit(origin, pl.Int32).alias("origin"),
-        pl.col("log_actual").exp().alias("actual"),
-        *[pl.Series(qname(v), q[:, j]) for j, v in enumerate(HINDCAST_LEVELS)],
-        *[pl.Series(k, v) for k, v in sc.items()],
-        pl.Series("crps", crps),
-        pl.Series("pit", pit),
-        (
-            pl.Series("production", list(production))
-            if not isinstance(production, str)
-            else pl.lit(production).alias("production")
-        ),
-    )
-
-
-FORECAST_COLUMNS = (
-    "model", "origin", "series", "series_id", "technology", "industry", "nation", "year",
-    "horizon", "actual", "log_actual", *[qname(v) for v in HINDCAST_LEVELS],
-    *[f"cover{k}" for k in INTERVALS], "log_pinball", "crps", "pit", "production",
-)  # fmt: skip
-
-
-def _baseline_rows(
-    origin: int,
-    train: pl.DataFrame,
-    meta: pl.DataFrame,
-    theta: float,
-) -> list[pl.DataFrame]:
-    out: dict[str, list[tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]]] = {
-        m: [] for m in bl.BASELINES
-    }
-    tr = {s: g for (s,), g in train.group_by("series", maintain_order=True)}
-    for (s,), tg in meta.group_by("series", maintain_order=True):
-        g = tr[s]
-        yrs, y, x = (g[c].to_numpy() for c in ("year", "log_cost", "log_q"))
-        ty, tx, ya = tg["year"].to_numpy(), tg["log_q"].to_numpy(), tg["log_actual"].to_numpy()
-        preds = {
-            bl.OLS_WRIGHT: bl.ols_wright(yrs, y, x, ty, tx),
-            bl.RW_DRIFT: bl.rw_drift(yrs, y, ty, theta),
-            bl.NO_CHANGE: bl.no_change(yrs, y, ty),
-        }
-        for name, p in preds.items():
-            out[name].append((tg, p.quantiles(HINDCAST_LEVELS), p.cdf(ya), p.crps(ya)))
-    frames = []
-    for name, parts in out.items():
-        if not parts:
-            continue
-        meta_all = pl.concat([p[0] for p in parts])
-        frames.append(
-            _rows(
-                name,
-                origin,
-                meta_all.drop("log_q"),
-                np.concatenate([p[1] for p in parts]),
-                np.concatenate([p[2] for p in parts]),
-                np.concatenate([p[3] for p in parts]),
-                "given" if name == bl.OLS_WRIGHT else "none",
-            )
-        )
-    return frames
-
-
 def run_hindcast(
     panel: Panel,
     config: HindcastConfig = HindcastConfig(),
@@ -348,7 +275,7 @@ def run_hindcast(
                 ]
             )
         )
-        frames += _baseline_rows(o, train, meta, theta)
+        frames += baseline_rows(o, train, meta, theta)
 
         level_of = {
             s: (industry_of[s] if config.prior_level == "industry" else ALL) for s in eligible
@@ -383,7 +310,7 @@ def run_hindcast(
                 raise ModelError("internal: forecast rows out of order")
             y = use_meta["log_actual"].to_numpy()
             frames.append(
-                _rows(
+                forecast_rows(
                     name,
                     o,
                     use_meta.drop("log_q"),
@@ -430,66 +357,6 @@ def _projectable(obs: pl.DataFrame, annual: pl.DataFrame) -> list[str]:
         (pl.col("n") >= 3) & (pl.col("last_annual") == pl.col("last"))
     )
     return sorted(ok["series_id"].to_list())
-
-
-def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Score tables from a forecasts frame: by horizon, by industry, overall, PIT histograms.
-
-    ``scores`` (one row per model) adds ``log_pinball_ratio_ols`` and ``crps_ratio_ols``: the
-    model's mean score over the ``ols_wright`` mean on the same forecasts (origin, series,
-    year) - below 1 is better than baseline (a).
-    """
-    by_h = score_table(forecasts, ["model", "horizon"])
-    by_i = score_table(forecasts, ["model", "industry"])
-    overall = score_table(forecasts, ["model"])
-    key = ["origin", "series", "year"]
-    ref = forecasts.filter(pl.col("model") == bl.OLS_WRIGHT).select(
-        *key, pl.col("log_pinball").alias("_lp_ref"), pl.col("crps").alias("_crps_ref")
-    )
-    if ref.height:
-        ratios = (
-            forecasts.join(ref, on=key, how="inner")
-            .group_by("model")
-            .agg(
-                (pl.col("log_pinball").mean() / pl.col("_lp_ref").mean()).alias(
-                    "log_pinball_ratio_ols"
-                ),
-                (pl.col("crps").mean() / pl.col("_crps_ref").mean()).alias("crps_ratio_ols"),
-            )
-        )
-        overall = overall.join(ratios, on="model", how="left")
-    return {
-        "forecasts": forecasts,
-        "scores_by_horizon": by_h,
-        "scores_by_industry": by_i,
-        "scores": overall.sort("model"),
-        "pit": pit_histogram(forecasts, ["model"]),
-    }
-
-
-def coverage_check(
-    scores: pl.DataFrame,
-    model: str = POOLED,
-    bands: Mapping[int, tuple[float, float]] = COVERAGE_BANDS,
-) -> tuple[bool, str]:
-    """Whether ``model``'s overall coverage lies in ``bands``; a message either way.
-
-    ``scores`` is the ``scores`` frame of :func:`run_hindcast`.
-    """
-    row = scores.filter(pl.col("model") == model)
-    if row.height == 0:
-        return False, f"model {model!r} has no scores"
-    r = row.row(0, named=True)
-    parts, ok = [], True
-    for nominal, (lo, hi) in bands.items():
-        cov = r[f"coverage{nominal}"]
-        inside = lo <= cov <= hi
-        ok &= inside
-        parts.append(
-            f"{nominal}% intervals cover {cov:.1%} (band {lo:.0%}-{hi:.0%})"
-            + ("" if inside else " OUTSIDE")
-        )
-    return ok, f"{model}: " + "; ".join(parts) + f" over {r['n']} forecasts"
 
 
 def load_panel(

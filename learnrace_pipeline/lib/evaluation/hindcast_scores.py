@@ -1,0 +1,175 @@
+"""Scored forecast rows and score tables of a rolling-origin hindcast.
+
+:func:`forecast_rows` turns one model's predictive quantiles (of log unit cost, at
+:data:`~.scores.HINDCAST_LEVELS`), PIT values and CRPS at one origin into rows of the
+``evaluation.forecasts`` table (quantiles back in cost units, interval hits and log-pinball
+added); :func:`baseline_rows` does so for the three baselines of :mod:`.baselines`, fitted to
+each series' training points. :func:`summarise` aggregates the rows into the score tables
+(by horizon, by industry, overall with ratios to baseline (a), PIT histograms) and
+:func:`coverage_check` tests the overall coverage against :data:`COVERAGE_BANDS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import polars as pl
+
+from learnrace_pipeline.lib.evaluation import baselines as bl
+from learnrace_pipeline.lib.evaluation.scores import (
+    HINDCAST_LEVELS,
+    INTERVALS,
+    forecast_scores,
+    pit_histogram,
+    qname,
+    score_table,
+)
+
+POOLED = "pooled_wright"
+POOLED_PROJECTED = "pooled_wright_projected"
+#: Coverage bands the evaluation check warns outside of (nominal -> (low, high)).
+COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0.95)}
+
+
+def forecast_rows(
+    model: str,
+    origin: int,
+    meta: pl.DataFrame,
+    log_q: np.ndarray,
+    pit: np.ndarray,
+    crps: np.ndarray,
+    production: Sequence[str] | str,
+) -> pl.DataFrame:
+    """Forecast rows: ``meta`` has series, series_id, technology, industry, nation, year,
+    horizon, log_actual; ``log_q`` has log quantiles at HINDCAST_LEVELS."""
+    sc = forecast_scores(log_q, HINDCAST_LEVELS, meta["log_actual"].to_numpy())
+    q = np.exp(log_q)
+    return meta.with_columns(
+        pl.lit(model).alias("model"),
+        pl.lit(origin, pl.Int32).alias("origin"),
+        pl.col("log_actual").exp().alias("actual"),
+        *[pl.Series(qname(v), q[:, j]) for j, v in enumerate(HINDCAST_LEVELS)],
+        *[pl.Series(k, v) for k, v in sc.items()],
+        pl.Series("crps", crps),
+        pl.Series("pit", pit),
+        (
+            pl.Series("production", list(production))
+            if not isinstance(production, str)
+            else pl.lit(production).alias("production")
+        ),
+    )
+
+
+FORECAST_COLUMNS = (
+    "model", "origin", "series", "series_id", "technology", "industry", "nation", "year",
+    "horizon", "actual", "log_actual", *[qname(v) for v in HINDCAST_LEVELS],
+    *[f"cover{k}" for k in INTERVALS], "log_pinball", "crps", "pit", "production",
+)  # fmt: skip
+
+
+def baseline_rows(
+    origin: int,
+    train: pl.DataFrame,
+    meta: pl.DataFrame,
+    theta: float,
+) -> list[pl.DataFrame]:
+    """Scored rows of the three baselines at ``origin``, one frame per baseline.
+
+    ``train`` holds every forecast series' training points (series, year, log_cost, log_q);
+    ``meta`` one row per target (as for :func:`forecast_rows`, plus ``log_q``, the realised log
+    cumulative production that baseline (a) is conditioned on); ``theta`` is the MA(1)
+    coefficient of baseline (b).
+    """
+    out: dict[str, list[tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]]] = {
+        m: [] for m in bl.BASELINES
+    }
+    tr = {s: g for (s,), g in train.group_by("series", maintain_order=True)}
+    for (s,), tg in meta.group_by("series", maintain_order=True):
+        g = tr[s]
+        yrs, y, x = (g[c].to_numpy() for c in ("year", "log_cost", "log_q"))
+        ty, tx, ya = tg["year"].to_numpy(), tg["log_q"].to_numpy(), tg["log_actual"].to_numpy()
+        preds = {
+            bl.OLS_WRIGHT: bl.ols_wright(yrs, y, x, ty, tx),
+            bl.RW_DRIFT: bl.rw_drift(yrs, y, ty, theta),
+            bl.NO_CHANGE: bl.no_change(yrs, y, ty),
+        }
+        for name, p in preds.items():
+            out[name].append((tg, p.quantiles(HINDCAST_LEVELS), p.cdf(ya), p.crps(ya)))
+    frames = []
+    for name, parts in out.items():
+        if not parts:
+            continue
+        meta_all = pl.concat([p[0] for p in parts])
+        frames.append(
+            forecast_rows(
+                name,
+                origin,
+                meta_all.drop("log_q"),
+                np.concatenate([p[1] for p in parts]),
+                np.concatenate([p[2] for p in parts]),
+                np.concatenate([p[3] for p in parts]),
+                "given" if name == bl.OLS_WRIGHT else "none",
+            )
+        )
+    return frames
+
+
+def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Score tables from a forecasts frame: by horizon, by industry, overall, PIT histograms.
+
+    ``scores`` (one row per model) adds ``log_pinball_ratio_ols`` and ``crps_ratio_ols``: the
+    model's mean score over the ``ols_wright`` mean on the same forecasts (origin, series,
+    year) - below 1 is better than baseline (a).
+    """
+    by_h = score_table(forecasts, ["model", "horizon"])
+    by_i = score_table(forecasts, ["model", "industry"])
+    overall = score_table(forecasts, ["model"])
+    key = ["origin", "series", "year"]
+    ref = forecasts.filter(pl.col("model") == bl.OLS_WRIGHT).select(
+        *key, pl.col("log_pinball").alias("_lp_ref"), pl.col("crps").alias("_crps_ref")
+    )
+    if ref.height:
+        ratios = (
+            forecasts.join(ref, on=key, how="inner")
+            .group_by("model")
+            .agg(
+                (pl.col("log_pinball").mean() / pl.col("_lp_ref").mean()).alias(
+                    "log_pinball_ratio_ols"
+                ),
+                (pl.col("crps").mean() / pl.col("_crps_ref").mean()).alias("crps_ratio_ols"),
+            )
+        )
+        overall = overall.join(ratios, on="model", how="left")
+    return {
+        "forecasts": forecasts,
+        "scores_by_horizon": by_h,
+        "scores_by_industry": by_i,
+        "scores": overall.sort("model"),
+        "pit": pit_histogram(forecasts, ["model"]),
+    }
+
+
+def coverage_check(
+    scores: pl.DataFrame,
+    model: str = POOLED,
+    bands: Mapping[int, tuple[float, float]] = COVERAGE_BANDS,
+) -> tuple[bool, str]:
+    """Whether ``model``'s overall coverage lies in ``bands``; a message either way.
+
+    ``scores`` is the ``scores`` frame of :func:`run_hindcast`.
+    """
+    row = scores.filter(pl.col("model") == model)
+    if row.height == 0:
+        return False, f"model {model!r} has no scores"
+    r = row.row(0, named=True)
+    parts, ok = [], True
+    for nominal, (lo, hi) in bands.items():
+        cov = r[f"coverage{nominal}"]
+        inside = lo <= cov <= hi
+        ok &= inside
+        parts.append(
+            f"{nominal}% intervals cover {cov:.1%} (band {lo:.0%}-{hi:.0%})"
+            + ("" if inside else " OUTSIDE")
+        )
+    return ok, f"{model}: " + "; ".join(parts) + f" over {r['n']} forecasts"
