@@ -34,7 +34,7 @@ import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.models import base
-from learnrace_pipeline.lib.models.learning_model import (
+from learnrace_pipeline.lib.models.learning_config import (
     CENTRED_SIGMA_MIN_SERIES,
     LearningConfig,
     LearningPriors,
@@ -44,17 +44,19 @@ from learnrace_pipeline.lib.models.learning_model import (
     centred_sigma,
     centred_trend,
     config_from_attrs,
+    learning_rate,
+)
+from learnrace_pipeline.lib.models.learning_model import (
+    _mean_growth_pt as _mean_growth_pt,  # re-exported for tests
+)
+from learnrace_pipeline.lib.models.learning_model import (
     create_experience_time_model,
     create_learning_model,
     create_nation_model,
     create_time_trend_model,
     create_wright_model,
     drift_names,
-    learning_rate,
     mean_growth,
-)
-from learnrace_pipeline.lib.models.learning_model import (
-    _mean_growth_pt as _mean_growth_pt,  # re-exported for tests
 )
 from learnrace_pipeline.lib.models.learning_numpy import (
     Draws,
@@ -145,17 +147,24 @@ class LearningCurveModel:
     @property
     def code_version(self) -> str:
         """Package version + hash of the code defining the fit: this module (the fitting
-        facade and the ``fit_data`` group), :mod:`.learning_model` (the PyMC model),
+        facade and the ``fit_data`` group), :mod:`.learning_config` (model settings and
+        priors), :mod:`.learning_model` (the PyMC model),
         :mod:`.learning_numpy` (the deterministics, ``log_likelihood`` and
         ``posterior_predictive`` groups computed from every posterior), the panel builder and
         the fused likelihood Op. Editing any of them changes :attr:`model_id`, so stale saved fits are not
         reused. :mod:`.learning_posterior` is left out: it only reads saved fits."""
         import sys
 
-        from learnrace_pipeline.lib.models import learning_model, learning_numpy, loglik_op, panel
+        from learnrace_pipeline.lib.models import (
+            learning_config,
+            learning_model,
+            learning_numpy,
+            loglik_op,
+            panel,
+        )
 
         return base.code_version(
-            sys.modules[__name__], learning_model, learning_numpy, panel, loglik_op
+            sys.modules[__name__], learning_config, learning_model, learning_numpy, panel, loglik_op
         )
 
     @property

@@ -20,9 +20,9 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
+from learnrace_pipeline.lib.models.learning_config import LearningConfig
 from learnrace_pipeline.lib.models.learning_model import (
     _SPREAD_NAMES,
-    LearningConfig,
     _w_m_from_drift,
     drift_names,
     mean_growth,

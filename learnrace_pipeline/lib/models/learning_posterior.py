@@ -18,7 +18,7 @@ import polars as pl
 import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
-from learnrace_pipeline.lib.models.learning_model import LearningPriors, config_from_attrs
+from learnrace_pipeline.lib.models.learning_config import LearningPriors, config_from_attrs
 from learnrace_pipeline.lib.models.learning_numpy import _obs_parts, _stacked
 
 

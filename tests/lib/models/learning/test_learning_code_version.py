@@ -1,9 +1,10 @@
 """The learning-curve model id follows every module that makes a fit (learning.py is split).
 
-``LearningCurveModel.code_version`` must hash the facade, the PyMC model, its NumPy mirrors
-(which compute the stored deterministics, log-likelihood and predictive groups), the panel
-builder and the fused likelihood Op; editing any of them must change the model id, so a stale saved fit is
-never reused. Modules that only read saved fits must not.
+``LearningCurveModel.code_version`` must hash the facade, the model settings and priors, the
+PyMC model, its NumPy mirrors (which compute the stored deterministics, log-likelihood and
+predictive groups), the panel builder and the fused likelihood Op; editing any of them must
+change the model id, so a stale saved fit is never reused. Modules that only read saved fits
+must not.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import pytest
 from learnrace_pipeline.lib.models import (
     base,
     learning,
+    learning_config,
     learning_model,
     learning_numpy,
     learning_posterior,
@@ -25,7 +27,7 @@ from learnrace_pipeline.lib.models import (
 )
 from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
 
-FIT_MODULES = (learning, learning_model, learning_numpy, panel, loglik_op)
+FIT_MODULES = (learning, learning_config, learning_model, learning_numpy, panel, loglik_op)
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +86,8 @@ def test_the_facade_reexports_the_split_modules() -> None:
     # every name callers import from learning.py today is the split modules' own object
     assert learning.create_learning_model is learning_model.create_learning_model
     assert learning._mean_growth_pt is learning_model._mean_growth_pt
+    assert learning.LearningConfig is learning_config.LearningConfig
+    assert learning_model.LearningConfig is learning_config.LearningConfig
     assert learning.ma1_innovations is learning_numpy.ma1_innovations
     assert learning.forecast_log_cost is learning_posterior.forecast_log_cost
     for name in learning.__all__:
