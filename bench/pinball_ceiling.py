@@ -10,6 +10,8 @@ forecasters that *cheat* by estimating the parameters on the whole series, futur
   training points, no parameter uncertainty on ``w``;
 - ``lookahead_s``: (a)'s ``w`` and parameter uncertainty, ``s`` from the whole series, normal;
 - ``lookahead_both``: both from the whole series, normal with variance ``s^2 h``;
+- ``ols_wright_plugin``: (a) with its point estimates plugged in (normal, no parameter
+  uncertainty), an overconfident variant of (a) for comparison;
 - ``discounted_hl<k>``: an honest variant, (a) with weights halving every ``k`` years back from
   the origin (a learning exponent that drifts), for comparison.
 
@@ -49,8 +51,9 @@ def _wls_wright(dt: np.ndarray, dy: np.ndarray, dx: np.ndarray, weight: np.ndarr
 def ceiling_scores(
     panel: Panel, forecasts: pl.DataFrame, half_lives: tuple[float, ...] = (5.0, 10.0)
 ) -> pl.DataFrame:
-    """Mean log-pinball (log cost) of (a), the look-ahead bounds and discounted (a), per model,
-    over the ``ols_wright`` forecasts of ``forecasts`` (a hindcast's forecasts frame)."""
+    """Mean log-pinball (log cost) and 50/90% interval coverage of (a), its variants and the
+    look-ahead bounds, per model, over the ``ols_wright`` forecasts of ``forecasts`` (a
+    hindcast's forecasts frame); the hindcast's own models are added on the same forecasts."""
     ref = forecasts.filter(pl.col("model") == bl.OLS_WRIGHT)
     levels = panel.levels.sort("series", "year")
     by_series = {key[0]: g for key, g in levels.group_by(["series"])}
@@ -79,6 +82,10 @@ def ceiling_scores(
         w_tr, s2_tr, sxx_tr, _ = _wls_wright(dt, dy, dx, np.ones(n))
         models = {
             bl.OLS_WRIGHT: bl.ols_wright(years, y, x, target_years, tq),
+            # (a) with plug-in parameters: normal, no uncertainty about w or s (overconfident)
+            "ols_wright_plugin": StudentT(
+                y[-1] - w_tr * big_x, np.sqrt(s2_tr * h), np.full(h.size, np.inf)
+            ),
             "lookahead_w": StudentT(
                 y[-1] - w_all * big_x, np.sqrt(s2_tr * h), np.full(h.size, n - 1.0)
             ),
@@ -101,10 +108,22 @@ def ceiling_scores(
                 np.full(h.size, max(n_eff - 1.0, 1.0)),
             )
         for name, dist in models.items():
-            lp = mean_pinball(dist.quantiles(LEVELS), actual)
+            q = dist.quantiles(LEVELS)
+            lp = mean_pinball(q, actual)
+            # LEVELS are 5, 10, 25, 50, 75, 90, 95%: the central 50% and 90% intervals
+            in50 = (actual >= q[:, 2]) & (actual <= q[:, 4])
+            in90 = (actual >= q[:, 0]) & (actual <= q[:, 6])
             rows += [
-                {"model": name, "origin": origin, "series": series, "year": int(t), "lp": float(v)}
-                for t, v in zip(target_years, lp, strict=True)
+                {
+                    "model": name,
+                    "origin": origin,
+                    "series": series,
+                    "year": int(t),
+                    "lp": float(v),
+                    "cover50": bool(a),
+                    "cover90": bool(b),
+                }
+                for t, v, a, b in zip(target_years, lp, in50, in90, strict=True)
             ]
     out = pl.DataFrame(rows)
     # the recomputed (a) must be the hindcast's (a), forecast by forecast
@@ -114,12 +133,22 @@ def ceiling_scores(
     if check.height != ref.height or not np.allclose(check["lp"], check["log_pinball"]):
         raise RuntimeError("recomputed baseline (a) does not reproduce the hindcast's scores")
     base = float(check["lp"].mean())
-    table = out.group_by("model").agg(pl.len().alias("n"), pl.col("lp").mean().alias("log_pinball"))
+    table = out.group_by("model").agg(
+        pl.len().alias("n"),
+        pl.col("lp").mean().alias("log_pinball"),
+        pl.col("cover50").mean().alias("coverage50"),
+        pl.col("cover90").mean().alias("coverage90"),
+    )
     hindcast_models = (
         forecasts.filter(pl.col("model") != bl.OLS_WRIGHT)
         .join(ref.select("origin", "series", "year"), on=["origin", "series", "year"])
         .group_by("model")
-        .agg(pl.len().alias("n"), pl.col("log_pinball").mean())
+        .agg(
+            pl.len().alias("n"),
+            pl.col("log_pinball").mean(),
+            pl.col("cover50").mean().alias("coverage50"),
+            pl.col("cover90").mean().alias("coverage90"),
+        )
     )
     table = pl.concat([table, hindcast_models.select(table.columns)])
     return table.with_columns((pl.col("log_pinball") / base).alias("ratio_to_a")).sort(
