@@ -20,7 +20,10 @@ from the past could gain under the Wright random-walk model. The script first re
 and checks it reproduces the hindcast's own ``ols_wright`` scores, so the rows are comparable.
 
 Run after ``bench.bench_forecast`` (which writes ``bench/results/hindcast_forecasts.parquet``):
-``.venv/bin/python -m bench.pinball_ceiling`` (PCDB snapshot panel, as the benchmark uses).
+``.venv/bin/python -m bench.pinball_ceiling`` (PCDB snapshot panel, as the benchmark uses), or
+on the warehouse of a ``learnrace run``: ``... -m bench.pinball_ceiling --db
+.learnrace/learnrace.duckdb`` (the panel the pipeline's hindcast used: every series with cost
+and cumulative production, unless the run restricted the industries).
 """
 
 from __future__ import annotations
@@ -156,12 +159,40 @@ def ceiling_scores(
     )
 
 
+def warehouse_inputs(db: Path) -> tuple[Panel, pl.DataFrame]:
+    """The panel and hindcast forecasts of a warehouse after ``learnrace run`` (read-only)."""
+    import duckdb
+
+    from learnrace_pipeline.lib.models.panel import build_panel
+    from learnrace_pipeline.lib.storage.warehouse import fetch_pl
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = {
+            name: fetch_pl(con, f"select * from harmonized.{name}")
+            for name in ("cost_observations", "production", "technologies")
+        }
+        forecasts = fetch_pl(con, "select * from evaluation.forecasts")
+    finally:
+        con.close()
+    panel = build_panel(tables["cost_observations"], tables["production"], tables["technologies"])
+    return panel, forecasts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--forecasts", default=str(RESULTS / "hindcast_forecasts.parquet"))
+    ap.add_argument(
+        "--db",
+        type=Path,
+        help="score a warehouse's hindcast instead (e.g. .learnrace/learnrace.duckdb)",
+    )
     args = ap.parse_args()
-    panel = hc.load_panel(["pcdb_carnegie"])
-    table = ceiling_scores(panel, pl.read_parquet(args.forecasts))
+    if args.db is not None:
+        panel, forecasts = warehouse_inputs(args.db)
+    else:
+        panel, forecasts = hc.load_panel(["pcdb_carnegie"]), pl.read_parquet(args.forecasts)
+    table = ceiling_scores(panel, forecasts)
     with pl.Config(tbl_rows=30):
         print(table)
     table.write_csv(RESULTS / "pinball_ceiling.csv")
