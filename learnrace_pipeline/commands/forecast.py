@@ -83,7 +83,7 @@ def forecast(
         result = fc.simulate(inp.task, prior, config=config)
         fc.check_finite(result)
         table = fc.quantile_frame(result, model=fc.model_name(prior))
-        fi.write_forecasts(table, output, fmt)  # type: ignore[arg-type]
+        fc.write_forecasts(table, output, fmt)  # type: ignore[arg-type]
     except LearnraceError as e:
         err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None

@@ -68,8 +68,11 @@ input checks of ``learnrace forecast`` :mod:`.forecast_input`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -94,6 +97,7 @@ from learnrace_pipeline.lib.evaluation.priors import (
     save_priors,
 )
 from learnrace_pipeline.lib.evaluation.scores import LEVELS, qname
+from learnrace_pipeline.lib.storage.files import write_atomic_bytes
 
 MODEL_NAME = "pooled_wright_ma1"
 MODEL_NAME_T = "pooled_wright_student_t_ma1"
@@ -342,6 +346,23 @@ def quantile_frame(
     )
 
 
+OutputFormat = Literal["csv", "json"]
+
+
+def render_forecasts(frame: pl.DataFrame, fmt: OutputFormat = "csv") -> bytes:
+    """The forecast table as CSV (header + rows) or JSON (a list of row objects)."""
+    if fmt == "csv":
+        return frame.write_csv(float_precision=None).encode()
+    if fmt == "json":
+        return (json.dumps(frame.to_dicts(), indent=1) + "\n").encode()
+    raise DataError(f"unknown output format {fmt!r}: use csv or json", source="--format")
+
+
+def write_forecasts(frame: pl.DataFrame, path: str | Path, fmt: OutputFormat = "csv") -> Path:
+    """Render and write to ``path`` atomically (no partial file on error)."""
+    return write_atomic_bytes(render_forecasts(frame, fmt), path)
+
+
 def check_finite(fs: ForecastSamples) -> None:
     """Raise ModelError naming the first target whose samples are not all finite."""
     bad = ~np.all(np.isfinite(fs.samples), axis=1)
@@ -368,6 +389,8 @@ __all__ = [
     "population_priors",
     "priors_from_posterior_file",
     "quantile_frame",
+    "render_forecasts",
     "save_priors",
     "simulate",
+    "write_forecasts",
 ]

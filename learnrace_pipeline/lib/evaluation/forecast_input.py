@@ -33,8 +33,8 @@ cumulative production; falling cumulative production; a year to forecast before 
 last observed cost; a year to forecast with no production and fewer than 3 years of annual
 production to project it from; unknown or missing columns; an unknown industry.
 
-Output (:func:`write_forecasts`) is written to a temporary file in the output folder and renamed
-into place, so an error never leaves a partial output file.
+The forecasts are written by :func:`learnrace_pipeline.lib.evaluation.forecast.write_forecasts`
+(atomically: an error never leaves a partial output file).
 """
 
 from __future__ import annotations
@@ -42,12 +42,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -65,8 +61,6 @@ NUMERIC = ("unit_cost", "annual_production", "cumulative_production")
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null"})
 MIN_OBSERVED = 3
 MIN_ANNUAL_FOR_PROJECTION = 3
-
-OutputFormat = Literal["csv", "json"]
 
 
 @dataclass(frozen=True)
@@ -386,47 +380,3 @@ def read_input(path: str | Path) -> ForecastInput:
             column="unit_cost",
         )
     return ForecastInput(df, ForecastTask(obs, targets, annual), file)
-
-
-# --------------------------------------------------------------------------------------------
-# atomic output
-# --------------------------------------------------------------------------------------------
-
-
-def write_atomic_bytes(data: bytes, path: str | Path) -> Path:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and an atomic rename.
-
-    On any error the temporary file is removed and ``path`` is left as it was.
-    """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise DataError("output folder does not exist", source="output", file=str(folder))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def render_forecasts(frame: pl.DataFrame, fmt: OutputFormat = "csv") -> bytes:
-    """The forecast table as CSV (header + rows) or JSON (a list of row objects)."""
-    if fmt == "csv":
-        return frame.write_csv(float_precision=None).encode()
-    if fmt == "json":
-        return (json.dumps(frame.to_dicts(), indent=1) + "\n").encode()
-    raise DataError(f"unknown output format {fmt!r}: use csv or json", source="--format")
-
-
-def write_forecasts(frame: pl.DataFrame, path: str | Path, fmt: OutputFormat = "csv") -> Path:
-    """Render and write atomically (no partial file on error)."""
-    return write_atomic_bytes(render_forecasts(frame, fmt), path)

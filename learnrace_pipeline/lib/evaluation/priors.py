@@ -237,7 +237,7 @@ def save_priors(
 
     Both files are written to temporary names and renamed, so a failure leaves no partial file.
     """
-    from learnrace_pipeline.lib.evaluation.forecast_input import write_atomic_bytes
+    from learnrace_pipeline.lib.storage.files import write_atomic_bytes
 
     path = Path(path)
     frame = pl.concat([p.to_frame() for p in priors.values()])

@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from learnrace_pipeline.cli import app
-from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.evaluation import forecast_input as fi
 from learnrace_pipeline.lib.harmonize.cumulative import initial_stock
 
@@ -224,8 +223,3 @@ def test_carry_forward_from_cumulative(tmp_path: Path) -> None:
     inp = fi.read_input(src)
     assert inp.rows["cum"].to_list() == [100.0, 120.0, 150.0, 190.0]
     assert inp.task.annual["log_annual"].exp().to_list() == pytest.approx([20.0, 30.0, 40.0])
-
-
-def test_write_atomic_refuses_missing_folder(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="output folder does not exist"):
-        fi.write_atomic_bytes(b"x", tmp_path / "nope" / "out.csv")
