@@ -5,8 +5,8 @@
 ``evaluation.forecasts`` table (quantiles back in cost units, interval hits and log-pinball
 added); :func:`baseline_rows` does so for the three baselines of :mod:`.baselines`, fitted to
 each series' training points. :func:`summarise` aggregates the rows into the score tables
-(by horizon, by industry, overall with ratios to baseline (a), PIT histograms) and
-:func:`coverage_check` tests the overall coverage against :data:`COVERAGE_BANDS`.
+(by horizon, by industry, overall with ratios to baseline (a) and the growth of the point error
+with the horizon, :func:`error_growth`; PIT histograms) and :func:`coverage_check` tests the overall coverage against :data:`COVERAGE_BANDS`.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def forecast_rows(
 FORECAST_COLUMNS = (
     "model", "origin", "series", "series_id", "technology", "industry", "nation", "year",
     "horizon", "actual", "log_actual", *[qname(v) for v in HINDCAST_LEVELS],
-    *[f"cover{k}" for k in INTERVALS], "log_pinball", "crps", "pit", "production",
+    *[f"cover{k}" for k in INTERVALS], "log_pinball", "log_error", "crps", "pit", "production",
 )  # fmt: skip
 
 
@@ -115,12 +115,40 @@ def baseline_rows(
     return frames
 
 
+def error_growth(scores_by_horizon: pl.DataFrame) -> pl.DataFrame:
+    """How fast each model's point error grows with the horizon.
+
+    Per model, the least-squares line ``rmse_log(h) = a + b h`` through the RMS log error of the
+    median at each horizon ``h`` (years; unweighted, as a plot of error against horizon would be
+    read). Nagy et al. (2013) found this error growing about linearly, at a typical 0.025 per
+    year for Wright's law; the comparison is loose (their series, origins and windows differ).
+    Columns: ``model``, ``rmse_log_growth`` (``b``, log units per year of horizon),
+    ``rmse_log_growth_intercept`` (``a``) and ``rmse_log_growth_r2``; null for a model scored at
+    fewer than 2 horizons.
+    """
+    rows = []
+    for (model,), g in scores_by_horizon.sort("horizon").group_by("model", maintain_order=True):
+        h = g["horizon"].cast(pl.Float64).to_numpy()
+        r = g["rmse_log"].to_numpy()
+        slope = intercept = r2 = None
+        if np.unique(h).size >= 2:
+            slope, intercept = (float(v) for v in np.polyfit(h, r, 1))
+            resid = r - (intercept + slope * h)
+            total = float(np.sum((r - r.mean()) ** 2))
+            r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else None
+        rows.append((model, slope, intercept, r2))
+    schema = {"model": pl.String, "rmse_log_growth": pl.Float64,
+              "rmse_log_growth_intercept": pl.Float64, "rmse_log_growth_r2": pl.Float64}  # fmt: skip
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
 def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Score tables from a forecasts frame: by horizon, by industry, overall, PIT histograms.
 
     ``scores`` (one row per model) adds ``log_pinball_ratio_ols`` and ``crps_ratio_ols``: the
     model's mean score over the ``ols_wright`` mean on the same forecasts (origin, series,
-    year) - below 1 is better than baseline (a).
+    year) - below 1 is better than baseline (a); and the growth of its point error with the
+    horizon (:func:`error_growth`).
     """
     by_h = score_table(forecasts, ["model", "horizon"])
     by_i = score_table(forecasts, ["model", "industry"])
@@ -141,6 +169,7 @@ def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
             )
         )
         overall = overall.join(ratios, on="model", how="left")
+    overall = overall.join(error_growth(by_h), on="model", how="left")
     return {
         "forecasts": forecasts,
         "scores_by_horizon": by_h,

@@ -18,6 +18,10 @@ Scores
   Carlo forecasts. Both estimate the same quantity, so models scored either way are comparable.
   :func:`crps_from_quantiles` (2 x the mean pinball loss over a quantile grid) is an
   approximation kept for forecasts known only through quantiles; it is not used for the tables.
+- **Point error** of the median: ``log_error = log q50 - log actual`` per forecast (positive: the
+  forecast was too high); tables give its mean (``bias_log``) and root mean square
+  (``rmse_log``), the accuracy measure of Nagy et al. (2013), whose hindcasts found it growing
+  about linearly with the horizon (:func:`.hindcast_scores.error_growth`).
 - **PIT**: the predictive CDF at the outcome; a calibrated forecaster gives uniform PIT values.
   :func:`pit_histogram` bins them (10 equal bins by default) into counts and densities.
 
@@ -232,8 +236,9 @@ def forecast_scores(
 ) -> dict[str, np.ndarray]:
     """Per-forecast interval hits and log-pinball from log quantiles at ``levels``.
 
-    Returns ``{"cover50": bool, ..., "cover95": bool, "log_pinball": float}`` arrays of length n;
-    log-pinball uses the 7 :data:`LEVELS` (they must be among ``levels``).
+    Returns ``{"cover50": bool, ..., "cover95": bool, "log_pinball": float, "log_error":
+    float}`` arrays of length n; log-pinball uses the 7 :data:`LEVELS` (they must be among
+    ``levels``); ``log_error`` is the median's error, ``log q50 - log_actual`` (log units).
     """
     lv = [round(float(v), 6) for v in levels]
     idx = {v: i for i, v in enumerate(lv)}
@@ -246,16 +251,18 @@ def forecast_scores(
             )
     cols = [idx[round(v, 6)] for v in LEVELS]
     out["log_pinball"] = mean_pinball(log_q[:, cols], y, LEVELS)
+    out["log_error"] = log_q[:, idx[0.5]] - y
     return out
 
 
 def score_table(forecasts: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     """Aggregate per-forecast scores by ``by`` (e.g. ``["model", "horizon"]``).
 
-    ``forecasts`` needs columns ``cover50/80/90/95`` (bool), ``log_pinball``, ``crps`` and ``pit``.
-    Output columns: the ``by`` columns, ``n`` (forecasts), ``n_series``, ``coverage50`` ...
-    ``coverage95`` (shares in [0, 1]), ``log_pinball`` and ``crps`` (means, log units),
-    ``pit_mean`` and ``pit_sd`` (uniform PIT: 0.5 and 0.289).
+    ``forecasts`` needs columns ``cover50/80/90/95`` (bool), ``log_pinball``, ``log_error``,
+    ``crps`` and ``pit``. Output columns: the ``by`` columns, ``n`` (forecasts), ``n_series``,
+    ``coverage50`` ... ``coverage95`` (shares in [0, 1]), ``log_pinball`` and ``crps`` (means,
+    log units), ``bias_log`` and ``rmse_log`` (mean and root mean square of the median's log
+    error), ``pit_mean`` and ``pit_sd`` (uniform PIT: 0.5 and 0.289).
     """
     aggs = [pl.len().alias("n"), pl.col("series_id").n_unique().alias("n_series")]
     for nominal in INTERVALS:
@@ -263,6 +270,8 @@ def score_table(forecasts: pl.DataFrame, by: Sequence[str]) -> pl.DataFrame:
     aggs += [
         pl.col("log_pinball").mean(),
         pl.col("crps").mean(),
+        pl.col("log_error").mean().alias("bias_log"),
+        pl.col("log_error").pow(2).mean().sqrt().alias("rmse_log"),
         pl.col("pit").mean().alias("pit_mean"),
         pl.col("pit").std().alias("pit_sd"),
     ]

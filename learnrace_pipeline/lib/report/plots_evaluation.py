@@ -1,5 +1,5 @@
 """Hindcast plots as PNG bytes (matplotlib, Agg backend): coverage against nominal by horizon,
-PIT histograms, and log-pinball loss by horizon. Inputs are the frames of
+PIT histograms, log-pinball loss by horizon, and the median's RMS log error by horizon. Inputs are the frames of
 :func:`learnrace_pipeline.lib.evaluation.hindcast.run_hindcast`."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.evaluation.scores import INTERVALS
@@ -106,10 +107,44 @@ def pinball_by_horizon_png(
     return _png(fig)
 
 
+#: Nagy et al. (2013): the RMS log error of Wright's-law hindcasts grows about 0.025 per year.
+NAGY_GROWTH_PER_YEAR = 0.025
+
+
+def rmse_by_horizon_png(
+    scores_by_horizon: pl.DataFrame, models: Sequence[str] | None = None
+) -> bytes:
+    """RMS log error of the median forecast against horizon (years), one line per model (its
+    fitted growth per year in the legend), and a dotted line of slope
+    :data:`NAGY_GROWTH_PER_YEAR` through the first model's horizon-1 error for reference."""
+    models = _models(scores_by_horizon, models)
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    anchor = None
+    for m in models:
+        d = scores_by_horizon.filter(pl.col("model") == m).sort("horizon")
+        h, r = d["horizon"].to_numpy(), d["rmse_log"].to_numpy()
+        slope = float(np.polyfit(h, r, 1)[0]) if np.unique(h).size >= 2 else float("nan")
+        ax.plot(h, r, label=f"{m} (+{slope:.3f}/yr)", **_style(m))
+        if anchor is None and h.size:
+            anchor = (h, float(r[0]) - NAGY_GROWTH_PER_YEAR * float(h[0]))
+    if anchor is not None:
+        h, a = anchor
+        ax.plot(h, a + NAGY_GROWTH_PER_YEAR * h, color="black", ls=":", lw=1,
+                label=f"Nagy et al. 2013 slope (+{NAGY_GROWTH_PER_YEAR}/yr)")  # fmt: skip
+    ax.set_xlabel("horizon (years after origin)")
+    ax.set_ylabel("RMS error of log median")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title("Point error by horizon (lower is better)", fontsize=10)
+    return _png(fig)
+
+
 def hindcast_plots(results: dict[str, pl.DataFrame]) -> dict[str, bytes]:
-    """All three plots from :func:`run_hindcast` output, keyed by a file-friendly name."""
+    """All four plots from :func:`run_hindcast` output, keyed by a file-friendly name."""
     return {
         "coverage_by_horizon": coverage_by_horizon_png(results["scores_by_horizon"]),
         "pit_histogram": pit_histogram_png(results["pit"]),
         "pinball_by_horizon": pinball_by_horizon_png(results["scores_by_horizon"]),
+        "rmse_by_horizon": rmse_by_horizon_png(results["scores_by_horizon"]),
     }

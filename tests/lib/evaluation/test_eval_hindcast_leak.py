@@ -113,8 +113,16 @@ def test_hindcast_tables() -> None:
         out["pit"].group_by("model").agg(pl.col("count").sum())["count"].to_list()
         == [f.height // 4] * 4
     )
+    # the point-error columns agree with the forecasts they summarise
+    e = f.filter(pl.col("model") == "no_change")
+    log_err = np.log(e["q50"].to_numpy()) - e["log_actual"].to_numpy()
+    assert e["log_error"].to_numpy() == pytest.approx(log_err)
+    h1 = sh.filter((pl.col("model") == "no_change") & (pl.col("horizon") == 1))
+    err1 = e.filter(pl.col("horizon") == 1)["log_error"].to_numpy()
+    assert h1["rmse_log"][0] == pytest.approx(np.sqrt(np.mean(err1**2)))
     s = out["scores"]
     assert s.filter(pl.col("model") == "ols_wright")["log_pinball_ratio_ols"][0] == 1.0
+    assert s["rmse_log_growth"].null_count() == 0
     ok, msg = hc.coverage_check(s, "pooled_wright")
     assert "50% intervals cover" in msg and isinstance(ok, bool)
 

@@ -73,6 +73,7 @@ def test_forecast_scores_and_tables_by_hand() -> None:
     assert s["cover80"].tolist() == [True, False]  # [3, 7]
     assert s["cover90"].tolist() == [True, False]  # [2, 8]
     assert s["cover95"].tolist() == [True, True]  # [1, 9]
+    assert s["log_error"].tolist() == [0.0, -3.5]  # q50 = 5
     frame = pl.DataFrame(
         {
             "model": ["m", "m"],
@@ -86,6 +87,8 @@ def test_forecast_scores_and_tables_by_hand() -> None:
     t = sc.score_table(frame, ["model"])
     assert t["n"][0] == 2 and t["coverage50"][0] == 0.5 and t["coverage95"][0] == 1.0
     assert t["crps"][0] == pytest.approx(0.2)
+    assert t["bias_log"][0] == pytest.approx(-1.75)
+    assert t["rmse_log"][0] == pytest.approx(np.sqrt(3.5**2 / 2))
     h = sc.pit_histogram(frame, ["model"], bins=10)
     assert h["count"].to_list() == [0, 0, 0, 0, 0, 1, 0, 0, 0, 1]
     assert h["density"].sum() == pytest.approx(10.0)

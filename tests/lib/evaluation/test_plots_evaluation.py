@@ -15,7 +15,8 @@ def _scores() -> pl.DataFrame:
         for h in (1, 2, 3):
             rows.append(
                 {"model": m, "horizon": h, "coverage50": c, "coverage80": c + 0.3,
-                 "coverage90": c + 0.4, "coverage95": c + 0.45, "log_pinball": 0.02 * h}
+                 "coverage90": c + 0.4, "coverage95": c + 0.45, "log_pinball": 0.02 * h,
+                 "rmse_log": 0.1 + c * 0.05 * h}
             )  # fmt: skip
     return pl.DataFrame(rows)
 
@@ -35,7 +36,9 @@ def _pit() -> pl.DataFrame:
 
 def test_plots_are_png() -> None:
     plots = pe.hindcast_plots({"scores_by_horizon": _scores(), "pit": _pit()})
-    assert set(plots) == {"coverage_by_horizon", "pit_histogram", "pinball_by_horizon"}
+    assert set(plots) == {
+        "coverage_by_horizon", "pit_histogram", "pinball_by_horizon", "rmse_by_horizon",
+    }  # fmt: skip
     for data in plots.values():
         assert data.startswith(PNG) and len(data) > 5000
     assert pe.pit_histogram_png(_pit(), ["ols_wright"]).startswith(PNG)
