@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import polars as pl
 
+from learnrace_pipeline.lib.evaluation.hindcast_scores import POOLED, error_growth
 from learnrace_pipeline.lib.evaluation.scores import INTERVALS
 
 _STYLE = {
@@ -89,22 +90,39 @@ def pit_histogram_png(pit: pl.DataFrame, models: Sequence[str] | None = None) ->
     return _png(fig)
 
 
+def _by_horizon_png(
+    scores_by_horizon: pl.DataFrame,
+    column: str,
+    ylabel: str,
+    title: str,
+    models: Sequence[str] | None,
+    labels: dict[str, str] | None = None,
+    reference: tuple[np.ndarray, np.ndarray, str] | None = None,
+) -> bytes:
+    """One line per model of ``column`` against horizon (years); ``reference`` is an extra
+    dotted line ``(x, y, label)``."""
+    fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    for m in _models(scores_by_horizon, models):
+        d = scores_by_horizon.filter(pl.col("model") == m).sort("horizon")
+        ax.plot(d["horizon"], d[column], label=(labels or {}).get(m, m), **_style(m))
+    if reference is not None:
+        x, y, label = reference
+        ax.plot(x, y, color="black", ls=":", lw=1, label=label)
+    ax.set_xlabel("horizon (years after origin)")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    ax.set_title(title, fontsize=10)
+    return _png(fig)
+
+
 def pinball_by_horizon_png(
     scores_by_horizon: pl.DataFrame, models: Sequence[str] | None = None
 ) -> bytes:
     """Mean log-pinball loss (log cost, 7 quantiles) against horizon, one line per model."""
-    models = _models(scores_by_horizon, models)
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    for m in models:
-        d = scores_by_horizon.filter(pl.col("model") == m).sort("horizon")
-        ax.plot(d["horizon"], d["log_pinball"], label=m, **_style(m))
-    ax.set_xlabel("horizon (years after origin)")
-    ax.set_ylabel("mean pinball loss of log cost")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title("Log-pinball loss by horizon (lower is better)", fontsize=10)
-    return _png(fig)
+    return _by_horizon_png(scores_by_horizon, "log_pinball", "mean pinball loss of log cost",
+                           "Log-pinball loss by horizon (lower is better)", models)  # fmt: skip
 
 
 #: Nagy et al. (2013): the RMS log error of Wright's-law hindcasts grows about 0.025 per year.
@@ -115,29 +133,22 @@ def rmse_by_horizon_png(
     scores_by_horizon: pl.DataFrame, models: Sequence[str] | None = None
 ) -> bytes:
     """RMS log error of the median forecast against horizon (years), one line per model (its
-    fitted growth per year in the legend), and a dotted line of slope
-    :data:`NAGY_GROWTH_PER_YEAR` through the first model's horizon-1 error for reference."""
+    growth per year, :func:`.hindcast_scores.error_growth`, in the legend), and a dotted line
+    of slope :data:`NAGY_GROWTH_PER_YEAR` through the pooled model's (else the first model's)
+    first point for reference."""
     models = _models(scores_by_horizon, models)
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    anchor = None
-    for m in models:
-        d = scores_by_horizon.filter(pl.col("model") == m).sort("horizon")
-        h, r = d["horizon"].to_numpy(), d["rmse_log"].to_numpy()
-        slope = float(np.polyfit(h, r, 1)[0]) if np.unique(h).size >= 2 else float("nan")
-        ax.plot(h, r, label=f"{m} (+{slope:.3f}/yr)", **_style(m))
-        if anchor is None and h.size:
-            anchor = (h, float(r[0]) - NAGY_GROWTH_PER_YEAR * float(h[0]))
-    if anchor is not None:
-        h, a = anchor
-        ax.plot(h, a + NAGY_GROWTH_PER_YEAR * h, color="black", ls=":", lw=1,
-                label=f"Nagy et al. 2013 slope (+{NAGY_GROWTH_PER_YEAR}/yr)")  # fmt: skip
-    ax.set_xlabel("horizon (years after origin)")
-    ax.set_ylabel("RMS error of log median")
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title("Point error by horizon (lower is better)", fontsize=10)
-    return _png(fig)
+    growth = dict(error_growth(scores_by_horizon).select("model", "rmse_log_growth").rows())
+    labels = {m: f"{m} ({growth[m]:+.3f}/yr)" for m in models if growth.get(m) is not None}
+    reference = None
+    if models:
+        anchor = POOLED if POOLED in models else models[0]
+        first = scores_by_horizon.filter(pl.col("model") == anchor).sort("horizon")
+        h, r = first["horizon"].to_numpy().astype(float), first["rmse_log"].to_numpy()
+        line = r[0] + NAGY_GROWTH_PER_YEAR * (h - h[0])
+        reference = (h, line, f"Nagy et al. 2013 slope (+{NAGY_GROWTH_PER_YEAR}/yr)")
+    return _by_horizon_png(scores_by_horizon, "rmse_log", "RMS error of log median",
+                           "Point error by horizon (lower is better)", models, labels,
+                           reference)  # fmt: skip
 
 
 def hindcast_plots(results: dict[str, pl.DataFrame]) -> dict[str, bytes]:
