@@ -57,6 +57,11 @@ def forecast(
         "--posterior",
         help="A pooled Wright fit (.nc/.zarr) or prior CSV to use instead of the shipped prior.",
     ),
+    summary: Path | None = typer.Option(
+        None,
+        "--summary",
+        help="Also write each series' posterior Wright exponent and learning rate here.",
+    ),
     samples: int = typer.Option(2000, "--samples", min=200, help="Monte Carlo samples per year."),
     seed: int = typer.Option(20240601, "--seed", help="Seed of every random draw."),
 ) -> None:
@@ -66,6 +71,9 @@ def forecast(
     cumulative_production. A blank unit_cost marks a year to forecast. Output: one row per
     series and forecast year with q05, q10, q25, q50, q75, q90, q95 in the input's cost units,
     the model used and how production was obtained (given, interpolated or projected).
+    --summary writes one row per series: the posterior mean, sd and 5/50/95% quantiles of its
+    Wright exponent w and the 5/50/95% quantiles of its learning rate 1 - 2^-w (share of unit
+    cost lost per doubling of cumulative production), in the same format.
     """
     from learnrace_pipeline.lib.errors import LearnraceError
     from learnrace_pipeline.lib.evaluation import forecast as fc
@@ -76,6 +84,8 @@ def forecast(
         if fmt not in ("csv", "json"):
             raise fi.DataError(f"unknown format {fmt!r}: use csv or json", source="--format")
         fi.check_industry(industry)
+        if summary is not None and summary.resolve() == output.resolve():
+            raise fi.DataError("--summary must be another file than --output", source="--summary")
         inp = fi.read_input(input)
         priors, prior_source = _load_priors(posterior)
         prior, note = fc.choose_prior(priors, industry)
@@ -84,6 +94,8 @@ def forecast(
         fc.check_finite(result)
         table = fc.quantile_frame(result, model=fc.model_name(prior))
         fc.write_forecasts(table, output, fmt)  # type: ignore[arg-type]
+        if summary is not None and result.series is not None:
+            fc.write_forecasts(result.series, summary, fmt)  # type: ignore[arg-type]
     except LearnraceError as e:
         err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
@@ -101,6 +113,12 @@ def forecast(
         f"{time.perf_counter() - t0:.1f}",
     )
     console.print(t)
+    if summary is not None and result.series is not None:
+        lr = result.series["learning_rate_q50"]
+        console.print(
+            f"per-series exponents -> {escape(str(summary))} (median learning rate: "
+            f"{lr.min():.1%} to {lr.max():.1%} across series)"
+        )
 
 
 def forecast_prior(

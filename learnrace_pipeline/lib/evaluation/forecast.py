@@ -84,6 +84,7 @@ from learnrace_pipeline.lib.evaluation.forecast_production import (
     production_model,
     project,
 )
+from learnrace_pipeline.lib.evaluation.forecast_series import exponent_summary
 from learnrace_pipeline.lib.evaluation.priors import (
     ALL,
     SHIPPED_PRIOR,
@@ -152,10 +153,13 @@ class ForecastSamples:
     ``targets`` has ``series_id, year, horizon`` (years after the last observed cost),
     ``production`` (``given``/``interpolated``/``projected``) and ``level`` (prior used), in the
     row order of ``samples`` (``(n_targets, n_samples)``, log of the input's cost unit).
+    ``series`` has one row per input series (with or without years to forecast): the posterior
+    of its Wright exponent and learning rate (:func:`.forecast_series.exponent_summary`).
     """
 
     targets: pl.DataFrame
     samples: np.ndarray
+    series: pl.DataFrame | None = None
 
     def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
         return np.quantile(self.samples, np.asarray(levels), axis=1).T
@@ -171,8 +175,9 @@ def _block(
     cfg: ForecastConfig,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior."""
-    h_max = int(tg["h"].max())
+    """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior, and
+    the block's posterior draws of ``w`` (``(n_series_block, K)``)."""
+    h_max = int(tg["h"].max()) if tg["h"].size else 1
     if prior.student_t:
         from learnrace_pipeline.lib.evaluation.forecast_t import student_t_block
 
@@ -186,7 +191,7 @@ def _block(
     if proj.any():
         x_target[proj] = project(tg, prod, ti[proj], k_samples, rng)[...]
     dx = x_target - obs_blk["x_last"][ti][:, None]
-    return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1]
+    return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1], w
 
 
 def simulate(
@@ -272,6 +277,7 @@ def simulate(
     # blocks: series sharing a prior, sorted by length so recursions stay short
     order = sorted(range(len(series)), key=lambda i: (levels[i], counts[i]))
     out = np.empty((targets.height, config.n_samples), dtype=np.float64)
+    w_draws = np.empty((len(series), config.n_samples), dtype=np.float64)
     rng_root = np.random.SeedSequence(config.seed)
     grids = {k: sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()}
     blocks: list[list[int]] = []
@@ -287,8 +293,6 @@ def simulate(
     for blk, seed in zip(blocks, children, strict=True):
         ids = np.asarray(blk)
         rows = [np.asarray(t_rows_by_series.get(int(i), []), dtype=np.int64) for i in ids]
-        if not sum(r.size for r in rows):
-            continue
         length = int(counts[ids].max()) - 1
         n = ids.size
         dy = np.zeros((n, length))
@@ -319,12 +323,12 @@ def simulate(
         prior = prior_map[levels[ids[0]]]
         grid, spacing = grids[levels[ids[0]]]
         rng = np.random.default_rng(seed)
-        out[trow] = _block(obs_blk, tg, sub_prod, prior, grid, spacing, config, rng)
+        out[trow], w_draws[ids] = _block(obs_blk, tg, sub_prod, prior, grid, spacing, config, rng)
     level_col = [levels[i] for i in t_i]
     frame = targets.select("series_id", "year", "horizon", "production").with_columns(
         pl.Series("level", level_col, dtype=pl.String)
     )
-    return ForecastSamples(frame, out)
+    return ForecastSamples(frame, out, exponent_summary(series, levels, counts, w_draws))
 
 
 def model_name(prior: PopulationPrior) -> str:

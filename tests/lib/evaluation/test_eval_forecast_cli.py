@@ -223,3 +223,39 @@ def test_carry_forward_from_cumulative(tmp_path: Path) -> None:
     inp = fi.read_input(src)
     assert inp.rows["cum"].to_list() == [100.0, 120.0, 150.0, 190.0]
     assert inp.task.annual["log_annual"].exp().to_list() == pytest.approx([20.0, 30.0, 40.0])
+
+
+def test_summary_gives_each_series_learning_rate(tmp_path: Path) -> None:
+    """--summary: one row per series (in the output format), with the posterior of its
+    exponent; a long exact power law with exponent 0.32 is pinned down near it."""
+    lines = ["series_id,year,unit_cost,cumulative_production"]
+    for t in range(20):
+        q = 10.0 * 1.4**t
+        lines.append(f"long,{2000 + t},{100 * (q / 10) ** -0.32:.6f},{q}")
+    lines.append(f"long,2020,,{10 * 1.4**20}")
+    text = "\n".join(lines) + "\n" + "\n".join(GOOD.splitlines()[1:]) + "\n"
+    result, dest = _run(tmp_path, text, "--samples", "400", "--summary",
+                        str(tmp_path / "series.json"), "--format", "json", out="f.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = {r["series_id"]: r for r in json.loads((tmp_path / "series.json").read_text())}
+    assert set(rows) == {"long", "pv", "ev"}
+    long = rows["long"]
+    assert long["n_costs"] == 20 and long["level"] == "all"
+    assert long["w_q05"] < 0.32 < long["w_q95"] and long["w_q95"] - long["w_q05"] < 0.05
+    assert long["learning_rate_q50"] == pytest.approx(1 - 2**-0.32, abs=0.01)
+    # the 4-point pv series is far less certain of its exponent than the 20-point one
+    assert rows["pv"]["w_sd"] > 3 * long["w_sd"]
+    assert "per-series exponents" in _flat(result.output)
+    forecasts = json.loads(dest.read_text())
+    assert {(r["series_id"], r["year"]) for r in forecasts} >= {("long", 2020), ("ev", 2021)}
+
+
+def test_summary_cannot_overwrite_the_forecasts(tmp_path: Path) -> None:
+    src = tmp_path / "in.csv"
+    src.write_text(GOOD, encoding="utf-8")
+    dest = tmp_path / "out.csv"
+    result = runner.invoke(app, ["forecast", "--input", str(src), "--output", str(dest),
+                                 "--summary", str(dest)])  # fmt: skip
+    assert result.exit_code == 2
+    assert "--summary must be another file" in _flat(result.output)
+    assert not dest.exists()
