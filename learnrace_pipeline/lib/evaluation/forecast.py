@@ -174,7 +174,7 @@ def _block(
     spacing: float,
     cfg: ForecastConfig,
     rng: np.random.Generator,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior, and
     the block's posterior draws of ``w`` (``(n_series_block, K)``)."""
     h_max = int(tg["h"].max()) if tg["h"].size else 1

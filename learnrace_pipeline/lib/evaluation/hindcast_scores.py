@@ -6,7 +6,8 @@
 added); :func:`baseline_rows` does so for the three baselines of :mod:`.baselines`, fitted to
 each series' training points. :func:`summarise` aggregates the rows into the score tables
 (by horizon, by industry, overall with ratios to baseline (a) and the growth of the point error
-with the horizon, :func:`error_growth`; PIT histograms) and :func:`coverage_check` tests the overall coverage against :data:`COVERAGE_BANDS`.
+with the horizon, :func:`error_growth`; PIT histograms) and :func:`coverage_check` tests the
+overall coverage against :data:`COVERAGE_BANDS`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Hindcast plots as PNG bytes (matplotlib, Agg backend): coverage against nominal by horizon,
-PIT histograms, log-pinball loss by horizon, and the median's RMS log error by horizon. Inputs are the frames of
-:func:`learnrace_pipeline.lib.evaluation.hindcast.run_hindcast`."""
+PIT histograms, log-pinball loss by horizon, and the median's RMS log error by horizon. Inputs
+are the frames of :func:`learnrace_pipeline.lib.evaluation.hindcast.run_hindcast`."""
 
 from __future__ import annotations
 
