@@ -138,8 +138,10 @@ def error_growth(scores_by_horizon: pl.DataFrame) -> pl.DataFrame:
             total = float(np.sum((r - r.mean()) ** 2))
             r2 = 1.0 - float(np.sum(resid**2)) / total if total > 0 else None
         rows.append((model, slope, intercept, r2))
-    schema = {"model": pl.String, "rmse_log_growth": pl.Float64,
-              "rmse_log_growth_intercept": pl.Float64, "rmse_log_growth_r2": pl.Float64}  # fmt: skip
+    schema = {"model": pl.String} | {
+        name: pl.Float64
+        for name in ("rmse_log_growth", "rmse_log_growth_intercept", "rmse_log_growth_r2")
+    }
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
