@@ -13,11 +13,9 @@ forecasters that *cheat* by estimating the parameters on the whole series, futur
 - ``ols_wright_plugin``: (a) with its point estimates plugged in (normal, no parameter
   uncertainty), an overconfident variant of (a) for comparison;
 - ``discounted_hl<k>``: an honest variant, (a) with weights halving every ``k`` years back from
-  the origin (a learning exponent that drifts), for comparison;
-- ``shared_drift``: another honest variant, (a) plus a time drift ``m`` (log cost per year)
-  common to all series, estimated at each origin from every series' training differences with
-  each series' own exponent partialled out (:func:`shared_drift`); it tests whether the
-  forecasts' upward bias (costs fell faster than Wright's law predicted) is a common trend.
+  the origin (a learning exponent that drifts), for comparison. The hindcast's own models are
+  added on the same forecasts, among them another honest variant of (a):
+  ``ols_wright_shared_drift``, (a) plus a time drift shared by all series.
 
 None of the look-ahead rows is a forecaster: they bound what any estimate of ``w`` and ``s``
 from the past could gain under the Wright random-walk model. The script first recomputes (a)
@@ -55,24 +53,6 @@ def _wls_wright(dt: np.ndarray, dy: np.ndarray, dx: np.ndarray, weight: np.ndarr
     return w, s2, sxx, n_eff
 
 
-def shared_drift(series: dict, origin: int) -> float:
-    """Time drift ``m`` (log cost per year) shared by all series, from their differences up to
-    ``origin``: ``dlogc = -w_s dlogq - m dt + e``, ``var e ~ dt``, least squares with a free
-    exponent per series (``series``: id -> (years, log cost, log Q); series with fewer than 3
-    points up to the origin are left out)."""
-    num = den = 0.0
-    for years, y, x in series.values():
-        keep = years <= origin
-        if keep.sum() < 3:
-            continue
-        root = np.sqrt(np.diff(years[keep]))
-        yt, xt = np.diff(y[keep]) / root, np.diff(x[keep]) / root
-        t_perp = root - xt * (xt @ root) / (xt @ xt)  # sqrt(dt) with dlogq partialled out
-        num += t_perp @ yt
-        den += t_perp @ t_perp
-    return -num / den if den > 0 else 0.0
-
-
 def ceiling_scores(
     panel: Panel, forecasts: pl.DataFrame, half_lives: tuple[float, ...] = (5.0, 10.0)
 ) -> pl.DataFrame:
@@ -82,11 +62,6 @@ def ceiling_scores(
     ref = forecasts.filter(pl.col("model") == bl.OLS_WRIGHT)
     levels = panel.levels.sort("series", "year")
     by_series = {key[0]: g for key, g in levels.group_by(["series"])}
-    arrays = {
-        k: (g["year"].to_numpy().astype(float), g["log_cost"].to_numpy(), g["log_q"].to_numpy())
-        for k, g in by_series.items()
-    }
-    drift: dict[int, float] = {}
     rows: list[dict] = []
     for (origin, series), g in ref.sort("origin", "series", "year").group_by(
         ["origin", "series"], maintain_order=True
@@ -128,15 +103,6 @@ def ceiling_scores(
                 y[-1] - w_all * big_x, np.sqrt(s2_all * h), np.full(h.size, np.inf)
             ),
         }
-        if origin not in drift:
-            drift[origin] = shared_drift(arrays, origin)
-        m = drift[origin]
-        w_m, s2_m, sxx_m, _ = _wls_wright(dt, dy + m * dt, dx, np.ones(n))
-        models["shared_drift"] = StudentT(
-            y[-1] - w_m * big_x - m * h,
-            np.sqrt(s2_m * (h + big_x**2 / sxx_m)),
-            np.full(h.size, n - 1.0),
-        )
         for hl in half_lives:
             weight = 0.5 ** ((years[-1] - years[1:]) / hl)
             w_d, s2_d, sxx_d, n_eff = _wls_wright(dt, dy, dx, weight)

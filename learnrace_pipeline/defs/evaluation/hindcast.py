@@ -4,7 +4,9 @@ what it says?
 At each origin every series with at least 8 training points is forecast 1-10 years ahead using
 only data up to the origin (the pooled Wright model refitted per origin with one compiled model),
 against three baselines in the same run: (a) per-series OLS Wright with a Student-t predictive,
-(b) random walk with drift with MA(1) noise, (c) no change. Tables ``evaluation.forecasts``,
+(b) random walk with drift with MA(1) noise, (c) no change; and a diagnostic, (d) baseline (a)
+plus a time drift shared by all series (does cost fall faster than each series' Wright's law
+says, by a common amount?). Tables ``evaluation.forecasts``,
 ``evaluation.scores`` (overall, per model), ``evaluation.scores_by_horizon``,
 ``evaluation.scores_by_industry``, ``evaluation.pit`` and ``evaluation.origins``.
 """

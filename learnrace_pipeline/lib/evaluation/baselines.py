@@ -25,6 +25,12 @@ origin is the last observed point ``T``, a target is ``h`` years later.
 (c) :func:`no_change`: the last observed cost, with random-walk (no drift) uncertainty:
     ``y_T + s0 sqrt(h) * t(n)``, ``s0^2 = sum(dy^2 / dt) / n``.
 
+(d) a diagnostic, not one of the issue's baselines: (a) plus a time drift ``m`` (log cost per
+    year) shared by all series, ``dy_i = -w dx_i - m dt_i + e_i``, with ``m`` from
+    :func:`shared_drift` over every series' training points (:func:`ols_wright` with
+    ``drift=m``; ``m`` is treated as known). It asks whether costs fall faster than each
+    series' own Wright's law says by a common, time-driven amount (research, spillovers).
+
 Gaps (``dt > 1``) are handled by the variance scaling shown; PCDB series are almost all annual.
 """
 
@@ -42,6 +48,8 @@ OLS_WRIGHT = "ols_wright"
 RW_DRIFT = "rw_drift"
 NO_CHANGE = "no_change"
 BASELINES = (OLS_WRIGHT, RW_DRIFT, NO_CHANGE)
+#: Diagnostic (d): baseline (a) with a time drift shared by all series.
+WRIGHT_SHARED_DRIFT = "ols_wright_shared_drift"
 
 
 def _diffs(years: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,6 +76,7 @@ def ols_wright(
     log_q: np.ndarray,
     target_years: np.ndarray,
     target_log_q: np.ndarray,
+    drift: float = 0.0,
 ) -> StudentT:
     """Baseline (a): per-series Wright's law by least squares on first differences.
 
@@ -75,11 +84,14 @@ def ols_wright(
         years, log_cost, log_q: the series' observed points (log unit cost, log cumulative
             production), years strictly increasing.
         target_years, target_log_q: years to forecast and log cumulative production there.
+        drift: a known time drift ``m`` (log cost per year) on top of Wright's law (diagnostic
+            (d)); 0 is baseline (a).
 
     Returns:
         Student-t predictive of log cost at each target (df = n - 1).
     """
     dt, dy = _diffs(years, log_cost)
+    dy = dy + drift * dt  # the part of the change that Wright's law must explain
     dx = np.diff(np.asarray(log_q, float))
     h = _horizons(years, target_years)
     n = dy.size
@@ -89,8 +101,33 @@ def ols_wright(
     s2 = float(np.sum(resid**2 / dt) / (n - 1))
     big_x = np.asarray(target_log_q, float) - float(np.asarray(log_q)[-1])
     var = s2 * (h + (big_x**2 / sxx if sxx > 0 else 0.0))
-    loc = float(np.asarray(log_cost)[-1]) - w * big_x
+    loc = float(np.asarray(log_cost)[-1]) - w * big_x - drift * h
     return StudentT(loc, np.sqrt(np.maximum(var, 1e-18)), np.full(h.size, n - 1.0))
+
+
+def shared_drift(series: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> float:
+    """Time drift ``m`` (log cost per year) shared by all series, each with its own exponent.
+
+    ``series`` holds ``(years, log_cost, log_q)`` triples (training data only; series with
+    fewer than 3 points are skipped). Least squares on ``dy = -w_s dx - m dt + e``,
+    ``var e ~ dt``: after dividing by ``sqrt(dt)``, ``sqrt(dt)`` is projected off each series'
+    ``dx / sqrt(dt)`` (its exponent is free) and ``m`` is the pooled regression on what is left.
+    Returns 0 when no series has usable data.
+    """
+    num = 0.0
+    den = 0.0
+    for years, log_cost, log_q in series:
+        if len(years) < 3:
+            continue
+        dt, dy = _diffs(years, log_cost)
+        root = np.sqrt(dt)
+        yt = dy / root
+        xt = np.diff(np.asarray(log_q, float)) / root
+        sxx = float(xt @ xt)
+        t_perp = root - xt * (float(xt @ root) / sxx) if sxx > 0 else root
+        num += float(t_perp @ yt)
+        den += float(t_perp @ t_perp)
+    return -num / den if den > 1e-12 else 0.0
 
 
 def rw_drift(

@@ -27,7 +27,9 @@ Design
   production up to the origin (random walk with drift), as for a user who gives no production.
 - **Baselines** from :mod:`.baselines`, fitted to each series' training points only:
   ``ols_wright`` (a), ``rw_drift`` (b, with theta pooled over the training series at the
-  origin) and ``no_change`` (c).
+  origin) and ``no_change`` (c); and a diagnostic, ``ols_wright_shared_drift`` (d): (a) plus a
+  time drift shared by all series, estimated from every series' training points at the origin
+  (``evaluation.origins.shared_drift``, log cost per year).
 - **Horizon** is ``target year - origin`` (1 to ``max_horizon``).
 
 Outputs of :func:`run_hindcast` (Polars frames for DuckDB tables ``evaluation.*``, rows and
@@ -265,17 +267,18 @@ def run_hindcast(
             .with_columns((pl.col("year") - o).cast(pl.Int32).alias("horizon"))
             .sort("series", "year")
         )
+        # every series' training points: (b)'s pooled theta and (d)'s shared drift use them all
+        history = [
+            (g["year"].to_numpy(), g["log_cost"].to_numpy(), g["log_q"].to_numpy())
+            for _, g in lv.sort("series", "year").group_by("series", maintain_order=True)
+        ]
         theta = (
             config.theta
             if config.theta is not None
-            else bl.pooled_theta(
-                [
-                    (g["year"].to_numpy(), g["log_cost"].to_numpy())
-                    for _, g in lv.sort("series", "year").group_by("series")
-                ]
-            )
+            else bl.pooled_theta([(yrs, y) for yrs, y, _ in history])
         )
-        frames += baseline_rows(o, train, meta, theta)
+        drift = bl.shared_drift(history)
+        frames += baseline_rows(o, train, meta, theta, drift)
 
         level_of = {
             s: (industry_of[s] if config.prior_level == "industry" else ALL) for s in eligible
@@ -328,6 +331,7 @@ def run_hindcast(
                 "n_series_projected": n_projected,
                 "n_targets": meta.height,
                 "theta_rw": float(theta),
+                "shared_drift": float(drift),
                 **{k: float(v) for k, v in diag.items()},
                 "seconds": time.perf_counter() - t0,
             }

@@ -74,16 +74,17 @@ def baseline_rows(
     train: pl.DataFrame,
     meta: pl.DataFrame,
     theta: float,
+    drift: float,
 ) -> list[pl.DataFrame]:
-    """Scored rows of the three baselines at ``origin``, one frame per baseline.
+    """Scored rows of the three baselines and diagnostic (d) at ``origin``, one frame each.
 
     ``train`` holds every forecast series' training points (series, year, log_cost, log_q);
     ``meta`` one row per target (as for :func:`forecast_rows`, plus ``log_q``, the realised log
-    cumulative production that baseline (a) is conditioned on); ``theta`` is the MA(1)
-    coefficient of baseline (b).
+    cumulative production that baseline (a) and (d) are conditioned on); ``theta`` is the MA(1)
+    coefficient of baseline (b), ``drift`` the shared time drift of (d) (log cost per year).
     """
     out: dict[str, list[tuple[pl.DataFrame, np.ndarray, np.ndarray, np.ndarray]]] = {
-        m: [] for m in bl.BASELINES
+        m: [] for m in (*bl.BASELINES, bl.WRIGHT_SHARED_DRIFT)
     }
     tr = {s: g for (s,), g in train.group_by("series", maintain_order=True)}
     for (s,), tg in meta.group_by("series", maintain_order=True):
@@ -94,6 +95,7 @@ def baseline_rows(
             bl.OLS_WRIGHT: bl.ols_wright(yrs, y, x, ty, tx),
             bl.RW_DRIFT: bl.rw_drift(yrs, y, ty, theta),
             bl.NO_CHANGE: bl.no_change(yrs, y, ty),
+            bl.WRIGHT_SHARED_DRIFT: bl.ols_wright(yrs, y, x, ty, tx, drift=drift),
         }
         for name, p in preds.items():
             out[name].append((tg, p.quantiles(HINDCAST_LEVELS), p.cdf(ya), p.crps(ya)))
@@ -110,7 +112,7 @@ def baseline_rows(
                 np.concatenate([p[1] for p in parts]),
                 np.concatenate([p[2] for p in parts]),
                 np.concatenate([p[3] for p in parts]),
-                "given" if name == bl.OLS_WRIGHT else "none",
+                "given" if name in (bl.OLS_WRIGHT, bl.WRIGHT_SHARED_DRIFT) else "none",
             )
         )
     return frames

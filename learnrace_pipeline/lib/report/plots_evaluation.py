@@ -21,6 +21,7 @@ _STYLE = {
     "pooled_wright": ("#1b6ca8", "-", "o"),
     "pooled_wright_projected": ("#6aa6d6", "--", "o"),
     "ols_wright": ("#d1495b", "-", "s"),
+    "ols_wright_shared_drift": ("#8d3b72", ":", "s"),
     "rw_drift": ("#edae49", "-", "^"),
     "no_change": ("#66a182", "-", "v"),
 }

@@ -81,3 +81,42 @@ def test_baselines_refuse_bad_input() -> None:
         bl.no_change(np.array([1, 2]), np.array([1.0, 1.0]), np.array([3]))
     with pytest.raises(DataError, match="after the last"):
         bl.no_change(np.array([1, 2, 3]), np.array([1.0, 1.0, 0.9]), np.array([3]))
+
+
+def _drift_panel(m: float, n_series: int, seed: int, noise: float):
+    """Series with their own exponents and growth paths plus a common time drift ``m``."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n_series):
+        n = int(rng.integers(8, 30))
+        years = np.arange(1990, 1990 + n, dtype=float)
+        growth = rng.uniform(0.05, 0.5) * np.exp(-rng.uniform(0, 0.1) * np.arange(n))
+        log_q = np.log(10.0) + np.cumsum(growth)  # decelerating: dlogq not proportional to dt
+        w = rng.uniform(0.1, 0.5)
+        e = noise * rng.standard_normal(n)
+        log_cost = np.log(100.0) - w * (log_q - log_q[0]) - m * (years - years[0]) + e
+        out.append((years, log_cost, log_q))
+    return out
+
+
+def test_shared_drift_recovers_a_common_time_trend() -> None:
+    exact = _drift_panel(0.03, 20, seed=1, noise=0.0)
+    assert bl.shared_drift(exact) == pytest.approx(0.03, abs=1e-10)
+    assert bl.shared_drift(_drift_panel(0.0, 20, seed=2, noise=0.0)) == pytest.approx(
+        0.0, abs=1e-10
+    )
+    noisy = [bl.shared_drift(_drift_panel(0.02, 60, seed=s, noise=0.05)) for s in range(20)]
+    assert np.mean(noisy) == pytest.approx(0.02, abs=0.004)
+    assert bl.shared_drift([]) == 0.0
+
+
+def test_ols_wright_with_a_known_drift() -> None:
+    (years, log_cost, log_q), *_ = _drift_panel(0.03, 1, seed=3, noise=0.0)
+    ty, tq = np.array([years[-1] + 2]), np.array([log_q[-1] + 0.4])
+    w_true = -(log_cost[1] - log_cost[0] + 0.03) / (log_q[1] - log_q[0])
+    exact = bl.ols_wright(years, log_cost, log_q, ty, tq, drift=0.03)
+    assert exact.loc[0] == pytest.approx(log_cost[-1] - w_true * 0.4 - 0.06, abs=1e-10)
+    # drift = 0 is baseline (a) itself
+    a = bl.ols_wright(years, log_cost, log_q, ty, tq)
+    a0 = bl.ols_wright(years, log_cost, log_q, ty, tq, drift=0.0)
+    assert np.array_equal(a.loc, a0.loc) and np.array_equal(a.scale, a0.scale)

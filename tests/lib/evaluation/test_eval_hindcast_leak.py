@@ -80,9 +80,11 @@ def test_fits_see_no_future_data_and_poisoned_futures_change_nothing() -> None:
     # the fit inputs are identical with and without the poisoned future
     (_, obs_p, levels_p, mask_p) = poison_spy.calls[0]
     assert obs.equals(obs_p) and levels.equals(levels_p) and np.array_equal(mask, mask_p)
-    # ... and so are all forecasts of all four models; only the outcomes differ
+    # ... and so are all forecasts of all five models; only the outcomes differ
     a, b = clean["forecasts"], poisoned["forecasts"]
-    assert set(a["model"]) == {"pooled_wright", "ols_wright", "rw_drift", "no_change"}
+    assert set(a["model"]) == {
+        "pooled_wright", "ols_wright", "rw_drift", "no_change", "ols_wright_shared_drift",
+    }  # fmt: skip
     assert a.select("model", "series", "year", *QUANTS).equals(
         b.select("model", "series", "year", *QUANTS)
     )
@@ -108,10 +110,10 @@ def test_hindcast_tables() -> None:
     q = f.select(QUANTS).to_numpy()
     assert np.all(np.diff(q, axis=1) >= 0)
     sh = out["scores_by_horizon"]
-    assert sh.height == 4 * CFG.max_horizon
+    assert sh.height == 5 * CFG.max_horizon
     assert (
         out["pit"].group_by("model").agg(pl.col("count").sum())["count"].to_list()
-        == [f.height // 4] * 4
+        == [f.height // 5] * 5
     )
     # the point-error columns agree with the forecasts they summarise
     e = f.filter(pl.col("model") == "no_change")
