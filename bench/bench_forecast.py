@@ -25,7 +25,6 @@ Run: ``.venv/bin/python -m bench.bench_forecast [--subset 3] [--series 1000]``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -39,10 +38,10 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import RESULTS, save_json
 from bench.pinball_ceiling import ceiling_scores
 from learnrace_pipeline.lib.evaluation import hindcast as hc
 
-RESULTS = Path(__file__).parent / "results"
 console = Console()
 
 
@@ -225,10 +224,7 @@ def main() -> None:
         "",
     )
     console.print(t)
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "bench_forecast.json"
-    path.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
-    console.print(f"saved {path}")
+    console.print(f"saved {save_json('bench_forecast.json', out)}")
 
 
 if __name__ == "__main__":

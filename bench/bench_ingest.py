@@ -22,11 +22,10 @@ from pathlib import Path
 
 import duckdb
 
+from bench.common import save_json
 from learnrace_pipeline.lib.sources import SOURCES, reader
 from learnrace_pipeline.lib.sources.schema import TABLES
 from learnrace_pipeline.lib.storage.warehouse import connect, write_tables
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def naive_write(db: Path, tables: dict) -> None:
@@ -104,8 +103,7 @@ def main() -> None:
         target_s=20,
     )
     print(json.dumps(out, indent=2))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ingest.json").write_text(json.dumps(out, indent=2))
+    save_json("ingest.json", out)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import save_json
 from learnrace_pipeline.lib.models import base, diagnostics, summaries
 from learnrace_pipeline.lib.models.learning import (
     DEFAULT_SAMPLER,
@@ -38,7 +39,6 @@ from learnrace_pipeline.lib.models.learning import (
 from learnrace_pipeline.lib.models.panel import Panel, build_panel
 from learnrace_pipeline.lib.sources import pcdb_carnegie
 
-RESULTS = Path(__file__).parent / "results"
 RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"
 console = Console()
 
@@ -153,7 +153,6 @@ def main() -> None:
         f"{'met' if p['total_s'] <= 60 and p['checks_passed'] else 'NOT met'}"
     )
     console.print(f"load average before {load_before}, after {load_after} (2-core machine)")
-    RESULTS.mkdir(exist_ok=True)
     out = {
         "pooled": res_pooled,
         "naive": res_naive,
@@ -161,7 +160,7 @@ def main() -> None:
         "loadavg_before": load_before,
         "loadavg_after": load_after,
     }
-    (RESULTS / "bench_learning.json").write_text(json.dumps(out, indent=2))
+    save_json("bench_learning.json", out)
 
 
 if __name__ == "__main__":

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt_
-import json
 import time
 from pathlib import Path
 
 import polars as pl
 
+from bench.common import RESULTS, save_json
 from learnrace_pipeline.lib.models import av, frontier
 from learnrace_pipeline.lib.models.av_data import simulate_av_testing
 from learnrace_pipeline.lib.models.av_posterior import av_capability_table
 from learnrace_pipeline.lib.models.diagnostics import check_fit
 from learnrace_pipeline.lib.report.plots_scaling import plot_av_experience, plot_frontier
 
-RESULTS = Path(__file__).parent / "results"
 TARGET_S = 60.0
 
 
@@ -137,7 +136,7 @@ def main() -> None:
         print(f"  {n}: {r}")
     ok = all(r["checks_passed"] and r["wall_s"] <= TARGET_S for r in [*out["av"], res])
     out["all_within_target_and_passing"] = ok
-    (RESULTS / "bench_scaling.json").write_text(json.dumps(out, indent=2))
+    save_json("bench_scaling.json", out)
     print("all within target and passing:", ok)
 
 

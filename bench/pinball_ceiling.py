@@ -36,12 +36,11 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from bench.common import RESULTS
 from learnrace_pipeline.lib.evaluation import baselines as bl
 from learnrace_pipeline.lib.evaluation import hindcast as hc
 from learnrace_pipeline.lib.evaluation.scores import LEVELS, StudentT, mean_pinball
 from learnrace_pipeline.lib.models.panel import Panel
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def _wls_wright(dt: np.ndarray, dy: np.ndarray, dx: np.ndarray, weight: np.ndarray):

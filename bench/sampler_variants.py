@@ -25,21 +25,19 @@ Writes ``bench/results/sampler_variants.json`` (gitignored).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench.common import save_json
 from learnrace_pipeline.lib.evaluation import hindcast as hc
 from learnrace_pipeline.lib.evaluation.hindcast_fit import HYPER_PARAMETERS, PooledFitter
 
-RESULTS = Path(__file__).parent / "results"
 console = Console()
 SEED = 20240601
 
@@ -123,10 +121,7 @@ def main() -> None:
     console.print(t)
     la0, la1 = out["load_average_start"][0], out["load_average_end"][0]
     console.print(f"load average (1 min) start/end: {la0:.1f} / {la1:.1f}")
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / "sampler_variants.json"
-    path.write_text(json.dumps(out, indent=2, default=str) + "\n", encoding="utf-8")
-    console.print(f"saved {path}")
+    console.print(f"saved {save_json('sampler_variants.json', out)}")
 
 
 if __name__ == "__main__":
