@@ -19,7 +19,7 @@ Cumulative production per series:
 - else carried forward from the previous year's cumulative value plus this year's annual
   production (consecutive years only);
 - a series without any cumulative value gets it from annual production by the Lafond et al.
-  (2018) initial-stock method (:func:`learnrace_pipeline.lib.harmonize.cumulative.initial_stock`)
+  (2018) initial-stock method (:func:`learnrace_pipeline.lib.vocab.cumulative.initial_stock`)
   over its consecutive run of years with annual production from its first row.
 
 Annual production history (used only to project production for forecast years that have none)
@@ -50,8 +50,8 @@ import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.evaluation.forecast import ForecastTask
-from learnrace_pipeline.lib.harmonize.cumulative import initial_stock
-from learnrace_pipeline.lib.harmonize.taxonomy import INDUSTRIES
+from learnrace_pipeline.lib.vocab.cumulative import initial_stock
+from learnrace_pipeline.lib.vocab.taxonomy import INDUSTRIES
 
 SOURCE = "forecast input"
 KNOWN_COLUMNS = ("series_id", "year", "unit_cost", "annual_production", "cumulative_production")

@@ -10,7 +10,7 @@ import math
 
 import polars as pl
 
-from learnrace_pipeline.lib.harmonize import nations, taxonomy, units
+from learnrace_pipeline.lib.vocab import nations, taxonomy, units
 from learnrace_pipeline.lib.sources.schema import KEYS
 
 #: A point is an extreme outlier when log cost jumps by more than this both into and out of it

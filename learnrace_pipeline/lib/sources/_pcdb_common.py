@@ -3,7 +3,7 @@
 Both sources carry the Santa Fe Performance Curve Database (PCDB) series, whose units are written
 free-hand (``1966 USD/lbs``, ``2005 US cents/KWH``, ``Heads/Mil. lbs``, ``USD 1955``, ``Yen``).
 :func:`parse_cost_unit` and :func:`parse_quantity_unit` turn that text into the canonical unit
-strings of :mod:`learnrace_pipeline.lib.harmonize.units`; anything they cannot read is a
+strings of :mod:`learnrace_pipeline.lib.vocab.units`; anything they cannot read is a
 :class:`DataError` naming where the text came from, never a guess.
 
 Canonicalisation rules (each repair is reported back so the reader can record it in its notes):
@@ -31,8 +31,8 @@ import re
 from dataclasses import dataclass, field
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import units as units_mod
-from learnrace_pipeline.lib.harmonize.nations import try_code
+from learnrace_pipeline.lib.vocab import units as units_mod
+from learnrace_pipeline.lib.vocab.nations import try_code
 
 #: Currency spellings -> (ISO code, factor applied to values).
 CURRENCY_WORDS: dict[str, tuple[str, float]] = {
@@ -290,7 +290,7 @@ def parse_cost_unit(text: str, where: Where, *, label: str = "") -> Unit:
 def _check_known(unit: str, where: Where, raw: str) -> None:
     if not units_mod.is_known(unit):
         raise where.error(
-            f"unknown unit {raw!r} (read as {unit!r}, not declared in harmonize/units.py)"
+            f"unknown unit {raw!r} (read as {unit!r}, not declared in vocab/units.py)"
         )
 
 

@@ -12,7 +12,7 @@ x 1).
 
 from __future__ import annotations
 
-from learnrace_pipeline.lib.harmonize import taxonomy
+from learnrace_pipeline.lib.vocab import taxonomy
 from learnrace_pipeline.lib.sources._pcdb_common import Unit, metric_kind
 
 

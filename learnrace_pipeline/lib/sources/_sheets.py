@@ -20,7 +20,7 @@ import polars as pl
 from python_calamine import CalamineWorkbook
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize.cumulative import derive_cumulative
+from learnrace_pipeline.lib.vocab.cumulative import derive_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, source_path
 from learnrace_pipeline.lib.sources.schema import TABLES
 from learnrace_pipeline.lib.sources.validate import conform
@@ -87,7 +87,7 @@ def with_cumulative(rows: list[dict]) -> pl.DataFrame:
     """``production`` rows of annual production, with cumulative production derived.
 
     Cumulative production is in the unit of the annual values, derived per series and nation
-    with :func:`..harmonize.cumulative.derive_cumulative` (Lafond et al. 2018 initial stock);
+    with :func:`..vocab.cumulative.derive_cumulative` (Lafond et al. 2018 initial stock);
     any cumulative values or methods in ``rows`` are replaced. Columns: the declared production
     columns and ``_file``/``_row``, with ``cumulative_production`` and ``cumulative_method`` last.
     """

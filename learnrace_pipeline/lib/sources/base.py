@@ -298,7 +298,7 @@ def cost_row(
     row: int | None,
 ) -> dict:
     """One ``cost_observations`` record (with bookkeeping); the basis year comes from the unit."""
-    from learnrace_pipeline.lib.harmonize import units
+    from learnrace_pipeline.lib.vocab import units
 
     return {
         "series_id": series_id,
@@ -366,7 +366,7 @@ class SeriesRows:
         description: str,
     ) -> dict:
         """One ``technologies`` row; ``technology`` is classified to its canonical name."""
-        from learnrace_pipeline.lib.harmonize import taxonomy
+        from learnrace_pipeline.lib.vocab import taxonomy
 
         tech, industry = taxonomy.classify(technology, source=self.source)
         return {

@@ -17,14 +17,14 @@ Decisions (each enforced and tested):
   percentages use the same definition). FCEV sales are excluded. Where one of BEV/PHEV is absent
   for a region, mode and year it counts as zero; where both are absent (FCEV only) no row is made.
   Both cases are recorded in ``data_notes``.
-- **Cumulative = derived cumulative sales** (:func:`..harmonize.cumulative.derive_cumulative`,
+- **Cumulative = derived cumulative sales** (:func:`..vocab.cumulative.derive_cumulative`,
   Lafond et al. 2018 initial stock; 2010 is the first year). The reported ``EV stock`` is not used
   as cumulative production: it is net of scrappage and falls in 43 region-mode-years, so it is not
   a cumulative-production measure (China cars 2023: stock 21.8M, derived cumulative sales 21.8M).
   Years missing inside a series (small markets) count as zero sales and are noted.
 - Technologies by ``mode``: Cars ``ev_car``, Buses ``ev_bus``, Vans ``ev_van``, Trucks
   ``ev_truck``; unit ``vehicle``.
-- **Regions** map to codes with :func:`..harmonize.nations.to_code`: countries to ISO3, ``Europe`` to
+- **Regions** map to codes with :func:`..vocab.nations.to_code`: countries to ISO3, ``Europe`` to
   ``EUROPE``, ``EU27`` to ``EU27``, ``Rest of the world`` to ``ROW``, ``World`` to ``WLD``. An unknown
   region name is a DataError. Europe, EU27 and their member countries overlap: never sum them.
 
@@ -47,7 +47,7 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations, taxonomy
+from learnrace_pipeline.lib.vocab import nations, taxonomy
 from learnrace_pipeline.lib.sources._sheets import conformed, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, parse_number, read_csv
 

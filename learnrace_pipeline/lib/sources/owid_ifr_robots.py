@@ -7,14 +7,14 @@ download is OWID's "top five" selection: China, Germany, Japan, South Korea and 
 
 - ``production``: series ``industrial_robot_installations``, technology ``industrial_robot``, unit
   ``robot``; annual installations per nation; cumulative installations derived with
-  :func:`..harmonize.cumulative.derive_cumulative` (Lafond et al. 2018 initial stock), since the
+  :func:`..vocab.cumulative.derive_cumulative` (Lafond et al. 2018 initial stock), since the
   file has annual flows only and no operational stock.
 - ``market_shares``: basis ``industrial_robot_installations_of_world``, each nation's
   installations divided by the **World** row of the same year (2012-2023; 2011 has no World value
   and so no share). World is the IFR world total, **not** the sum of the five countries (they
   cover about 70-79% of it): shares of the five do not add up to one.
 
-Each row's nation comes from ``Entity`` (:func:`..harmonize.nations.to_code`) and must agree with
+Each row's nation comes from ``Entity`` (:func:`..vocab.nations.to_code`) and must agree with
 ``Code`` (ISO3, or ``OWID_WRL`` for World). A repeated (Entity, Year) is refused. There is no robot
 price or cost anywhere in the raw data, so no cost observations.
 """
@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations, taxonomy
+from learnrace_pipeline.lib.vocab import nations, taxonomy
 from learnrace_pipeline.lib.sources._sheets import frame, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, iter_rows, parse_number, read_csv
 from learnrace_pipeline.lib.sources.validate import conform

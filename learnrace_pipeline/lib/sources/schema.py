@@ -9,7 +9,7 @@ Canonical units and conventions
 -------------------------------
 - ``year``: calendar year (Int32). Sub-annual series are aggregated to calendar years by the reader.
 - ``nation``: ISO 3166 alpha-3, ``WLD`` for the world, or a named region from
-  :mod:`learnrace_pipeline.lib.harmonize.nations` (e.g. ``EUROPE``, ``EU27``, ``ROW``).
+  :mod:`learnrace_pipeline.lib.vocab.nations` (e.g. ``EUROPE``, ``EU27``, ``ROW``).
 - ``unit_cost``: strictly positive, in ``unit`` (e.g. ``2019 USD/W``); ``price_basis_year`` is the
   year of constant money (null for nominal money or non-money metrics).
 - production quantities: non-negative, in ``unit``; cumulative production is non-decreasing

@@ -20,8 +20,8 @@ import datetime as dt
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations as nations_mod
-from learnrace_pipeline.lib.harmonize import units as units_mod
+from learnrace_pipeline.lib.vocab import nations as nations_mod
+from learnrace_pipeline.lib.vocab import units as units_mod
 from learnrace_pipeline.lib.sources.schema import KEYS, MIN_YEAR, TABLES
 
 BOOKKEEPING = ("_file", "_row")
@@ -129,7 +129,7 @@ def _table_rules(table: str, df: pl.DataFrame, source: str, today: dt.date) -> N
         fail_at(df, flat, source, "nations", "unknown nation code in list")
     if "unit" in df.columns:
         ok = df["unit"].map_elements(units_mod.is_known, return_dtype=pl.Boolean)
-        fail_at(df, ~ok, source, "unit", "unknown unit (declare it in lib/harmonize/units.py)")
+        fail_at(df, ~ok, source, "unit", "unknown unit (declare it in lib/vocab/units.py)")
     if "production_unit" in df.columns:
         ok = df["production_unit"].map_elements(units_mod.is_known, return_dtype=pl.Boolean)
         fail_at(

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from learnrace_pipeline.cli import app
 from learnrace_pipeline.lib.evaluation import forecast_input as fi
-from learnrace_pipeline.lib.harmonize.cumulative import initial_stock
+from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 
 runner = CliRunner()
 

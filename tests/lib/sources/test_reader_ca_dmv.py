@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations
+from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources import ca_dmv_av
 from learnrace_pipeline.lib.sources.base import Notes
 from learnrace_pipeline.lib.sources.schema import TABLES

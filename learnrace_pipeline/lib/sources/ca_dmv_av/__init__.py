@@ -25,7 +25,7 @@ Conventions (see ``shared/notes/data-av-ai.md``):
 - RY2020 is missing upstream: only the Jan-Nov 2020 months of the 23-month files are visible.
   No zero rows are emitted for it; rows for a reporting year that no annual report covers
   (RY2020, RY2023 in this copy) carry ``partial_year = True``.
-- Company names are normalised with the declared table ``lib/harmonize/av_companies.csv``
+- Company names are normalised with the declared table ``lib/vocab/av_companies.csv``
   (columns ``raw_name, company, nation, nation_certain``; nation of headquarters, ISO3). An
   unknown manufacturer name is a :class:`DataError`.
 

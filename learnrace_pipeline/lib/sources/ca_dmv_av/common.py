@@ -1,7 +1,7 @@
 """What every CA DMV file family shares: company names, reporting years and per-company totals.
 
 - :func:`companies` / :func:`company_of`: raw manufacturer names -> normalised company and the
-  nation of its headquarters (ISO3), from the declared table ``lib/harmonize/av_companies.csv``.
+  nation of its headquarters (ISO3), from the declared table ``lib/vocab/av_companies.csv``.
 - :func:`report_year`: calendar month -> CA DMV reporting year (Dec(y-1)..Nov(y); RY2015 starts
   in Sep 2014).
 - :class:`Agg` and :func:`av_row`: running totals of one company x reporting year x permit type x
@@ -16,11 +16,11 @@ from functools import cache
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations as nations_mod
+from learnrace_pipeline.lib.vocab import nations as nations_mod
 
 SOURCE = "ca_dmv_av"
 
-COMPANIES_FILE = Path(__file__).resolve().parents[2] / "harmonize" / "av_companies.csv"
+COMPANIES_FILE = Path(__file__).resolve().parents[2] / "vocab" / "av_companies.csv"
 
 #: First month of the first reporting period (RY2015 starts in Sep 2014).
 FIRST_MONTH = (2014, 9)

@@ -49,7 +49,7 @@ Production (``production``):
   object is skipped (both recorded in ``data_notes``).
 - ``seia_us_annual_installs_early``: ``data/seia/seiaEarlyYears.csv``, US annual installs MW/yr
   (sum of Residential, Commercial, Utility), 2000-2013; cumulative derived with
-  :func:`..harmonize.cumulative.derive_cumulative`.
+  :func:`..vocab.cumulative.derive_cumulative`.
 - ``pv_module_production_pvs``: PV **module production** (where modules are made), GW/yr,
   2010-2021, for CHN, TWN, EUROPE, JPN, MYS, USA, ROW and WLD (the workbook's ``Total`` row, a
   ``SUM`` formula whose cached value is read and checked against the sum of the rows) from

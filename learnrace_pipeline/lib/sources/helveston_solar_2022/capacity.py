@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations
+from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources._sheets import with_cumulative
 from learnrace_pipeline.lib.sources.base import (
     Notes,

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations
+from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources._sheets import (
     cell,
     col_letter,

@@ -26,7 +26,7 @@ confirmed from the workbook's own source notes (DataError if they no longer say 
 prices, all cell types (1991-2018) and cylindrical (1991-2016), in 2018 USD/kWh (units checked
 against each sheet's ``DependentAxisUnits``); annual market size in MWh (1991-2016) and in
 millions of cells (all 1992-2017, cylindrical 1992-2016). Market size is **annual**, so cumulative
-production is derived with :func:`..harmonize.cumulative.derive_cumulative` (Lafond et al. 2018
+production is derived with :func:`..vocab.cumulative.derive_cumulative` (Lafond et al. 2018
 initial stock). The cylindrical market-size sheet names its series "- All" although the sheet and
 ``Other1`` say cylindrical: read as cylindrical (noted). The specific-energy, energy-density and
 patent sheets are not cost or production series and are not read.

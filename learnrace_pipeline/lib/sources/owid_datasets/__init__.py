@@ -36,7 +36,7 @@ What is read, and where its unit comes from:
   ``wind_onshore``: the experience variables of those cost series.
 - *European vehicle passenger sales (ICCT, 2021)*: battery-electric (BEV) and BEV + plug-in
   hybrid (PHEV) new-car registrations by nation as ``production`` of ``ev_car`` in ``vehicle``
-  (cumulative derived with :func:`~learnrace_pipeline.lib.harmonize.cumulative.derive_cumulative`),
+  (cumulative derived with :func:`~learnrace_pipeline.lib.vocab.cumulative.derive_cumulative`),
   and their shares of new-car sales as ``market_shares`` (ICCT shares are percentages; divided by
   100 and checked against counts / total sales). ``Europe`` (EU27 + Iceland + Norway + UK per
   OWID) is the region ``EUROPE``. ``vehicle_price_eur`` is the average price of all new cars, not

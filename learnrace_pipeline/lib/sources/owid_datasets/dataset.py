@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import nations, taxonomy
+from learnrace_pipeline.lib.vocab import nations, taxonomy
 from learnrace_pipeline.lib.sources.base import (
     CsvTable,
     Notes,

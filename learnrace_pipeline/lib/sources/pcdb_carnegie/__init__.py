@@ -39,7 +39,7 @@ and the second row's column 4 equals the first row's production, the source's ru
 demonstrably starts at the file's first year: everything produced before it is missing, so the first differences of log cumulative production are far too large (log 2 or more
 in the second year) and the fitted exponent far too small. As Lafond et al. (2018) did for these
 same PCDB files, such a series gets the initial stock ``Z_0 = q_1 / g`` of
-:func:`learnrace_pipeline.lib.harmonize.cumulative.initial_stock` (g from the early growth of
+:func:`learnrace_pipeline.lib.vocab.cumulative.initial_stock` (g from the early growth of
 annual production; the first year's production is its cumulative when its own cell is empty),
 added to every cumulative value, with ``cumulative_method = "initial_stock_lafond2018"`` and a
 data note giving Z_0. Where g is not positive the stock cannot be estimated: the series keeps the
@@ -70,7 +70,7 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize import taxonomy
+from learnrace_pipeline.lib.vocab import taxonomy
 from learnrace_pipeline.lib.sources._pcdb_common import nation_of
 from learnrace_pipeline.lib.sources._sheets import conformed
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.harmonize.cumulative import initial_stock
+from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 from learnrace_pipeline.lib.sources.base import Notes
 from learnrace_pipeline.lib.sources.pcdb_carnegie.catalogue import KNOWN_REPAIRS, SOURCE
 from learnrace_pipeline.lib.sources.pcdb_carnegie.series import Obs
