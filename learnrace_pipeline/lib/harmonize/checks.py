@@ -10,8 +10,8 @@ import math
 
 import polars as pl
 
-from learnrace_pipeline.lib.vocab import nations, taxonomy, units
 from learnrace_pipeline.lib.sources.schema import KEYS
+from learnrace_pipeline.lib.vocab import nations, taxonomy, units
 
 #: A point is an extreme outlier when log cost jumps by more than this both into and out of it
 #: (a spike of over 10x that reverts), or jumps by more than OUTLIER_ONE_SIDED once.

@@ -12,8 +12,8 @@ x 1).
 
 from __future__ import annotations
 
-from learnrace_pipeline.lib.vocab import taxonomy
 from learnrace_pipeline.lib.sources._pcdb_common import Unit, metric_kind
+from learnrace_pipeline.lib.vocab import taxonomy
 
 
 def technology_row(

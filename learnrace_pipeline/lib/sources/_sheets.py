@@ -20,10 +20,10 @@ import polars as pl
 from python_calamine import CalamineWorkbook
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab.cumulative import derive_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, source_path
 from learnrace_pipeline.lib.sources.schema import TABLES
 from learnrace_pipeline.lib.sources.validate import conform
+from learnrace_pipeline.lib.vocab.cumulative import derive_cumulative
 
 BOOKKEEPING_SCHEMA = {"_file": pl.String(), "_row": pl.Int64()}
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations as nations_mod
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, parse_number, read_csv
 from learnrace_pipeline.lib.sources.validate import conform
+from learnrace_pipeline.lib.vocab import nations as nations_mod
 
 SOURCE = "epoch_ai"
 

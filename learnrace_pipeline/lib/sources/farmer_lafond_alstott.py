@@ -37,7 +37,6 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import taxonomy
 from learnrace_pipeline.lib.sources._pcdb_common import Where, nation_of, parse_cost_unit
 from learnrace_pipeline.lib.sources._pcdb_format import technology_row
 from learnrace_pipeline.lib.sources._sheets import conformed
@@ -49,6 +48,7 @@ from learnrace_pipeline.lib.sources.base import (
     parse_number,
     read_csv,
 )
+from learnrace_pipeline.lib.vocab import taxonomy
 
 SOURCE = "farmer_lafond_alstott"
 

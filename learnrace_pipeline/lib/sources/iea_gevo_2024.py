@@ -47,9 +47,9 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations, taxonomy
 from learnrace_pipeline.lib.sources._sheets import conformed, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, parse_number, read_csv
+from learnrace_pipeline.lib.vocab import nations, taxonomy
 
 SOURCE = "iea_gevo_2024"
 FILE = "IEA Global EV Data 2024.csv"

@@ -26,10 +26,10 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations, taxonomy
 from learnrace_pipeline.lib.sources._sheets import frame, with_cumulative
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo, iter_rows, parse_number, read_csv
 from learnrace_pipeline.lib.sources.validate import conform
+from learnrace_pipeline.lib.vocab import nations, taxonomy
 
 SOURCE = "owid_ifr_robots"
 FILE = "annual-industrial-robots-installed.csv"

@@ -20,9 +20,9 @@ import datetime as dt
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
+from learnrace_pipeline.lib.sources.schema import KEYS, MIN_YEAR, TABLES
 from learnrace_pipeline.lib.vocab import nations as nations_mod
 from learnrace_pipeline.lib.vocab import units as units_mod
-from learnrace_pipeline.lib.sources.schema import KEYS, MIN_YEAR, TABLES
 
 BOOKKEEPING = ("_file", "_row")
 

@@ -12,10 +12,10 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources import ca_dmv_av
 from learnrace_pipeline.lib.sources.base import Notes
 from learnrace_pipeline.lib.sources.schema import TABLES
+from learnrace_pipeline.lib.vocab import nations
 
 SRC = "ca_dmv_av"
 M21 = "data/Mileage/2021-Autonomous-Mileage-Reports-CSV.csv"

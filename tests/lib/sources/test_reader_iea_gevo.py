@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources import iea_gevo_2024 as iea
+from learnrace_pipeline.lib.vocab import nations
 
 HEADER = "region,category,parameter,mode,powertrain,year,unit,value\n"
 

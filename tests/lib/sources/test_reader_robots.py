@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 from learnrace_pipeline.lib.sources import owid_ifr_robots as robots
+from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 
 HEADER = "Entity,Code,Year,Annual industrial robots installed\n"
 

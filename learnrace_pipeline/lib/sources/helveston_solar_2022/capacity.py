@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources._sheets import with_cumulative
 from learnrace_pipeline.lib.sources.base import (
     Notes,
@@ -26,6 +25,7 @@ from learnrace_pipeline.lib.sources.helveston_solar_2022._common import (
     _prod,
     _year,
 )
+from learnrace_pipeline.lib.vocab import nations
 
 F_IRENA = "data/irena/irenaCumCapacityMw.csv"
 F_SEIA_JSON = "data/seia/seiaCapacity.json"

@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources._sheets import (
     cell,
     col_letter,
@@ -24,6 +23,7 @@ from learnrace_pipeline.lib.sources.helveston_solar_2022._common import (
     SOURCE,
     _prod,
 )
+from learnrace_pipeline.lib.vocab import nations
 
 F_PVS = "data/production/PVS Fig 1 2022.xlsx"
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations, taxonomy
 from learnrace_pipeline.lib.sources.base import (
     CsvTable,
     Notes,
@@ -30,6 +29,7 @@ from learnrace_pipeline.lib.sources.base import (
     read_csv,
     read_json,
 )
+from learnrace_pipeline.lib.vocab import nations, taxonomy
 
 SOURCE = "owid_datasets"
 

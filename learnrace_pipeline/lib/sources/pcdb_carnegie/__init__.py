@@ -70,7 +70,6 @@ from pathlib import Path
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import taxonomy
 from learnrace_pipeline.lib.sources._pcdb_common import nation_of
 from learnrace_pipeline.lib.sources._sheets import conformed
 from learnrace_pipeline.lib.sources.base import Notes, SourceInfo
@@ -89,6 +88,7 @@ from learnrace_pipeline.lib.sources.pcdb_carnegie.cumulative import REL_TOL
 from learnrace_pipeline.lib.sources.pcdb_carnegie.four_columns import read_four_columns
 from learnrace_pipeline.lib.sources.pcdb_carnegie.owid import read_owid
 from learnrace_pipeline.lib.sources.pcdb_carnegie.series import Obs, Out, Series, emit
+from learnrace_pipeline.lib.vocab import taxonomy
 
 __all__ = [
     "COMBINED_TECH",

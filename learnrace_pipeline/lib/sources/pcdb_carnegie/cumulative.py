@@ -17,10 +17,10 @@ import math
 import numpy as np
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 from learnrace_pipeline.lib.sources.base import Notes
 from learnrace_pipeline.lib.sources.pcdb_carnegie.catalogue import KNOWN_REPAIRS, SOURCE
 from learnrace_pipeline.lib.sources.pcdb_carnegie.series import Obs
+from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 
 REL_TOL = 1e-3  # relative tolerance for the source's own running sums
 

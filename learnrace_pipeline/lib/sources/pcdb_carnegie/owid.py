@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.vocab import nations
 from learnrace_pipeline.lib.sources._pcdb_common import Unit
 from learnrace_pipeline.lib.sources.base import Notes, parse_number, read_csv
 from learnrace_pipeline.lib.sources.pcdb_carnegie.catalogue import OWID_FILE, SOURCE
 from learnrace_pipeline.lib.sources.pcdb_carnegie.cumulative import check_monotone
 from learnrace_pipeline.lib.sources.pcdb_carnegie.series import Obs, Out, Series, emit
+from learnrace_pipeline.lib.vocab import nations
 
 
 def read_owid(raw_dir: Path, out: Out, notes: Notes) -> None:
