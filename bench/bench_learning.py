@@ -30,13 +30,14 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.common import save_json
-from learnrace_pipeline.lib.models import base, diagnostics, summaries
+from learnrace_pipeline.lib.models import base, diagnostics
 from learnrace_pipeline.lib.models.learning import (
     DEFAULT_SAMPLER,
     LearningConfig,
     LearningCurveModel,
+    summaries,
 )
-from learnrace_pipeline.lib.models.panel import Panel, build_panel
+from learnrace_pipeline.lib.models.learning.panel import Panel, build_panel
 from learnrace_pipeline.lib.sources import pcdb_carnegie
 
 RAW = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "raw"

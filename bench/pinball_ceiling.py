@@ -38,9 +38,8 @@ import polars as pl
 
 from bench.common import RESULTS
 from learnrace_pipeline.lib.evaluation import baselines as bl
-from learnrace_pipeline.lib.evaluation import hindcast as hc
 from learnrace_pipeline.lib.evaluation.scores import LEVELS, StudentT, mean_pinball
-from learnrace_pipeline.lib.models.panel import Panel
+from learnrace_pipeline.lib.models.learning.panel import Panel, load_panel
 
 
 def _wls_wright(dt: np.ndarray, dy: np.ndarray, dx: np.ndarray, weight: np.ndarray):
@@ -164,7 +163,7 @@ def warehouse_inputs(db: Path) -> tuple[Panel, pl.DataFrame]:
     """The panel and hindcast forecasts of a warehouse after ``learnrace run`` (read-only)."""
     import duckdb
 
-    from learnrace_pipeline.lib.models.panel import build_panel
+    from learnrace_pipeline.lib.models.learning.panel import build_panel
     from learnrace_pipeline.lib.storage.warehouse import fetch_pl
 
     con = duckdb.connect(str(db), read_only=True)
@@ -192,7 +191,7 @@ def main() -> None:
     if args.db is not None:
         panel, forecasts = warehouse_inputs(args.db)
     else:
-        panel, forecasts = hc.load_panel(["pcdb_carnegie"]), pl.read_parquet(args.forecasts)
+        panel, forecasts = load_panel(["pcdb_carnegie"]), pl.read_parquet(args.forecasts)
     table = ceiling_scores(panel, forecasts)
     with pl.Config(tbl_rows=30):
         print(table)

@@ -37,6 +37,7 @@ from rich.table import Table
 from bench.common import save_json
 from learnrace_pipeline.lib.evaluation import hindcast as hc
 from learnrace_pipeline.lib.evaluation.hindcast_fit import HYPER_PARAMETERS, PooledFitter
+from learnrace_pipeline.lib.models.learning.panel import load_panel
 
 console = Console()
 SEED = 20240601
@@ -80,7 +81,7 @@ def main() -> None:
     variants = {k: v for k, v in VARIANTS.items() if k not in skip}
     out: dict[str, Any] = {"load_average_start": os.getloadavg()}
 
-    panel = hc.load_panel(["pcdb_carnegie"])
+    panel = load_panel(["pcdb_carnegie"])
     years = hc.origins(panel, hc.HindcastConfig())
     picked = [int(y) for y in args.origins.split(",")]
     unknown = [y for y in picked if y not in years]

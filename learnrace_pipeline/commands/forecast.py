@@ -2,7 +2,7 @@
 ``learnrace forecast-prior`` (rebuild the shipped population prior from the pooled model).
 
 Where the population posterior comes from: the package ships
-``learnrace_pipeline/lib/evaluation/population_prior.csv`` (posterior draws of a new series'
+``learnrace_pipeline/lib/forecast/population_prior.csv`` (posterior draws of a new series'
 Wright exponent, noise scale and MA(1) coefficient, at the all-technology level and per industry)
 with a ``.meta.json`` sidecar recording how it was made (data version, model id, code version,
 sampler settings, diagnostics, date). It is produced by ``learnrace forecast-prior``, which fits
@@ -34,7 +34,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _load_priors(posterior: Path | None):
-    from learnrace_pipeline.lib.evaluation import forecast as fc
+    from learnrace_pipeline.lib import forecast as fc
 
     if posterior is None:
         return fc.load_priors(fc.SHIPPED_PRIOR), str(fc.SHIPPED_PRIOR.name)
@@ -75,9 +75,9 @@ def forecast(
     Wright exponent w and the 5/50/95% quantiles of its learning rate 1 - 2^-w (share of unit
     cost lost per doubling of cumulative production), in the same format.
     """
+    from learnrace_pipeline.lib import forecast as fc
     from learnrace_pipeline.lib.errors import LearnraceError
-    from learnrace_pipeline.lib.evaluation import forecast as fc
-    from learnrace_pipeline.lib.evaluation import forecast_input as fi
+    from learnrace_pipeline.lib.forecast import inputs as fi
 
     t0 = time.perf_counter()
     try:
@@ -147,10 +147,11 @@ def forecast_prior(
     seed: int = typer.Option(20240601, "--seed", help="Sampler seed."),
 ) -> None:
     """Fit the pooled Wright model (or read a fit) and write the population prior file."""
+    from learnrace_pipeline.lib import forecast as fc
     from learnrace_pipeline.lib.errors import LearnraceError
-    from learnrace_pipeline.lib.evaluation import forecast as fc
-    from learnrace_pipeline.lib.evaluation.hindcast import HYPER_PARAMETERS, load_panel
+    from learnrace_pipeline.lib.evaluation.hindcast_fit import HYPER_PARAMETERS
     from learnrace_pipeline.lib.models import base
+    from learnrace_pipeline.lib.models.learning.panel import load_panel
 
     sources = source or ["pcdb_carnegie"]
     target = out or fc.SHIPPED_PRIOR

@@ -26,10 +26,10 @@ import xarray as xr
 from learnrace_pipeline.defs.calibration.checks import diagnostics_check
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
-from learnrace_pipeline.lib.models import base, diagnostics, summaries
+from learnrace_pipeline.lib.models import base, diagnostics
 from learnrace_pipeline.lib.models.cache import fit_or_load, fit_path
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
-from learnrace_pipeline.lib.models.panel import Panel, build_nation_panel, build_panel
+from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel, summaries
+from learnrace_pipeline.lib.models.learning.panel import Panel, build_nation_panel, build_panel
 from learnrace_pipeline.lib.report import plots
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 from learnrace_pipeline.lib.storage.warehouse import query
@@ -46,7 +46,7 @@ MODELS = {
 #: Experience + time together: w and m are nearly collinear where production grows steadily, so
 #: this fit gets its own asset (its geometry is the hardest; it samples with target_accept 0.99).
 #: The model samples each level as (drift, w given drift), the same prior in decorrelated
-#: coordinates (lib/models/learning_model.py), and passes every convergence check on the real panel
+#: coordinates (lib/models/learning/model.py), and passes every convergence check on the real panel
 #: with several seeds, so its check is blocking like the other fits'.
 BOTH = LearningConfig(trend="both", noise="student_t")
 BOTH_TARGET_ACCEPT = 0.99

@@ -17,12 +17,8 @@ import polars as pl
 from learnrace_pipeline.defs.calibration.learning import HARMONIZED_INS, pooled_panel
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
-from learnrace_pipeline.lib.evaluation.hindcast import (
-    POOLED,
-    HindcastConfig,
-    coverage_check,
-    run_hindcast,
-)
+from learnrace_pipeline.lib.evaluation.hindcast import HindcastConfig, run_hindcast
+from learnrace_pipeline.lib.evaluation.hindcast_scores import POOLED, coverage_check
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 from learnrace_pipeline.lib.report.plots_evaluation import hindcast_plots
 

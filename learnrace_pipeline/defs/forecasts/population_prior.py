@@ -15,7 +15,7 @@ import polars as pl
 
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
-from learnrace_pipeline.lib.evaluation.forecast import priors_from_posterior_file, save_priors
+from learnrace_pipeline.lib.forecast import priors_from_posterior_file, save_priors
 from learnrace_pipeline.lib.storage.warehouse import query
 
 

@@ -19,7 +19,7 @@ Design
   whole panel and refitted per origin by swapping the data (same shapes) without recompiling
   (:class:`.hindcast_fit.PooledFitter`). From each origin's posterior, every eligible series gets the
   population prior of a new series of its industry (or of any industry, ``prior_level="all"``)
-  and is forecast by :func:`learnrace_pipeline.lib.evaluation.forecast.simulate`, i.e. exactly
+  and is forecast by :func:`learnrace_pipeline.lib.forecast.forecaster.simulate`, i.e. exactly
   the code path of ``learnrace forecast``; the hindcast therefore scores what users get.
 - **Production**: ``"realised"`` conditions every Wright forecast (pooled and baseline (a)) on
   the cumulative production that actually followed (Lafond et al. 2018); ``"projected"`` adds a
@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -54,38 +54,30 @@ import polars as pl
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.evaluation import baselines as bl
-from learnrace_pipeline.lib.evaluation.forecast import (
-    ALL,
-    ForecastConfig,
-    ForecastTask,
-    simulate,
+from learnrace_pipeline.lib.evaluation.hindcast_fit import (
+    OriginFitter,
+    PooledFitter,
+    default_sampler,
 )
-
-# the per-origin fitting lives in .hindcast_fit; its public names are re-exported here
-from learnrace_pipeline.lib.evaluation.hindcast_fit import HYPER_PARAMETERS as HYPER_PARAMETERS
-from learnrace_pipeline.lib.evaluation.hindcast_fit import OriginFitter as OriginFitter
-from learnrace_pipeline.lib.evaluation.hindcast_fit import PooledFitter as PooledFitter
-from learnrace_pipeline.lib.evaluation.hindcast_fit import default_sampler
-
-# the scored rows and score tables live in .hindcast_scores; public names re-exported here
-from learnrace_pipeline.lib.evaluation.hindcast_scores import COVERAGE_BANDS as COVERAGE_BANDS
 from learnrace_pipeline.lib.evaluation.hindcast_scores import (
     FORECAST_COLUMNS,
+    POOLED,
     POOLED_PROJECTED,
     baseline_rows,
     forecast_rows,
+    summarise,
 )
-from learnrace_pipeline.lib.evaluation.hindcast_scores import POOLED as POOLED
-from learnrace_pipeline.lib.evaluation.hindcast_scores import coverage_check as coverage_check
-from learnrace_pipeline.lib.evaluation.hindcast_scores import summarise as summarise
 from learnrace_pipeline.lib.evaluation.scores import (
     HINDCAST_LEVELS,
     crps_samples,
     sample_pit,
     sample_quantiles,
 )
+from learnrace_pipeline.lib.forecast.forecaster import simulate
+from learnrace_pipeline.lib.forecast.priors import ALL
+from learnrace_pipeline.lib.forecast.types import ForecastConfig, ForecastTask
 from learnrace_pipeline.lib.models.base import SamplerConfig
-from learnrace_pipeline.lib.models.panel import Panel
+from learnrace_pipeline.lib.models.learning.panel import Panel
 
 
 def _default_forecast() -> ForecastConfig:
@@ -218,7 +210,7 @@ def run_hindcast(
     """Run the rolling-origin hindcast of ``panel`` and score every model.
 
     Args:
-        panel: a :class:`~learnrace_pipeline.lib.models.panel.Panel` (all series to evaluate).
+        panel: a :class:`~learnrace_pipeline.lib.models.learning.panel.Panel` (all series to evaluate).
         config: origins, horizons, sampler and forecaster settings.
         fitter: fits the population model per origin (default: :class:`PooledFitter`,
             compiled once). Tests pass their own to inspect what a fit receives.
@@ -361,44 +353,3 @@ def _projectable(obs: pl.DataFrame, annual: pl.DataFrame) -> list[str]:
         (pl.col("n") >= 3) & (pl.col("last_annual") == pl.col("last"))
     )
     return sorted(ok["series_id"].to_list())
-
-
-def load_panel(
-    sources: Sequence[str] = ("pcdb_carnegie",),
-    *,
-    datasets: str | None = None,
-    raw_dir: str | None = None,
-    min_points: int = 6,
-) -> Panel:
-    """The Wright panel of ``sources``, read from the ``datasets/`` snapshot (default) or, with
-    ``raw_dir``, parsed from the raw files by the sources' readers."""
-    from pathlib import Path
-
-    from learnrace_pipeline.lib.models.panel import build_panel
-    from learnrace_pipeline.lib.sources import reader
-    from learnrace_pipeline.lib.storage import snapshot
-
-    parts: dict[str, list[pl.DataFrame]] = {
-        "cost_observations": [],
-        "production": [],
-        "technologies": [],
-    }
-    for source in sources:
-        if raw_dir is not None:
-            tables = reader(source).read(Path(raw_dir))
-        else:
-            tables = snapshot.load(
-                Path(datasets) if datasets else snapshot.DEFAULT_DATASETS, source
-            )
-        for name, frames in parts.items():
-            if name in tables:
-                frames.append(
-                    tables[name].select([c for c in tables[name].columns if not c.startswith("_")])
-                )
-    merged = {k: pl.concat(v, how="diagonal_relaxed") for k, v in parts.items()}
-    return build_panel(
-        merged["cost_observations"],
-        merged["production"],
-        merged["technologies"],
-        min_points=min_points,
-    )

@@ -20,9 +20,9 @@ from typing import Literal, Protocol
 import numpy as np
 import xarray as xr
 
-from learnrace_pipeline.lib.evaluation.forecast import PopulationPrior, population_priors
+from learnrace_pipeline.lib.forecast.priors import PopulationPrior, population_priors
 from learnrace_pipeline.lib.models.base import SamplerConfig
-from learnrace_pipeline.lib.models.panel import Panel
+from learnrace_pipeline.lib.models.learning.panel import Panel
 
 HYPER_PARAMETERS = (
     "w_all",

@@ -39,8 +39,9 @@ import numpy as np
 import polars as pl
 from scipy import special, stats
 
+from learnrace_pipeline.lib.forecast.types import LEVELS, qname
+
 #: The 7 quantile levels every forecast reports (columns q05 ... q95).
-LEVELS: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 #: Central intervals scored for coverage: nominal level -> (lower, upper) quantile levels.
 INTERVALS: dict[int, tuple[float, float]] = {
     50: (0.25, 0.75),
@@ -50,15 +51,6 @@ INTERVALS: dict[int, tuple[float, float]] = {
 }
 #: Levels a hindcast forecast carries: the 7 output levels plus 2.5% and 97.5% (95% interval).
 HINDCAST_LEVELS: tuple[float, ...] = (0.025, *LEVELS, 0.975)
-
-
-def qname(level: float) -> str:
-    """Column name of a quantile level: 0.05 -> ``q05``, 0.5 -> ``q50``, 0.025 -> ``q025``,
-    0.975 -> ``q975``."""
-    pct = level * 100
-    if abs(pct - round(pct)) < 1e-9:
-        return f"q{round(pct):02d}"
-    return "q" + f"{pct:04.1f}".replace(".", "")
 
 
 QCOLS: tuple[str, ...] = tuple(qname(t) for t in LEVELS)

@@ -2,7 +2,7 @@
 
 - :func:`forest_learning_rates`: learning rate per doubling (1 - 2^-w) per industry (or nation),
   posterior mean with 50% and 90% intervals, one marker per model, from the learning-rates table
-  of :func:`learnrace_pipeline.lib.models.summaries.learning_rates`.
+  of :func:`learnrace_pipeline.lib.models.learning.summaries.learning_rates`.
 - :func:`experience_curves`: unit cost against cumulative production per series (log-log), the
   observed points and the fitted curve's posterior median with a 90% band.
 - :func:`lambda_prior_posterior_plot`: the spillover share lambda, prior beside posterior.

@@ -81,14 +81,17 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "ai_models": {
         "model": pl.String(),
         "organization": pl.String(),
-        "nations": pl.List(pl.String()),  # ISO3 codes of the organisation's countries
+        "nations": pl.List(pl.String()),  # Epoch's countries of the organisations, ISO3 (reference)
+        "nation": pl.String(),  # the one nation credited (lib/vocab/ai_organizations.py); null: none
+        "nation_basis": pl.String(),  # "organization" (declared map) | "epoch_country" | null
+        "frontier_scale": pl.Boolean(),  # >= 1e23 FLOP or within 10x of the running record
         "publication_date": pl.Date(),
         "training_compute_flop": pl.Float64(),
         "parameters": pl.Float64(),
         "dataset_size": pl.Float64(),  # datapoints
         "confidence": pl.String(),  # Confident | Likely | Speculative | null
         "domain": pl.String(),
-        "dataset": pl.String(),  # "notable" | "large_scale"
+        "dataset": pl.String(),  # "notable" | "large_scale" | "both" (one row per model)
     },
     # One row per distinct CPU/GPU product row (chip_dataset); repeated names told apart by variant.
     "chip_products": {
@@ -133,7 +136,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "production": ("series_id", "nation", "year"),
     "market_shares": ("source", "basis", "technology", "nation", "year"),
     "av_testing": ("company", "report_year", "permit_type", "source_file"),
-    "ai_models": ("dataset", "model", "publication_date"),
+    "ai_models": ("model", "publication_date"),
     "chip_products": ("product", "chip_type", "variant"),
     "supply_chain_provision": ("provider_id", "provided_id"),
 }

@@ -187,3 +187,16 @@ def _table_rules(table: str, df: pl.DataFrame, source: str, today: dt.date) -> N
             ["Confident", "Likely", "Speculative", "Unknown"]
         )
         fail_at(df, ~ok_conf, source, "confidence", "unknown confidence level")
+        ok_basis = df["nation_basis"].is_null() | df["nation_basis"].is_in(
+            ["organization", "epoch_country"]
+        )
+        fail_at(df, ~ok_basis, source, "nation_basis", "unknown nation basis")
+        fail_at(
+            df,
+            df["nation"].is_null() != df["nation_basis"].is_null(),
+            source,
+            "nation_basis",
+            "a credited nation needs a basis, and only a credited nation has one",
+        )
+        ok_set = df["dataset"].is_in(["notable", "large_scale", "both"])
+        fail_at(df, ~ok_set, source, "dataset", "unknown dataset (notable, large_scale, both)")

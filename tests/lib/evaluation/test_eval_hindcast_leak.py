@@ -7,10 +7,13 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.lib.evaluation import hindcast as hc
-from learnrace_pipeline.lib.evaluation.forecast import ForecastConfig, PopulationPrior
+from learnrace_pipeline.lib.evaluation.hindcast_fit import PooledFitter
+from learnrace_pipeline.lib.evaluation.hindcast_scores import POOLED_PROJECTED, coverage_check
+from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.types import ForecastConfig
 from learnrace_pipeline.lib.models.base import SamplerConfig
-from learnrace_pipeline.lib.models.panel import build_panel
-from learnrace_pipeline.lib.models.simulate import synthetic_frames
+from learnrace_pipeline.lib.models.learning.panel import build_panel
+from learnrace_pipeline.lib.models.learning.simulate import synthetic_frames
 
 QUANTS = ["q025", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "q975"]
 
@@ -125,7 +128,7 @@ def test_hindcast_tables() -> None:
     s = out["scores"]
     assert s.filter(pl.col("model") == "ols_wright")["log_pinball_ratio_ols"][0] == 1.0
     assert s["rmse_log_growth"].null_count() == 0
-    ok, msg = hc.coverage_check(s, "pooled_wright")
+    ok, msg = coverage_check(s, "pooled_wright")
     assert "50% intervals cover" in msg and isinstance(ok, bool)
 
 
@@ -143,7 +146,7 @@ def test_projected_mode_adds_a_model() -> None:
     cfg = hc.HindcastConfig(**{**CFG.__dict__, "production": "projected"})
     out = hc.run_hindcast(panel, cfg, fitter=SpyFitter())
     f = out["forecasts"]
-    proj = f.filter(pl.col("model") == hc.POOLED_PROJECTED)
+    proj = f.filter(pl.col("model") == POOLED_PROJECTED)
     assert proj.height > 0 and set(proj["production"]) == {"projected"}
 
 
@@ -158,7 +161,7 @@ def test_real_pooled_fit_is_blind_to_poisoned_futures() -> None:
         **{**CFG.__dict__, "first_origin": origin, "last_origin": origin,
            "sampler": SamplerConfig(draws=60, tune=60, chains=1, seed=5)},
     )  # fmt: skip
-    fitter = hc.PooledFitter(panel, cfg.sampler, max_prior_draws=60)
+    fitter = PooledFitter(panel, cfg.sampler, max_prior_draws=60)
     a = hc.run_hindcast(panel, cfg, fitter=fitter)["forecasts"]
     b = hc.run_hindcast(_panel(frames, poison_after=origin), cfg, fitter=fitter)["forecasts"]
     assert fitter.fits == 2

@@ -21,12 +21,14 @@ def out(raw_dir: Path) -> dict[str, pl.DataFrame]:
 
 @pytest.fixture(scope="module")
 def notable(out) -> pl.DataFrame:
-    return out["ai_models"].filter(pl.col("dataset") == "notable")
+    """The models of the notable file (alone or in both files)."""
+    return out["ai_models"].filter(pl.col("dataset").is_in(["notable", "both"]))
 
 
 @pytest.fixture(scope="module")
 def large(out) -> pl.DataFrame:
-    return out["ai_models"].filter(pl.col("dataset") == "large_scale")
+    """The models of the large-scale file (alone or in both files)."""
+    return out["ai_models"].filter(pl.col("dataset").is_in(["large_scale", "both"]))
 
 
 def _model(df: pl.DataFrame, name: str) -> dict:
@@ -40,6 +42,7 @@ def test_row_counts_and_schema(out, notable, large):
     assert out["ai_models"].columns == list(TABLES["ai_models"])
     assert notable.height == 889
     assert large.height == 231
+    assert out["ai_models"].height == 889 + 231 - 87  # 87 models in both files, counted once
     assert notable["publication_date"].min() == dt.date(1950, 7, 2)
     assert notable["publication_date"].max() == dt.date(2024, 6, 25)
     assert large["publication_date"].min() == dt.date(2017, 10, 18)

@@ -12,9 +12,10 @@ import pytest
 import xarray as xr
 
 from learnrace_pipeline.lib.models import base
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
-from learnrace_pipeline.lib.models.panel import Panel, build_nation_panel, build_panel
-from learnrace_pipeline.lib.models.simulate import TruePanel, synthetic_frames
+from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+from learnrace_pipeline.lib.models.learning.panel import Panel, build_nation_panel, build_panel
+from learnrace_pipeline.lib.models.learning.simulate import TruePanel, synthetic_frames
 from learnrace_pipeline.lib.sources.schema import TABLES
 
 SMALL = base.SamplerConfig(draws=300, tune=300, chains=2, seed=7)

@@ -7,8 +7,14 @@ import pytensor
 import pytest
 import xarray as xr
 
-from learnrace_pipeline.lib.models import learning as L
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+from learnrace_pipeline.lib.models.learning.config import LearningConfig, learning_rate
+from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+from learnrace_pipeline.lib.models.learning.numpy_mirror import (
+    add_deterministics,
+    ma1_innovations,
+    pointwise_log_likelihood,
+    simulate_dlogc,
+)
 
 
 def _loop_innovations(r, rho, series, e0):
@@ -30,21 +36,21 @@ def test_ma1_innovations_match_the_recursion(lengths) -> None:
     r = rng.standard_normal(series.size)
     e0_series = rng.standard_normal(len(lengths))
     for rho in (0.0, 0.19, -0.6, 0.94):
-        got = L.ma1_innovations(r, rho, pos, e0_series[series])
+        got = ma1_innovations(r, rho, pos, e0_series[series])
         want = _loop_innovations(r, rho, series, e0_series[series])
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
     # vectorised over draws: each row has its own rho
     rhos = np.array([[0.1], [0.5], [-0.3]])
-    batch = L.ma1_innovations(np.tile(r, (3, 1)), rhos, pos, np.tile(e0_series[series], (3, 1)))
+    batch = ma1_innovations(np.tile(r, (3, 1)), rhos, pos, np.tile(e0_series[series], (3, 1)))
     for k in range(3):
         want = _loop_innovations(r, rhos[k, 0], series, e0_series[series])
         np.testing.assert_allclose(batch[k], want, rtol=1e-12, atol=1e-12)
 
 
 def test_learning_rate() -> None:
-    assert L.learning_rate(1.0) == pytest.approx(0.5)
-    assert L.learning_rate(0.32) == pytest.approx(1 - 2**-0.32)
-    assert L.learning_rate(0.32) == pytest.approx(0.19893, abs=1e-5)
+    assert learning_rate(1.0) == pytest.approx(0.5)
+    assert learning_rate(0.32) == pytest.approx(1 - 2**-0.32)
+    assert learning_rate(0.32) == pytest.approx(0.19893, abs=1e-5)
 
 
 CONFIGS = [
@@ -64,7 +70,7 @@ def test_numpy_log_likelihood_equals_the_model_potential(synthetic_panel, config
     for d in range(4):
         draw = prior.isel(draw=[d])
         want = potential(*[draw[rv.name].values[0, 0] for rv in model.free_RVs])
-        got = L.pointwise_log_likelihood(draw, data, config)["dlogc"]
+        got = pointwise_log_likelihood(draw, data, config)["dlogc"]
         assert got.dims == ("chain", "draw", "obs")
         assert float(got.sum()) == pytest.approx(float(want), rel=1e-9, abs=1e-8)
 
@@ -78,7 +84,7 @@ def test_masked_points_leave_the_likelihood(synthetic_panel) -> None:
         model.set_data("mask", mask)
     potential = pytensor.function(model.free_RVs, model.potentials[0], on_unused_input="ignore")
     draw = lcm.prior_draws(1, seed=5)
-    ll = L.pointwise_log_likelihood(draw, lcm.data(mask), config)["dlogc"].values.ravel()
+    ll = pointwise_log_likelihood(draw, lcm.data(mask), config)["dlogc"].values.ravel()
     want = potential(*[draw[rv.name].values[0, 0] for rv in model.free_RVs])
     assert float(ll[mask > 0].sum()) == pytest.approx(float(want), rel=1e-9)
     assert float(ll.sum()) != pytest.approx(float(want), rel=1e-6)
@@ -96,7 +102,7 @@ def test_numpy_deterministics_equal_pymc_deterministics(
         lcm = LearningCurveModel(nation_panel, config)
     prior = lcm.prior_draws(6, seed=2)
     free = xr.Dataset({rv.name: prior[rv.name] for rv in lcm.model.free_RVs})
-    rebuilt = L.add_deterministics(free, config, lcm.data())
+    rebuilt = add_deterministics(free, config, lcm.data())
     names = [d.name for d in lcm.model.deterministics]
     assert names
     for name in names:
@@ -111,12 +117,12 @@ def test_simulate_dlogc_is_the_generative_model(synthetic_panel) -> None:
     rng = np.random.default_rng(3)
     w = np.full((1, n_series), 0.3)
     tiny = {"w_series": w, "sigma_series": np.full((1, n_series), 1e-9), "rho": np.array([0.5])}
-    y = L.simulate_dlogc(tiny, data, LearningConfig(noise="normal"), rng)
+    y = simulate_dlogc(tiny, data, LearningConfig(noise="normal"), rng)
     np.testing.assert_allclose(y[0], -0.3 * data["dlogq"], atol=1e-7)
     # MA(1): lag-1 autocorrelation of e + rho e[-1] is rho / (1 + rho^2)
     big = {"w_series": np.zeros((400, n_series)), "sigma_series": np.ones((400, n_series)),
            "rho": np.full(400, 0.5)}  # fmt: skip
-    y = L.simulate_dlogc(big, data, LearningConfig(noise="normal"), rng)
+    y = simulate_dlogc(big, data, LearningConfig(noise="normal"), rng)
     same = data["pos"][1:] > 0
     lag1 = np.mean(y[:, 1:][:, same] * y[:, :-1][:, same]) / np.mean(y**2)
     assert lag1 == pytest.approx(0.5 / 1.25, abs=0.02)
@@ -148,7 +154,7 @@ def test_centred_time_trend_deterministics_and_likelihood(
     assert trend_free == TREND_FREE[(trend, trend_param)]
     prior = lcm.prior_draws(6, seed=4)
     free = xr.Dataset({rv.name: prior[rv.name] for rv in lcm.model.free_RVs})
-    rebuilt = L.add_deterministics(free, config, lcm.data())
+    rebuilt = add_deterministics(free, config, lcm.data())
     for name in [d.name for d in lcm.model.deterministics]:
         np.testing.assert_allclose(
             rebuilt[name].transpose(*prior[name].dims).values, prior[name].values, rtol=1e-12
@@ -157,5 +163,5 @@ def test_centred_time_trend_deterministics_and_likelihood(
     potential = pytensor.function(model.free_RVs, model.potentials[0], on_unused_input="ignore")
     draw = prior.isel(draw=[0])
     want = potential(*[draw[rv.name].values[0, 0] for rv in model.free_RVs])
-    got = L.pointwise_log_likelihood(draw, lcm.data(), config)["dlogc"]
+    got = pointwise_log_likelihood(draw, lcm.data(), config)["dlogc"]
     assert float(got.sum()) == pytest.approx(float(want), rel=1e-9, abs=1e-8)

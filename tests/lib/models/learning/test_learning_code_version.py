@@ -9,23 +9,22 @@ must not.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 from types import ModuleType
 
 import pytest
 
-from learnrace_pipeline.lib.models import (
-    base,
-    learning,
-    learning_config,
-    learning_model,
-    learning_numpy,
-    learning_posterior,
-    loglik_op,
-    panel,
-    summaries,
-)
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+from learnrace_pipeline.lib.models import base
+from learnrace_pipeline.lib.models import learning as learning_package
+from learnrace_pipeline.lib.models.learning import config as learning_config
+from learnrace_pipeline.lib.models.learning import fit as learning
+from learnrace_pipeline.lib.models.learning import loglik_op, panel, summaries
+from learnrace_pipeline.lib.models.learning import model as learning_model
+from learnrace_pipeline.lib.models.learning import numpy_mirror as learning_numpy
+from learnrace_pipeline.lib.models.learning import posterior as learning_posterior
+from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
 
 FIT_MODULES = (learning, learning_config, learning_model, learning_numpy, panel, loglik_op)
 
@@ -82,13 +81,11 @@ def test_editing_a_module_that_only_reads_fits_keeps_the_model_id(
     assert model.model_id == before_id
 
 
-def test_the_facade_reexports_the_split_modules() -> None:
-    # every name callers import from learning.py today is the split modules' own object
-    assert learning.create_learning_model is learning_model.create_learning_model
-    assert learning._mean_growth_pt is learning_model._mean_growth_pt
-    assert learning.LearningConfig is learning_config.LearningConfig
-    assert learning_model.LearningConfig is learning_config.LearningConfig
-    assert learning.ma1_innovations is learning_numpy.ma1_innovations
-    assert learning.forecast_log_cost is learning_posterior.forecast_log_cost
-    for name in learning.__all__:
-        assert hasattr(learning, name), name
+def test_the_package_face_resolves_each_name_to_its_defining_module() -> None:
+    # the package's public names are the defining modules' own objects, one home per name
+    for name, module in learning_package._WHERE.items():
+        defining = importlib.import_module(f"learnrace_pipeline.lib.models.learning.{module}")
+        assert getattr(learning_package, name) is getattr(defining, name), name
+    assert sorted(learning_package.__all__) == sorted(learning_package._WHERE)
+    with pytest.raises(AttributeError):
+        _ = learning_package.no_such_name

@@ -14,8 +14,9 @@ import pytensor.tensor as pt
 import pytest
 from scipy import stats
 
-from learnrace_pipeline.lib.models import learning as L
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+from learnrace_pipeline.lib.models.learning.model import _mean_growth_pt, drift_names, mean_growth
 
 
 def _loop_growth(dlogq, dt, mask, group, n):
@@ -36,11 +37,11 @@ def test_mean_growth_matches_a_loop_and_the_graph() -> None:
     mask[group == 3] = 0.0  # a group with no fitted difference has growth 0
     mask[[0, 8]] = 0.0
     want = _loop_growth(dlogq, dt, mask, group, 4)
-    got = L.mean_growth(dlogq, dt, mask, group, 4)
+    got = mean_growth(dlogq, dt, mask, group, 4)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert got[3] == 0.0
     assert got[1] == pytest.approx(dlogq[5] / dt[5])
-    graph = L._mean_growth_pt(pt.as_tensor(dlogq), pt.as_tensor(dt), pt.as_tensor(mask),
+    graph = _mean_growth_pt(pt.as_tensor(dlogq), pt.as_tensor(dt), pt.as_tensor(mask),
                               pt.as_tensor(group), 4).eval()  # fmt: skip
     np.testing.assert_allclose(graph, want, rtol=1e-12)
 
@@ -65,11 +66,11 @@ def test_joint_levels_keep_the_independent_normal_prior(synthetic_panel, trend_p
     }
     values = [model.rvs_to_values[rv] for rv in model.free_RVs]
     for level, (w_par, m_par, group, n) in levels.items():
-        names = L.drift_names(level, trend_param == "centred")
+        names = drift_names(level, trend_param == "centred")
         rvs = [model[name] for name in names]
         terms = model.logp(vars=rvs, jacobian=False, sum=True)
         fn = pytensor.function(values, terms, on_unused_input="ignore")
-        g = L.mean_growth(data["dlogq"], data["dt"], data["mask"], group, n)
+        g = mean_growth(data["dlogq"], data["dt"], data["mask"], group, n)
         for d in range(5):
             draw = prior.isel(chain=0, draw=d)
             point = []

@@ -11,10 +11,16 @@ import pytest
 import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError, ProvenanceError
-from learnrace_pipeline.lib.models import base, diagnostics, summaries
-from learnrace_pipeline.lib.models import learning as L
-from learnrace_pipeline.lib.models.panel import build_panel
-from learnrace_pipeline.lib.models.simulate import synthetic_frames
+from learnrace_pipeline.lib.models import base, diagnostics
+from learnrace_pipeline.lib.models.learning import summaries
+from learnrace_pipeline.lib.models.learning.fit import MODEL_TYPE
+from learnrace_pipeline.lib.models.learning.panel import build_panel
+from learnrace_pipeline.lib.models.learning.posterior import (
+    forecast_log_cost,
+    lambda_prior_posterior,
+    population_priors,
+)
+from learnrace_pipeline.lib.models.learning.simulate import synthetic_frames
 from learnrace_pipeline.lib.report import plots
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -27,7 +33,7 @@ def test_fit_groups_and_provenance(wright_model, wright_fit, synthetic_panel) ->
         "fit_data",
     } <= set(dt.children)  # fmt: skip
     assert dt.attrs["model_id"] == wright_model.model_id
-    assert dt.attrs["model_type"] == L.MODEL_TYPE
+    assert dt.attrs["model_type"] == MODEL_TYPE
     assert dt.attrs["model_name"] == "wright_normal_ma1"
     frame = synthetic_panel.frame().with_columns(pl.Series("mask", np.ones(synthetic_panel.n_obs)))
     assert dt.attrs["data_version"] == base.data_version(frame)
@@ -185,7 +191,7 @@ def test_model_comparison(wright_fit, both_fit) -> None:
 def test_forecast_and_population_priors(wright_fit) -> None:
     series = str(wright_fit.posterior["series"].values[0])
     dq = np.full(5, 0.2)
-    paths = L.forecast_log_cost(wright_fit, series, dq, seed=1)
+    paths = forecast_log_cost(wright_fit, series, dq, seed=1)
     assert paths.shape == (600, 5)
     w = wright_fit.posterior["w_series"].sel(series=series).values.ravel()
     # the mean path follows -w * cumulative log Q growth (noise and the MA term average out)
@@ -195,21 +201,21 @@ def test_forecast_and_population_priors(wright_fit) -> None:
     sd = paths.std(axis=0)
     assert np.all(np.diff(sd) > 0)
     with pytest.raises(ModelError, match="unknown series"):
-        L.forecast_log_cost(wright_fit, "nope", dq)
-    pri = L.population_priors(wright_fit)
+        forecast_log_cost(wright_fit, "nope", dq)
+    pri = population_priors(wright_fit)
     assert pri.w_mu == pytest.approx(float(wright_fit.posterior["w_all"].mean()))
     assert pri.w_sd == pytest.approx(float(wright_fit.posterior["w_all"].std()))
-    ind = L.population_priors(wright_fit, industry="industry_1")
+    ind = population_priors(wright_fit, industry="industry_1")
     assert ind.w_mu == pytest.approx(
         float(wright_fit.posterior["w_industry"].sel(industry="industry_1").mean())
     )
     with pytest.raises(ModelError):
-        L.population_priors(wright_fit, industry="steel")
+        population_priors(wright_fit, industry="steel")
 
 
 def test_nation_fit_lambda_prior_and_posterior(nation_fit) -> None:
     assert "prior" in nation_fit.children
-    t = L.lambda_prior_posterior(nation_fit)
+    t = lambda_prior_posterior(nation_fit)
     assert set(t["source"].unique()) == {"prior", "posterior"}
     assert set(t.filter(pl.col("nation").is_not_null())["nation"].unique()) == {"CHN", "DEU", "USA"}
     assert (

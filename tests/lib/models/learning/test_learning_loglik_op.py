@@ -14,7 +14,7 @@ import pytensor.tensor as pt
 import pytest
 
 from learnrace_pipeline.lib.errors import ModelError
-from learnrace_pipeline.lib.models.loglik_op import LearningLogLik, learning_loglik
+from learnrace_pipeline.lib.models.learning.loglik_op import LearningLogLik, learning_loglik
 
 LENGTHS = [5, 1, 17, 30, 3]
 

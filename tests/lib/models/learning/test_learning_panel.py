@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.models.panel import build_panel
+from learnrace_pipeline.lib.models.learning.panel import build_panel
 from learnrace_pipeline.lib.sources.schema import TABLES
 
 

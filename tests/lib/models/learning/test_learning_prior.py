@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from learnrace_pipeline.lib.errors import ModelError
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
 
 VARIANTS = [
     LearningConfig(trend="wright", noise="normal", ma1=True),
@@ -66,8 +67,8 @@ def test_config_validation(synthetic_panel) -> None:
 def test_single_member_levels_are_left_out(synthetic) -> None:
     import xarray as xr
 
-    from learnrace_pipeline.lib.models.learning import add_deterministics
-    from learnrace_pipeline.lib.models.panel import build_panel
+    from learnrace_pipeline.lib.models.learning.numpy_mirror import add_deterministics
+    from learnrace_pipeline.lib.models.learning.panel import build_panel
 
     frames, _ = synthetic
     one = build_panel(

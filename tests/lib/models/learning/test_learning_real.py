@@ -16,9 +16,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from learnrace_pipeline.lib.models import diagnostics, summaries
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
-from learnrace_pipeline.lib.models.panel import build_panel
+from learnrace_pipeline.lib.models import diagnostics
+from learnrace_pipeline.lib.models.learning import summaries
+from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+from learnrace_pipeline.lib.models.learning.panel import build_panel
 
 SOLAR_SERIES = "owid_datasets:solar_pv_module_lafond_irena"
 

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from learnrace_pipeline.lib.models import base
-from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
-from learnrace_pipeline.lib.models.panel import build_panel
-from learnrace_pipeline.lib.models.simulate import synthetic_frames
+from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+from learnrace_pipeline.lib.models.learning.panel import build_panel
+from learnrace_pipeline.lib.models.learning.simulate import synthetic_frames
 
 N_REPS = 20
 TRUTH = {"w_all": 0.35, "m_all": 0.02, "rho": 0.2, "tau_w_series": 0.08}

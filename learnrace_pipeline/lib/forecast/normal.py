@@ -6,19 +6,16 @@ Wright exponent ``w`` and of its cumulative future noise (log cost), following s
 ``log|S|`` of the MA(1) covariance from one LDL' recursion per prior draw
 (:class:`SufficientStats`), ``log sigma`` on a grid (:func:`sigma_grid`, log cost per
 sqrt(year)), ``w`` integrated analytically, stratified draws of (prior draw, grid node)
-(:func:`stratified_choice`, shared with the Student-t path of :mod:`.forecast_t`), and the
+(:func:`stratified_choice`, shared with the Student-t path of :mod:`.student_t`), and the
 MA(1) carry from the last observed innovation.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from learnrace_pipeline.lib.evaluation.forecast import ForecastConfig
-    from learnrace_pipeline.lib.evaluation.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.types import ForecastConfig
 
 
 class SufficientStats:

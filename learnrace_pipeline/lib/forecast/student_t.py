@@ -30,14 +30,12 @@ Everything is vectorised over a block of series; memory is about
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from scipy.special import gammaln
 
-if TYPE_CHECKING:  # pragma: no cover
-    from learnrace_pipeline.lib.evaluation.forecast import ForecastConfig
-    from learnrace_pipeline.lib.evaluation.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.normal import stratified_choice
+from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.types import ForecastConfig
 
 #: nodes per coordinate of the (w, log sigma) grid
 GRID_W = 48
@@ -122,8 +120,6 @@ def posterior_samples(
 ) -> dict[str, np.ndarray]:
     """Samples ``(n, k)`` of ``w``, ``sigma``, ``rho``, ``nu`` and the last innovation ``e_last``
     for a block of series sharing ``prior`` (``obs_blk`` as in the normal forecaster)."""
-    from learnrace_pipeline.lib.evaluation.forecast_normal import stratified_choice
-
     dy, dxw, dt, valid = obs_blk["dy"], obs_blk["dxw"], obs_blk["dt"], obs_blk["valid"]
     n = dy.shape[0]
     rho_bar = float(np.median(prior.rho))

@@ -20,8 +20,8 @@ import numpy as np
 import xarray as xr
 from scipy import special
 
-from learnrace_pipeline.lib.models.learning_config import LearningConfig
-from learnrace_pipeline.lib.models.learning_model import (
+from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.model import (
     _SPREAD_NAMES,
     _w_m_from_drift,
     drift_names,

@@ -34,45 +34,20 @@ import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.models import base
-from learnrace_pipeline.lib.models.learning_config import (
-    CENTRED_SIGMA_MIN_SERIES,
+from learnrace_pipeline.lib.models.learning.config import (
     LearningConfig,
-    LearningPriors,
-    Level,
-    Noise,
-    Trend,
-    centred_sigma,
-    centred_trend,
-    config_from_attrs,
-    learning_rate,
 )
-from learnrace_pipeline.lib.models.learning_model import (
-    _mean_growth_pt as _mean_growth_pt,  # re-exported for tests
-)
-from learnrace_pipeline.lib.models.learning_model import (
-    create_experience_time_model,
+from learnrace_pipeline.lib.models.learning.model import (
     create_learning_model,
-    create_nation_model,
-    create_time_trend_model,
-    create_wright_model,
-    drift_names,
-    mean_growth,
 )
-from learnrace_pipeline.lib.models.learning_numpy import (
-    Draws,
+from learnrace_pipeline.lib.models.learning.numpy_mirror import (
     _obs_parts,
     add_deterministics,
-    ma1_innovations,
     one_step_predictive,
     pointwise_log_likelihood,
     simulate_dlogc,
 )
-from learnrace_pipeline.lib.models.learning_posterior import (
-    forecast_log_cost,
-    lambda_prior_posterior,
-    population_priors,
-)
-from learnrace_pipeline.lib.models.panel import Panel
+from learnrace_pipeline.lib.models.learning.panel import Panel
 
 MODEL_TYPE = "learning_curve"
 
@@ -155,16 +130,16 @@ class LearningCurveModel:
         reused. :mod:`.learning_posterior` is left out: it only reads saved fits."""
         import sys
 
-        from learnrace_pipeline.lib.models import (
-            learning_config,
-            learning_model,
-            learning_numpy,
+        from learnrace_pipeline.lib.models.learning import (
+            config,
             loglik_op,
+            model,
+            numpy_mirror,
             panel,
         )
 
         return base.code_version(
-            sys.modules[__name__], learning_config, learning_model, learning_numpy, panel, loglik_op
+            sys.modules[__name__], config, model, numpy_mirror, panel, loglik_op
         )
 
     @property
@@ -320,35 +295,3 @@ class LearningCurveModel:
             coords={"chain": [0], "draw": np.arange(draws), "obs": np.arange(self.panel.n_obs)},
         )
         return xr.DataTree.from_dict({"prior": prior, "prior_predictive": ppc})
-
-
-__all__ = [
-    "CENTRED_SIGMA_MIN_SERIES",
-    "DEFAULT_SAMPLER",
-    "MODEL_TYPE",
-    "Draws",
-    "LearningConfig",
-    "LearningCurveModel",
-    "LearningPriors",
-    "Level",
-    "Noise",
-    "Trend",
-    "centred_sigma",
-    "centred_trend",
-    "config_from_attrs",
-    "create_experience_time_model",
-    "create_learning_model",
-    "create_nation_model",
-    "create_time_trend_model",
-    "create_wright_model",
-    "drift_names",
-    "forecast_log_cost",
-    "lambda_prior_posterior",
-    "learning_rate",
-    "ma1_innovations",
-    "mean_growth",
-    "one_step_predictive",
-    "pointwise_log_likelihood",
-    "population_priors",
-    "simulate_dlogc",
-]

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from learnrace_pipeline.cli import app
-from learnrace_pipeline.lib.evaluation import forecast_input as fi
+from learnrace_pipeline.lib.forecast import inputs as fi
 from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 
 runner = CliRunner()

@@ -37,13 +37,16 @@ switches off every later point; the layout (and so a compiled model) stays the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
+from learnrace_pipeline.lib.sources import reader
+from learnrace_pipeline.lib.storage import snapshot
 
 #: Metric kinds whose values fall as a technology learns (see schema.METRIC_KINDS).
 COST_METRIC_KINDS = ("price", "cost", "lcoe", "installed_cost", "input_per_output")
@@ -419,3 +422,38 @@ def build_nation_panel(
         pl.col("cumulative_world") > 0
     )
     return _finish(joined, excluded, min_points, has_world=True)
+
+
+def load_panel(
+    sources: Sequence[str] = ("pcdb_carnegie",),
+    *,
+    datasets: str | None = None,
+    raw_dir: str | None = None,
+    min_points: int = 6,
+) -> Panel:
+    """The Wright panel of ``sources``, read from the ``datasets/`` snapshot (default) or, with
+    ``raw_dir``, parsed from the raw files by the sources' readers."""
+    parts: dict[str, list[pl.DataFrame]] = {
+        "cost_observations": [],
+        "production": [],
+        "technologies": [],
+    }
+    for source in sources:
+        if raw_dir is not None:
+            tables = reader(source).read(Path(raw_dir))
+        else:
+            tables = snapshot.load(
+                Path(datasets) if datasets else snapshot.DEFAULT_DATASETS, source
+            )
+        for name, frames in parts.items():
+            if name in tables:
+                frames.append(
+                    tables[name].select([c for c in tables[name].columns if not c.startswith("_")])
+                )
+    merged = {k: pl.concat(v, how="diagonal_relaxed") for k, v in parts.items()}
+    return build_panel(
+        merged["cost_observations"],
+        merged["production"],
+        merged["technologies"],
+        min_points=min_points,
+    )

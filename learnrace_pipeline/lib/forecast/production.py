@@ -16,13 +16,10 @@ production units). :func:`prepare_targets` labels each target year:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import polars as pl
 
-if TYPE_CHECKING:
-    from learnrace_pipeline.lib.evaluation.forecast import ForecastTask
+from learnrace_pipeline.lib.forecast.types import ForecastTask
 
 
 def production_model(annual: pl.DataFrame | None, series: list[str]) -> dict[str, np.ndarray]:

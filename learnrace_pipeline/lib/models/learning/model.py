@@ -90,20 +90,20 @@ import pytensor.tensor as pt
 from learnrace_pipeline.lib.errors import ModelError
 
 # the settings live in .learning_config; the names callers import from here are re-exported
-from learnrace_pipeline.lib.models.learning_config import (
+from learnrace_pipeline.lib.models.learning.config import (
     CENTRED_SIGMA_MIN_SERIES as CENTRED_SIGMA_MIN_SERIES,
 )
-from learnrace_pipeline.lib.models.learning_config import LearningConfig as LearningConfig
-from learnrace_pipeline.lib.models.learning_config import LearningPriors as LearningPriors
-from learnrace_pipeline.lib.models.learning_config import Level as Level
-from learnrace_pipeline.lib.models.learning_config import Noise as Noise
-from learnrace_pipeline.lib.models.learning_config import Trend as Trend
-from learnrace_pipeline.lib.models.learning_config import centred_sigma as centred_sigma
-from learnrace_pipeline.lib.models.learning_config import centred_trend as centred_trend
-from learnrace_pipeline.lib.models.learning_config import config_from_attrs as config_from_attrs
-from learnrace_pipeline.lib.models.learning_config import learning_rate as learning_rate
-from learnrace_pipeline.lib.models.loglik_op import learning_loglik
-from learnrace_pipeline.lib.models.panel import Panel
+from learnrace_pipeline.lib.models.learning.config import LearningConfig as LearningConfig
+from learnrace_pipeline.lib.models.learning.config import LearningPriors as LearningPriors
+from learnrace_pipeline.lib.models.learning.config import Level as Level
+from learnrace_pipeline.lib.models.learning.config import Noise as Noise
+from learnrace_pipeline.lib.models.learning.config import Trend as Trend
+from learnrace_pipeline.lib.models.learning.config import centred_sigma as centred_sigma
+from learnrace_pipeline.lib.models.learning.config import centred_trend as centred_trend
+from learnrace_pipeline.lib.models.learning.config import config_from_attrs as config_from_attrs
+from learnrace_pipeline.lib.models.learning.config import learning_rate as learning_rate
+from learnrace_pipeline.lib.models.learning.loglik_op import learning_loglik
+from learnrace_pipeline.lib.models.learning.panel import Panel
 
 # ----------------------------------------------------------------------------- PyMC model
 

@@ -2,7 +2,7 @@
 
 Used by parameter-recovery tests, benchmarks and the forecast/hindcast tests: the frames have the
 declared schemas of ``technologies``, ``cost_observations`` and ``production``, so they go through
-:func:`learnrace_pipeline.lib.models.panel.build_panel` like real data.
+:func:`learnrace_pipeline.lib.models.learning.panel.build_panel` like real data.
 
 Generative model (per series ``s`` in industry ``i``, consecutive years)::
 

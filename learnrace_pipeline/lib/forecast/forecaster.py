@@ -57,20 +57,19 @@ conditional on it (the distributional forecasts of Lafond et al. 2018). Where it
 Student-t innovations. A prior from the Student-t Wright fit (the LOO-preferred noise, and the
 default of the shipped prior, the ``forecasts/population_prior`` asset and the hindcast) carries
 ``nu`` per draw; its series are updated on a (w, log sigma) grid instead of step 2's conjugate
-integral, and simulated with Student-t annual shocks (:mod:`.forecast_t`). A prior with
+integral, and simulated with Student-t annual shocks (:mod:`.student_t`). A prior with
 ``nu = inf`` takes the exact normal path above. Time-trend and experience+time fits are refused.
 
-Layout: this module holds the task, the settings, :func:`simulate` and the output frame; the
-normal update (steps 1-4) is :mod:`.forecast_normal`, the Student-t update :mod:`.forecast_t`,
-the production paths :mod:`.forecast_production`, the population priors :mod:`.priors` and the
-input checks of ``learnrace forecast`` :mod:`.forecast_input`.
+Layout: this module holds :func:`simulate` and the output frame; the task, settings and samples
+are :mod:`.types`; the normal update (steps 1-4) is :mod:`.normal`, the Student-t update
+:mod:`.student_t`, the production paths :mod:`.production`, the population priors :mod:`.priors` and the
+input checks of ``learnrace forecast`` :mod:`.inputs`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -78,91 +77,25 @@ import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError, ModelError
-from learnrace_pipeline.lib.evaluation.forecast_normal import normal_block, sigma_grid
-from learnrace_pipeline.lib.evaluation.forecast_production import (
+from learnrace_pipeline.lib.forecast.normal import normal_block, sigma_grid
+from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.production import (
     prepare_targets,
     production_model,
     project,
 )
-from learnrace_pipeline.lib.evaluation.forecast_series import exponent_summary
-from learnrace_pipeline.lib.evaluation.priors import (
-    ALL,
-    SHIPPED_PRIOR,
-    SHIPPED_PRIOR_META,
-    PopulationPrior,
-    choose_prior,
-    load_priors,
-    population_prior,
-    population_priors,
-    priors_from_posterior_file,
-    save_priors,
+from learnrace_pipeline.lib.forecast.series import exponent_summary
+from learnrace_pipeline.lib.forecast.student_t import student_t_block
+from learnrace_pipeline.lib.forecast.types import (
+    LEVELS,
+    MODEL_NAME,
+    MODEL_NAME_T,
+    ForecastConfig,
+    ForecastSamples,
+    ForecastTask,
+    qname,
 )
-from learnrace_pipeline.lib.evaluation.scores import LEVELS, qname
 from learnrace_pipeline.lib.storage.files import write_atomic_bytes
-
-MODEL_NAME = "pooled_wright_ma1"
-MODEL_NAME_T = "pooled_wright_student_t_ma1"
-
-
-# --------------------------------------------------------------------------------------------
-# the forecasting task
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ForecastTask:
-    """What to forecast, in logs.
-
-    Attributes:
-        obs: observed points ``series_id, year, log_cost, log_q`` (log unit cost, log cumulative
-            production; >= 3 points per series, years strictly increasing).
-        targets: ``series_id, year, log_q`` with ``log_q`` null where production is unknown;
-            every target year is after the series' last observed year.
-        annual: ``series_id, year, log_annual`` (log annual production history, used only to
-            project production for targets with unknown ``log_q``), or None.
-    """
-
-    obs: pl.DataFrame
-    targets: pl.DataFrame
-    annual: pl.DataFrame | None = None
-
-
-@dataclass(frozen=True)
-class ForecastConfig:
-    """Settings of the pooled forecaster.
-
-    Attributes:
-        n_samples: Monte Carlo samples per forecast.
-        sigma_nodes: quadrature nodes in log sigma.
-        max_prior_draws: population draws used (evenly thinned).
-        chunk: series per vectorised block (memory ~ chunk x draws x nodes).
-        seed: seed of every random draw.
-    """
-
-    n_samples: int = 2000
-    sigma_nodes: int = 96
-    max_prior_draws: int = 500
-    chunk: int = 48
-    seed: int = 20240601
-
-
-@dataclass(frozen=True)
-class ForecastSamples:
-    """Samples of log unit cost per target.
-
-    ``targets`` has ``series_id, year, horizon`` (years after the last observed cost),
-    ``production`` (``given``/``interpolated``/``projected``) and ``level`` (prior used), in the
-    row order of ``samples`` (``(n_targets, n_samples)``, log of the input's cost unit).
-    ``series`` has one row per input series (with or without years to forecast): the posterior
-    of its Wright exponent and learning rate (:func:`.forecast_series.exponent_summary`).
-    """
-
-    targets: pl.DataFrame
-    samples: np.ndarray
-    series: pl.DataFrame | None = None
-
-    def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
-        return np.quantile(self.samples, np.asarray(levels), axis=1).T
 
 
 def _block(
@@ -179,8 +112,6 @@ def _block(
     the block's posterior draws of ``w`` (``(n_series_block, K)``)."""
     h_max = int(tg["h"].max()) if tg["h"].size else 1
     if prior.student_t:
-        from learnrace_pipeline.lib.evaluation.forecast_t import student_t_block
-
         w, cum = student_t_block(obs_blk, prior, h_max, cfg, rng)
     else:
         w, cum = normal_block(obs_blk, prior, grid, spacing, h_max, cfg, rng)
@@ -373,28 +304,3 @@ def check_finite(fs: ForecastSamples) -> None:
     if bad.any():
         r = fs.targets.filter(pl.Series(bad)).row(0, named=True)
         raise ModelError(f"non-finite forecast for {r['series_id']!r} year {r['year']}")
-
-
-__all__ = [
-    "ALL",
-    "MODEL_NAME",
-    "MODEL_NAME_T",
-    "SHIPPED_PRIOR",
-    "SHIPPED_PRIOR_META",
-    "ForecastConfig",
-    "ForecastSamples",
-    "ForecastTask",
-    "PopulationPrior",
-    "check_finite",
-    "choose_prior",
-    "load_priors",
-    "model_name",
-    "population_prior",
-    "population_priors",
-    "priors_from_posterior_file",
-    "quantile_frame",
-    "render_forecasts",
-    "save_priors",
-    "simulate",
-    "write_forecasts",
-]

@@ -8,13 +8,15 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.evaluation import forecast as fc
 from learnrace_pipeline.lib.evaluation.scores import QCOLS
+from learnrace_pipeline.lib.forecast.forecaster import quantile_frame, simulate
+from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.types import ForecastConfig, ForecastTask
 
 
-def _prior(s: int = 300, seed: int = 0, level: str = "all") -> fc.PopulationPrior:
+def _prior(s: int = 300, seed: int = 0, level: str = "all") -> PopulationPrior:
     rng = np.random.default_rng(seed)
-    return fc.PopulationPrior(
+    return PopulationPrior(
         level,
         rng.normal(0.35, 0.02, s),
         np.abs(rng.normal(0.15, 0.01, s)),
@@ -41,11 +43,11 @@ def test_matches_exact_gaussian_conditioning_with_gaps() -> None:
     x = np.log([10.0, 14, 25, 33, 41, 55])
     y = np.log([100.0, 95, 80, 78, 71, 66])
     x_target, h = np.log(90.0), 3  # year 2009
-    prior = fc.PopulationPrior("all", [mu], [tau], [np.log(sigma)], [0.0], [rho])
+    prior = PopulationPrior("all", [mu], [tau], [np.log(sigma)], [0.0], [rho])
     obs = pl.DataFrame({"series_id": "a", "year": years, "log_cost": y, "log_q": x})
     targets = pl.DataFrame({"series_id": ["a"], "year": [2009], "log_q": [x_target]})
-    cfg = fc.ForecastConfig(n_samples=60_000, seed=7)
-    got = fc.simulate(fc.ForecastTask(obs, targets), prior, config=cfg).samples[0]
+    cfg = ForecastConfig(n_samples=60_000, seed=7)
+    got = simulate(ForecastTask(obs, targets), prior, config=cfg).samples[0]
 
     dt_all = np.concatenate([np.diff(years).astype(float), np.ones(h)])
     cov = sigma**2 * _cov(dt_all, rho)
@@ -65,7 +67,7 @@ def test_matches_exact_gaussian_conditioning_with_gaps() -> None:
     assert got.std() == pytest.approx(np.sqrt(var), rel=0.02)
 
 
-def _simulate_population(n_series: int, prior: fc.PopulationPrior, seed: int, h_max: int = 6):
+def _simulate_population(n_series: int, prior: PopulationPrior, seed: int, h_max: int = 6):
     rng = np.random.default_rng(seed)
     obs_rows, tgt_rows, truth = [], [], []
     for i in range(n_series):
@@ -97,7 +99,7 @@ def test_calibrated_on_series_from_the_prior() -> None:
     """Series drawn from the population the prior describes: intervals cover at nominal rates."""
     prior = _prior()
     obs, tgt, tru = _simulate_population(700, prior, seed=42)
-    fs = fc.simulate(fc.ForecastTask(obs, tgt), prior, config=fc.ForecastConfig(n_samples=600))
+    fs = simulate(ForecastTask(obs, tgt), prior, config=ForecastConfig(n_samples=600))
     y = fs.targets.join(tru, on=["series_id", "year"], maintain_order="left")["y"].to_numpy()
     q = fs.quantiles([0.05, 0.25, 0.75, 0.95])
     cover90 = np.mean((q[:, 0] <= y) & (y <= q[:, 3]))
@@ -120,12 +122,10 @@ def test_quantiles_ordered_and_production_modes() -> None:
         .drop_nulls("log_annual")
         .select("series_id", "year", "log_annual")
     )
-    given = fc.simulate(fc.ForecastTask(obs, tgt), prior, config=fc.ForecastConfig(n_samples=800))
+    given = simulate(ForecastTask(obs, tgt), prior, config=ForecastConfig(n_samples=800))
     blank = tgt.with_columns(pl.lit(None, pl.Float64).alias("log_q"))
-    proj = fc.simulate(
-        fc.ForecastTask(obs, blank, annual), prior, config=fc.ForecastConfig(n_samples=800)
-    )
-    table = fc.quantile_frame(given)
+    proj = simulate(ForecastTask(obs, blank, annual), prior, config=ForecastConfig(n_samples=800))
+    table = quantile_frame(given)
     q = table.select(QCOLS).to_numpy()
     assert np.all(np.diff(q, axis=1) >= 0)
     assert set(table["production"]) == {"given"}
@@ -148,7 +148,7 @@ def test_interior_gap_is_interpolated() -> None:
         {"series_id": "a", "year": [2003, 2005], "log_q": [None, 3.0]},
         schema_overrides={"log_q": pl.Float64},
     )
-    fs = fc.simulate(fc.ForecastTask(obs, tgt), prior, config=fc.ForecastConfig(n_samples=300))
+    fs = simulate(ForecastTask(obs, tgt), prior, config=ForecastConfig(n_samples=300))
     assert fs.targets["production"].to_list() == ["interpolated", "given"]
 
 
@@ -162,4 +162,4 @@ def test_projection_without_history_is_refused() -> None:
         {"series_id": "a", "year": [2004]}, schema={"series_id": pl.String, "year": pl.Int64}
     ).with_columns(pl.lit(None, pl.Float64).alias("log_q"))
     with pytest.raises(DataError, match="fewer than 3 years of annual production"):
-        fc.simulate(fc.ForecastTask(obs, tgt), prior)
+        simulate(ForecastTask(obs, tgt), prior)

@@ -18,8 +18,8 @@ import polars as pl
 import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
-from learnrace_pipeline.lib.models.learning_config import LearningPriors, config_from_attrs
-from learnrace_pipeline.lib.models.learning_numpy import _obs_parts, _stacked
+from learnrace_pipeline.lib.models.learning.config import LearningPriors, config_from_attrs
+from learnrace_pipeline.lib.models.learning.numpy_mirror import _obs_parts, _stacked
 
 
 def forecast_log_cost(

@@ -7,9 +7,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from learnrace_pipeline.lib.evaluation import forecast as fc
-from learnrace_pipeline.lib.evaluation.forecast_series import exponent_summary
-from learnrace_pipeline.lib.models.learning_config import learning_rate
+from learnrace_pipeline.lib.forecast.forecaster import simulate
+from learnrace_pipeline.lib.forecast.priors import SHIPPED_PRIOR, PopulationPrior, load_priors
+from learnrace_pipeline.lib.forecast.series import exponent_summary
+from learnrace_pipeline.lib.forecast.types import ForecastConfig, ForecastTask
+from learnrace_pipeline.lib.models.learning.config import learning_rate
 
 
 def _cov(dt: np.ndarray, rho: float) -> np.ndarray:
@@ -41,11 +43,11 @@ def test_exponent_matches_the_conjugate_normal_posterior() -> None:
     years = np.array([2000, 2001, 2003, 2004, 2005, 2006])
     x = np.log([10.0, 14, 25, 33, 41, 55])
     y = np.log([100.0, 95, 80, 78, 71, 66])
-    prior = fc.PopulationPrior("all", [mu], [tau], [np.log(sigma)], [0.0], [rho])
+    prior = PopulationPrior("all", [mu], [tau], [np.log(sigma)], [0.0], [rho])
     obs = pl.DataFrame({"series_id": "a", "year": years, "log_cost": y, "log_q": x})
     targets = pl.DataFrame({"series_id": ["a"], "year": [2008], "log_q": [np.log(80.0)]})
-    cfg = fc.ForecastConfig(n_samples=60_000, seed=3)
-    s = fc.simulate(fc.ForecastTask(obs, targets), prior, config=cfg).series.row(0, named=True)
+    cfg = ForecastConfig(n_samples=60_000, seed=3)
+    s = simulate(ForecastTask(obs, targets), prior, config=cfg).series.row(0, named=True)
 
     x_o = -np.diff(x)  # dlogc = w * x_o + noise
     c_inv = np.linalg.inv(sigma**2 * _cov(np.diff(years).astype(float), rho))
@@ -64,7 +66,7 @@ def test_exponent_intervals_cover_the_true_exponent(nu: float) -> None:
     90% and 50% intervals of w cover the true exponent at their nominal rates."""
     rng = np.random.default_rng(17)
     draws = 200
-    prior = fc.PopulationPrior(
+    prior = PopulationPrior(
         "all",
         rng.normal(0.35, 0.02, draws),
         np.abs(rng.normal(0.15, 0.01, draws)),
@@ -89,7 +91,7 @@ def test_exponent_intervals_cover_the_true_exponent(nu: float) -> None:
         truth[f"s{i}"] = w
     obs = pl.DataFrame(rows, schema=["series_id", "year", "log_cost", "log_q"], orient="row")
     none = pl.DataFrame(schema={"series_id": pl.String, "year": pl.Int64, "log_q": pl.Float64})
-    fs = fc.simulate(fc.ForecastTask(obs, none), prior, config=fc.ForecastConfig(n_samples=800))
+    fs = simulate(ForecastTask(obs, none), prior, config=ForecastConfig(n_samples=800))
     s = fs.series
     assert s.height == 1000 and fs.targets.height == 0
     true_w = np.array([truth[k] for k in s["series_id"]])
@@ -115,8 +117,8 @@ def test_series_without_forecast_years_still_get_a_summary() -> None:
         }
     )
     targets = pl.DataFrame({"series_id": ["a"], "year": [2008], "log_q": [np.log(10 * 1.3**8)]})
-    prior = fc.load_priors(fc.SHIPPED_PRIOR)["all"]
-    fs = fc.simulate(fc.ForecastTask(obs, targets), prior, config=fc.ForecastConfig(n_samples=400))
+    prior = load_priors(SHIPPED_PRIOR)["all"]
+    fs = simulate(ForecastTask(obs, targets), prior, config=ForecastConfig(n_samples=400))
     s = fs.series.sort("series_id")
     assert s["series_id"].to_list() == ["a", "b"] and fs.targets.height == 1
     # exact power laws with exponents 0.3 and 0.1: the posteriors are ordered and near them

@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
-from learnrace_pipeline.lib.evaluation import priors as pr
+from learnrace_pipeline.lib.forecast import priors as pr
 
 
 def _fake_fit(noise: str = "normal", trend: str = "wright") -> xr.DataTree:
@@ -111,9 +111,10 @@ def test_shipped_prior_matches_the_current_model_and_snapshot() -> None:
     """The shipped prior names the model code and the snapshot data it was fitted to; both must
     still be the current ones (editing the model or the PCDB snapshot means re-running
     ``learnrace forecast-prior``, which re-stamps this provenance)."""
-    from learnrace_pipeline.lib.evaluation.hindcast import load_panel
     from learnrace_pipeline.lib.models import base
-    from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
+    from learnrace_pipeline.lib.models.learning.config import LearningConfig
+    from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+    from learnrace_pipeline.lib.models.learning.panel import load_panel
 
     meta = json.loads(pr.SHIPPED_PRIOR_META.read_text())
     attrs = meta["attrs"]

@@ -11,16 +11,18 @@ import numpy as np
 import polars as pl
 import pytest
 
-from learnrace_pipeline.lib.evaluation import forecast as fc
-from learnrace_pipeline.lib.evaluation import forecast_t as ft
 from learnrace_pipeline.lib.evaluation.scores import INTERVALS
+from learnrace_pipeline.lib.forecast import student_t as ft
+from learnrace_pipeline.lib.forecast.forecaster import simulate
+from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.types import ForecastConfig, ForecastSamples, ForecastTask
 
 W_MU, W_SD, LOG_SIGMA, LOG_SIGMA_SD, RHO = 0.3, 0.1, np.log(0.08), 0.3, 0.2
 
 
-def _prior(nu: float | None, s: int = 200) -> fc.PopulationPrior:
+def _prior(nu: float | None, s: int = 200) -> PopulationPrior:
     one = np.ones(s)
-    return fc.PopulationPrior(
+    return PopulationPrior(
         "all",
         W_MU * one,
         W_SD * one,
@@ -59,7 +61,7 @@ def _simulate(
     return pl.concat(obs), pl.concat(targets), pl.concat(actual)
 
 
-def _coverage(fs: fc.ForecastSamples, actual: pl.DataFrame) -> dict[int, float]:
+def _coverage(fs: ForecastSamples, actual: pl.DataFrame) -> dict[int, float]:
     ya = fs.targets.join(actual, on=["series_id", "year"], how="left")["log_actual"].to_numpy()
     out = {}
     for k, (lo, hi) in INTERVALS.items():
@@ -70,10 +72,10 @@ def _coverage(fs: fc.ForecastSamples, actual: pl.DataFrame) -> dict[int, float]:
 
 def test_large_nu_reproduces_the_normal_forecaster() -> None:
     obs, targets, _ = _simulate(24, 15, 5, np.inf, seed=3)
-    task = fc.ForecastTask(obs, targets)
-    cfg = fc.ForecastConfig(n_samples=4000, seed=11)
-    normal = fc.simulate(task, _prior(None), config=cfg)
-    near = fc.simulate(task, _prior(1e6), config=cfg)
+    task = ForecastTask(obs, targets)
+    cfg = ForecastConfig(n_samples=4000, seed=11)
+    normal = simulate(task, _prior(None), config=cfg)
+    near = simulate(task, _prior(1e6), config=cfg)
     assert near.targets.equals(normal.targets)
     qn = np.quantile(normal.samples, [0.05, 0.5, 0.95], axis=1)
     qt = np.quantile(near.samples, [0.05, 0.5, 0.95], axis=1)
@@ -88,9 +90,7 @@ def test_large_nu_reproduces_the_normal_forecaster() -> None:
 
 def test_student_t_intervals_cover_on_series_from_the_model() -> None:
     obs, targets, actual = _simulate(250, 12, 5, 3.0, seed=5)
-    fs = fc.simulate(
-        fc.ForecastTask(obs, targets), _prior(3.0), config=fc.ForecastConfig(n_samples=1500)
-    )
+    fs = simulate(ForecastTask(obs, targets), _prior(3.0), config=ForecastConfig(n_samples=1500))
     cov = _coverage(fs, actual)
     print(cov)
     assert 0.45 <= cov[50] <= 0.55

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import polars as pl
 
-from learnrace_pipeline.lib.models.learning_config import learning_rate
+from learnrace_pipeline.lib.models.learning.config import learning_rate
 
 #: Quantile levels of the per-series summary.
 SUMMARY_LEVELS: tuple[float, ...] = (0.05, 0.5, 0.95)

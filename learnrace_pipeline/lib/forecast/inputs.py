@@ -33,7 +33,7 @@ cumulative production; falling cumulative production; a year to forecast before 
 last observed cost; a year to forecast with no production and fewer than 3 years of annual
 production to project it from; unknown or missing columns; an unknown industry.
 
-The forecasts are written by :func:`learnrace_pipeline.lib.evaluation.forecast.write_forecasts`
+The forecasts are written by :func:`learnrace_pipeline.lib.forecast.forecaster.write_forecasts`
 (atomically: an error never leaves a partial output file).
 """
 
@@ -49,7 +49,7 @@ import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
-from learnrace_pipeline.lib.evaluation.forecast import ForecastTask
+from learnrace_pipeline.lib.forecast.types import ForecastTask
 from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 from learnrace_pipeline.lib.vocab.taxonomy import INDUSTRIES
 

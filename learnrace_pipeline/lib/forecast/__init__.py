@@ -1,0 +1,74 @@
+"""The forecaster users call: distributional unit-cost forecasts of a series from Wright's law
+with MA(1) noise (normal or Student-t) and a population prior from the pooled learning-curve fit.
+
+Public face (import from here in commands and assets; tests import from the defining module):
+
+- :mod:`.types`: :class:`ForecastTask`, :class:`ForecastConfig`, :class:`ForecastSamples`, the
+  output quantile levels ``LEVELS`` and their column names ``qname``;
+- :mod:`.priors`: :class:`PopulationPrior`, the shipped prior file and its loading/saving;
+- :mod:`.forecaster`: :func:`simulate` and the output table;
+- :mod:`.inputs`: ``learnrace forecast`` input files (:func:`read_input`);
+- :mod:`.normal`, :mod:`.student_t`: the per-series posterior update for each noise;
+- :mod:`.production`: given, interpolated and projected production paths;
+- :mod:`.series`: each series' posterior Wright exponent and learning rate.
+"""
+
+from learnrace_pipeline.lib.forecast.forecaster import (
+    check_finite,
+    model_name,
+    quantile_frame,
+    render_forecasts,
+    simulate,
+    write_forecasts,
+)
+from learnrace_pipeline.lib.forecast.inputs import ForecastInput, check_industry, read_input
+from learnrace_pipeline.lib.forecast.priors import (
+    ALL,
+    SHIPPED_PRIOR,
+    SHIPPED_PRIOR_META,
+    PopulationPrior,
+    choose_prior,
+    load_priors,
+    population_prior,
+    population_priors,
+    priors_from_posterior_file,
+    save_priors,
+)
+from learnrace_pipeline.lib.forecast.types import (
+    LEVELS,
+    MODEL_NAME,
+    MODEL_NAME_T,
+    ForecastConfig,
+    ForecastSamples,
+    ForecastTask,
+    qname,
+)
+
+__all__ = [
+    "ALL",
+    "LEVELS",
+    "MODEL_NAME",
+    "MODEL_NAME_T",
+    "SHIPPED_PRIOR",
+    "SHIPPED_PRIOR_META",
+    "ForecastConfig",
+    "ForecastInput",
+    "ForecastSamples",
+    "ForecastTask",
+    "PopulationPrior",
+    "check_finite",
+    "check_industry",
+    "choose_prior",
+    "load_priors",
+    "model_name",
+    "population_prior",
+    "population_priors",
+    "priors_from_posterior_file",
+    "qname",
+    "quantile_frame",
+    "read_input",
+    "render_forecasts",
+    "save_priors",
+    "simulate",
+    "write_forecasts",
+]

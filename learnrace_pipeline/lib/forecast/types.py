@@ -1,0 +1,91 @@
+"""Shared types of the forecaster: the task, its settings, the samples it returns, the quantile
+levels of every forecast output and their column names.
+
+Log units throughout: ``log_cost`` is the natural log of unit cost in the input's cost unit,
+``log_q`` the natural log of cumulative production in the input's production unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+#: Quantile levels of every forecast output (``q05 ... q95``).
+LEVELS: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+
+
+def qname(level: float) -> str:
+    """Column name of a quantile level: 0.05 -> ``q05``, 0.5 -> ``q50``, 0.025 -> ``q025``,
+    0.975 -> ``q975``."""
+    pct = level * 100
+    if abs(pct - round(pct)) < 1e-9:
+        return f"q{round(pct):02d}"
+    return "q" + f"{pct:04.1f}".replace(".", "")
+
+
+MODEL_NAME = "pooled_wright_ma1"
+MODEL_NAME_T = "pooled_wright_student_t_ma1"
+
+
+# --------------------------------------------------------------------------------------------
+# the forecasting task
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForecastTask:
+    """What to forecast, in logs.
+
+    Attributes:
+        obs: observed points ``series_id, year, log_cost, log_q`` (log unit cost, log cumulative
+            production; >= 3 points per series, years strictly increasing).
+        targets: ``series_id, year, log_q`` with ``log_q`` null where production is unknown;
+            every target year is after the series' last observed year.
+        annual: ``series_id, year, log_annual`` (log annual production history, used only to
+            project production for targets with unknown ``log_q``), or None.
+    """
+
+    obs: pl.DataFrame
+    targets: pl.DataFrame
+    annual: pl.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Settings of the pooled forecaster.
+
+    Attributes:
+        n_samples: Monte Carlo samples per forecast.
+        sigma_nodes: quadrature nodes in log sigma.
+        max_prior_draws: population draws used (evenly thinned).
+        chunk: series per vectorised block (memory ~ chunk x draws x nodes).
+        seed: seed of every random draw.
+    """
+
+    n_samples: int = 2000
+    sigma_nodes: int = 96
+    max_prior_draws: int = 500
+    chunk: int = 48
+    seed: int = 20240601
+
+
+@dataclass(frozen=True)
+class ForecastSamples:
+    """Samples of log unit cost per target.
+
+    ``targets`` has ``series_id, year, horizon`` (years after the last observed cost),
+    ``production`` (``given``/``interpolated``/``projected``) and ``level`` (prior used), in the
+    row order of ``samples`` (``(n_targets, n_samples)``, log of the input's cost unit).
+    ``series`` has one row per input series (with or without years to forecast): the posterior
+    of its Wright exponent and learning rate (:func:`.series.exponent_summary`).
+    """
+
+    targets: pl.DataFrame
+    samples: np.ndarray
+    series: pl.DataFrame | None = None
+
+    def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
+        return np.quantile(self.samples, np.asarray(levels), axis=1).T
