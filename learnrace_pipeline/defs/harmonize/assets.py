@@ -29,7 +29,7 @@ DESCRIPTIONS = {
     "production": "Annual and cumulative production per series, nation and year, with how cumulative was derived.",
     "market_shares": "Shares (fractions in [0, 1]) per industry, technology, nation and year, with what they are a share of.",
     "av_testing": "California DMV autonomous-vehicle testing per company, reporting year and permit type: miles, disengagements.",
-    "ai_models": "Epoch AI models: organisation nations (ISO3 list), publication date, training compute (FLOP), parameters, data size.",
+    "ai_models": "Epoch AI models, one row per model: the one nation credited (ultimate parent of the lead organization, lib/vocab/ai_organizations.csv), Epoch's country list, frontier-scale flag, publication date, training compute (FLOP), parameters, data size.",
     "data_notes": "Every deliberate repair made while parsing the upstream files (source, file, row, column, raw value, what was done).",
 }
 

@@ -114,7 +114,7 @@ def select_frontier(ai_models: pl.DataFrame, config: FrontierConfig | None = Non
     # records are judged against each nation's whole history; the fit window starts at `start`
     df = ai_models.filter(pl.col("training_compute_flop").is_not_null())
     if cfg.dataset == "notable":
-        df = df.filter(pl.col("dataset") == "notable")
+        df = df.filter(pl.col("dataset").is_in(["notable", "both"]))
     elif cfg.dataset == "union":
         # the two Epoch files overlap; keep one row per (name, date), notable first
         df = (

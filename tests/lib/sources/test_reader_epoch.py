@@ -212,3 +212,108 @@ def test_unknown_confidence_and_text_compute_refused(tmp_path):
     with pytest.raises(DataError, match="not a number") as e:
         epoch_ai.read_file(tmp_path, rel, "notable", Notes("epoch_ai"))
     assert e.value.column == "Training compute (FLOP)"
+
+
+# ------------------------------------------------------------------------------------------------
+# One row per model, one nation per model
+
+
+@pytest.mark.raw
+def test_models_in_both_files_counted_once(out):
+    ai = out["ai_models"]
+    assert ai.select(pl.struct("model", "publication_date").is_duplicated().any()).item() is False
+    for name in ("PaLM (540B)", "Parti", "ST-MoE"):
+        row = _model(ai, name)
+        assert row["dataset"] == "both"
+    assert (ai["dataset"] == "both").sum() == 87
+    dropped = out["data_notes"].filter(pl.col("note").str.starts_with("same model as notable row"))
+    assert dropped.height == 87
+    assert set(dropped["file"]) == {"large_scale_ai_models.csv"}
+    assert _model(ai, "PaLM (540B)")["training_compute_flop"] == pytest.approx(2.5272e24)
+
+
+@pytest.mark.raw
+def test_nations_credited_by_parent(out):
+    ai = out["ai_models"]
+    gemini = _model(ai, "Gemini 1.0 Ultra")
+    assert (gemini["nation"], gemini["nation_basis"]) == ("USA", "organization")
+    assert gemini["nations"] == ["USA", "GBR", "MULTI", "CAN", "FRA"]  # Epoch's list kept
+    assert _model(ai, "PaLM (540B)")["nation"] == "USA"
+    assert _model(ai, "AlphaGo Zero")["nation"] == "USA"  # DeepMind: Alphabet since 2014
+    assert _model(ai, "ResNet-200")["nation"] == "USA"  # Microsoft Research Asia (Beijing)
+    assert _model(ai, "DeepSpeech2 (English)")["nation"] == "CHN"  # Baidu's Silicon Valley lab
+    assert _model(ai, "GLM-4 (0116)")["nation"] == "CHN"
+    assert _model(ai, "BlenderBot 3")["nation"] == "CAN"  # McGill listed first (declared rule)
+    # Google's units no longer make Canada or Switzerland frontier nations
+    google = ai.filter(pl.col("organization").str.starts_with("Google"))
+    assert set(google["nation"].drop_nulls()) == {"USA"}
+    big = ai.filter(pl.col("frontier_scale"))
+    assert big.height == 197
+    assert (big["nation_basis"] == "organization").all()
+    assert ai.filter(pl.col("nation") == "CHE")["training_compute_flop"].max() < 1e19
+
+
+def _write_pair(tmp_path: Path, notable: list[list[str]], large: list[list[str]]) -> Path:
+    (tmp_path / "epoch_ai").mkdir(exist_ok=True)
+    for rel, rows in (
+        ("notable_ai_models.csv", notable),
+        ("large_scale_ai_models.csv", large),
+    ):
+        (tmp_path / "epoch_ai" / rel).write_text(_csv(rows), encoding="utf-8")
+    return tmp_path
+
+
+def _row(model, org, date, flop, country="United States of America", conf="Likely"):
+    return [model, org, date, "Language", "", flop, "", conf, "", country]
+
+
+def test_duplicate_model_counts_once(tmp_path):
+    raw = _write_pair(
+        tmp_path,
+        [_row("Big Model", "OpenAI", "2023-03-15", ""), _row("Other", "OpenAI", "2023-04-01", "")],
+        [
+            _row("big  model", "OpenAI", "2023-03-15", "2e25"),  # same model: fills compute
+            _row("Big Model", "OpenAI", "2023-03-16", "3e25"),  # another date: another model
+        ],
+    )
+    out = epoch_ai.read(raw)
+    ai = out["ai_models"].sort("publication_date")
+    assert ai["model"].to_list() == ["Big Model", "Big Model", "Other"]
+    assert ai["dataset"].to_list() == ["both", "large_scale", "notable"]
+    assert ai["training_compute_flop"].to_list() == [pytest.approx(2e25), 3e25, None]
+    notes = out["data_notes"]
+    copy = notes.filter(pl.col("note").str.starts_with("same model"))
+    assert copy.height == 1 and copy["row"][0] == 2 and "training_compute_flop" in copy["note"][0]
+
+
+def test_unknown_organization_of_frontier_model_refused(tmp_path):
+    raw = _write_pair(
+        tmp_path,
+        [_row("Known", "OpenAI", "2023-03-15", "2e25")],
+        [_row("Mystery-1", "OpenAI,Atlantis Labs", "2023-06-01", "5e24")],
+    )
+    with pytest.raises(DataError, match=r"'Atlantis Labs'.*'Mystery-1'") as e:
+        epoch_ai.read(raw)
+    assert (e.value.file, e.value.row, e.value.column) == (
+        "large_scale_ai_models.csv",
+        2,
+        "Organization",
+    )
+
+
+def test_unknown_organization_below_frontier_scale_falls_back(tmp_path):
+    raw = _write_pair(
+        tmp_path,
+        [
+            _row("Known", "OpenAI", "2023-03-15", "2e25"),
+            _row("Small", "Atlantis Labs", "2023-06-01", "1e20", country="France"),
+            _row("Small2", "Atlantis Labs", "2023-06-01", "1e20", country="France,Germany"),
+        ],
+        [_row("Lab", "Google DeepMind", "2023-06-01", "1e20", country="United Kingdom")],
+    )
+    ai = epoch_ai.read(raw)["ai_models"].sort("model")
+    assert ai["model"].to_list() == ["Known", "Lab", "Small", "Small2"]
+    assert ai["frontier_scale"].to_list() == [True, False, False, False]
+    # the map decides (Epoch's "United Kingdom" notwithstanding), then Epoch's single nation
+    assert ai["nation"].to_list() == ["USA", "USA", "FRA", None]
+    assert ai["nation_basis"].to_list() == ["organization", "organization", "epoch_country", None]
