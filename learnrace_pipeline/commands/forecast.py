@@ -6,7 +6,7 @@ Where the population posterior comes from: the package ships
 Wright exponent, noise scale and MA(1) coefficient, at the all-technology level and per industry)
 with a ``.meta.json`` sidecar recording how it was made (data version, model id, code version,
 sampler settings, diagnostics, date). It is produced by ``learnrace forecast-prior``, which fits
-the pooled Wright model (issue 3, :class:`~learnrace_pipeline.lib.models.learning.
+the pooled Wright model (:class:`~learnrace_pipeline.lib.models.learning.
 LearningCurveModel`) to the ``datasets/`` snapshot (or ``--raw-dir``), or reads a fit saved by the
 calibration assets (``--posterior fit.nc``). So ``learnrace forecast`` works from a clean clone
 with no warehouse; ``--posterior`` points it at another fit (``.nc``/``.zarr``) or prior CSV.
@@ -138,7 +138,7 @@ def forecast_prior(
     tune: int = typer.Option(1000, "--tune", help="Warm-up draws per chain."),
     chains: int = typer.Option(4, "--chains", help="Chains."),
     target_accept: float = typer.Option(
-        0.95, "--target-accept", help="NUTS target acceptance (0.9 leaves a divergence on PCDB)."
+        0.95, "--target-accept", help="NUTS target acceptance rate of the pooled fit."
     ),
     max_draws: int = typer.Option(500, "--max-draws", help="Draws kept per level in the file."),
     noise: str = typer.Option(

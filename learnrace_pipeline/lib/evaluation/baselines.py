@@ -25,7 +25,7 @@ origin is the last observed point ``T``, a target is ``h`` years later.
 (c) :func:`no_change`: the last observed cost, with random-walk (no drift) uncertainty:
     ``y_T + s0 sqrt(h) * t(n)``, ``s0^2 = sum(dy^2 / dt) / n``.
 
-(d) a diagnostic, not one of the issue's baselines: (a) plus a time drift ``m`` (log cost per
+(d) a diagnostic, not one of the three baselines: (a) plus a time drift ``m`` (log cost per
     year) shared by all series, ``dy_i = -w dx_i - m dt_i + e_i``, with ``m`` from
     :func:`shared_drift` over every series' training points (:func:`ols_wright` with
     ``drift=m``; ``m`` is treated as known). It asks whether costs fall faster than each

@@ -36,14 +36,9 @@ HYPER_PARAMETERS = (
 
 
 def default_sampler() -> SamplerConfig:
-    """NUTS settings of each per-origin fit (see the comment for why these)."""
-    # 2 x 1000 after 1000 warm-up at target_accept 0.95. Over every third origin of the PCDB
-    # hindcast the population parameters have a median max R-hat of 1.011 (worst 1.025) and a
-    # median min bulk ESS of about 200 (worst 91). Shorter runs leave some origin poorly mixed
-    # (2 x 1000 after 500 warm-up: worst 1.071 / ESS 30; 2 x 500 after 500: 1.087 / 30), and at
-    # 0.9 the early origins, with 10-15 series and a funnel in tau_w, diverge (5 divergences
-    # over 10 origins; none at 0.95, for 47% more time). Per-origin diagnostics are in
-    # evaluation.origins
+    """NUTS settings of each per-origin fit: 2 chains x 1,000 draws after 1,000 warm-up steps
+    at target_accept 0.95 (see docs/decisions/2026-11-28-hindcast-per-origin-sampler.md). Each
+    origin's sampler diagnostics are reported in ``evaluation.origins``."""
     return SamplerConfig(draws=1000, tune=1000, chains=2, seed=20240601, target_accept=0.95)
 
 

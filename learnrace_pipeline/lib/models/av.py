@@ -15,8 +15,9 @@ Model (one PyMC graph; dims ``company``, ``nation``, ``obs``, ``mobs``, ``bridge
 
   ``a_c, b_c`` are drawn around nation effects (``a_nation``, ``b_nation``), which are drawn
   around global means with fixed prior scales (a handful of nations cannot identify a
-  between-nation variance); company scales are learned. The saturating form adds a per-company floor in disengagements per mile,
-  ``floor_c = exp(-ceiling_c)``, so MPD can never exceed ``exp(ceiling_c)``.
+  between-nation variance); company scales are learned. The saturating form adds a
+  per-company floor in disengagements per mile, ``floor_c = exp(-ceiling_c)``, so MPD can never
+  exceed ``exp(ceiling_c)``; the company ceilings have a fixed prior scale around their mean.
 - Likelihood: disengagements ~ NegativeBinomial(mu = safety-driver miles / MPD, alpha) (or Poisson),
   i.e. a count model with exposure; a company-year with few miles has a small expected count and
   weighs little. Years with zero disengagements are kept (they are information, not infinities).
@@ -240,8 +241,8 @@ def build_av_model(
         log_mpd = a[o_comp] + b[o_comp] * x
         if form == "saturating":
             c_mu = pm.Normal("ceiling_mu", *p.ceiling_mu)
-            # fixed company scale: the data barely identify the ceilings (a learned scale
-            # made a funnel with hundreds of divergences on the CA DMV data)
+            # company ceilings around ceiling_mu with the fixed scale ceiling_company_sd (the
+            # data barely identify them; see docs/decisions/2026-11-28-av-fixed-ceiling-scale.md)
             ceiling = _nc("log_ceiling", c_mu, p.ceiling_company_sd, "company")
             log_mpd = -pt.logaddexp(-log_mpd, -ceiling[o_comp])
         log_mpd = pm.Deterministic("log_mpd", log_mpd, dims="obs")

@@ -1,7 +1,7 @@
 """Settings of the learning-curve models: which model (:class:`LearningConfig`), its prior
 hyperparameters (:class:`LearningPriors`) and the parameterisation switches that depend on the
 panel size. Units: ``w`` unit-free (cost ~ Q^-w), ``m`` log cost per year, ``sigma`` log cost
-per sqrt(year). The PyMC model these configure is in :mod:`.learning_model`.
+per sqrt(year). The PyMC model these configure is in :mod:`.model`.
 """
 
 from __future__ import annotations
@@ -61,12 +61,13 @@ class LearningConfig:
     #: well-identified scales (PCDB), ``non_centred`` few series (avoids a funnel as
     #: tau_log_sigma -> 0); ``auto`` picks centred from :data:`CENTRED_SIGMA_MIN_SERIES` series.
     sigma_param: Literal["auto", "centred", "non_centred"] = "auto"
-    #: parameterisation of the industry level of the time trend (``m_industry``): with many
-    #: series per industry the non-centred form leaves a ridge between ``m_all`` and the industry
-    #: offsets (R-hat 1.05+ on PCDB); ``auto`` centres it from
-    #: :data:`CENTRED_SIGMA_MIN_SERIES` series, like the noise scales. Series-level ``m`` stays
-    #: non-centred. In the experience+time model the same switch centres the drifts of the
-    #: industry and series levels (module docstring); ``w`` given the drift is never centred.
+    #: parameterisation of the industry level of the time trend (``m_industry``): ``centred``
+    #: suits many series per industry (the industry means are then well identified),
+    #: ``non_centred`` few; ``auto`` centres it from :data:`CENTRED_SIGMA_MIN_SERIES` series, like
+    #: the noise scales (see docs/decisions/2026-11-28-centred-time-trend-industry-level.md).
+    #: Series-level ``m`` stays non-centred. In the experience+time model the same switch centres
+    #: the drifts of the industry and series levels (:mod:`.model` docstring); ``w`` given the
+    #: drift is never centred.
     trend_param: Literal["auto", "centred", "non_centred"] = "auto"
 
     def __post_init__(self) -> None:

@@ -1,23 +1,14 @@
-"""Bayesian learning-curve models: the public entry point and the fitting facade.
+"""The fitting facade of the learning-curve models: :class:`LearningCurveModel`.
 
-This module holds :class:`LearningCurveModel` (default sampler, compile once with nutpie, refit
-with new data, provenance-stamped DataTree fits) and re-exports the learning-curve API, which
-lives in three modules by idea:
+A :class:`LearningCurveModel` holds one panel (:mod:`.panel`), one :class:`LearningConfig`
+(:mod:`.config`) and the PyMC model built from them (:mod:`.model`). It compiles the model once
+with nutpie and refits it with new data of the same shapes (e.g. a hindcast origin's ``mask``),
+returning provenance-stamped ``xarray.DataTree`` fits whose deterministics, ``log_likelihood`` and
+one-step ``posterior_predictive`` groups are computed in NumPy (:mod:`.numpy_mirror`).
 
-- :mod:`.learning_model`: the model itself. The equations (Wright, time trend, experience+time;
-  Normal or Student-t noise; iid or exact MA(1); pooled or per nation with spillover lambda)
-  are in its docstring; :class:`LearningPriors`, :class:`LearningConfig`,
-  :func:`config_from_attrs`, the parameterisation helpers (:func:`drift_names`,
-  :func:`mean_growth`) and :func:`create_learning_model` with its ``create_*`` wrappers.
-- :mod:`.learning_numpy`: NumPy mirrors of the model, used after sampling:
-  :func:`ma1_innovations`, :func:`add_deterministics`, :func:`pointwise_log_likelihood`,
-  :func:`one_step_predictive`, :func:`simulate_dlogc`.
-- :mod:`.learning_posterior`: what a fit gives downstream: :func:`forecast_log_cost`,
-  :func:`population_priors`, :func:`lambda_prior_posterior`.
-
-Import from here (``learnrace_pipeline.lib.models.learning``); the split is an internal layout.
-A fit's code version (:attr:`LearningCurveModel.code_version`) hashes this module, the model,
-its NumPy mirrors, the panel builder and the fused likelihood Op, the code that makes a saved fit.
+A fit's code version (:attr:`LearningCurveModel.code_version`) hashes this module, the settings,
+the model, its NumPy mirrors, the panel builder and the fused likelihood Op (:mod:`.loglik_op`),
+the code that makes a saved fit.
 """
 
 from __future__ import annotations
@@ -52,8 +43,7 @@ from learnrace_pipeline.lib.models.learning.panel import Panel
 MODEL_TYPE = "learning_curve"
 
 #: Default sampler of :class:`LearningCurveModel`: 4 chains x 2,000 draws after 1,000 tuning
-#: steps; with a few hundred parameters the largest rank-normalised R-hat of 4 x 1,000 draws
-#: sits right at the 1.01 threshold by chance alone, 4 x 2,000 leaves a margin.
+#: steps (see docs/decisions/2026-11-28-learning-curve-default-sampler.md).
 DEFAULT_SAMPLER = base.SamplerConfig(draws=2000, tune=1000, chains=4, seed=20240601)
 
 
@@ -122,12 +112,12 @@ class LearningCurveModel:
     @property
     def code_version(self) -> str:
         """Package version + hash of the code defining the fit: this module (the fitting
-        facade and the ``fit_data`` group), :mod:`.learning_config` (model settings and
-        priors), :mod:`.learning_model` (the PyMC model),
-        :mod:`.learning_numpy` (the deterministics, ``log_likelihood`` and
-        ``posterior_predictive`` groups computed from every posterior), the panel builder and
-        the fused likelihood Op. Editing any of them changes :attr:`model_id`, so stale saved fits are not
-        reused. :mod:`.learning_posterior` is left out: it only reads saved fits."""
+        facade and the ``fit_data`` group), :mod:`.config` (model settings and priors),
+        :mod:`.model` (the PyMC model), :mod:`.numpy_mirror` (the deterministics,
+        ``log_likelihood`` and ``posterior_predictive`` groups computed from every posterior),
+        :mod:`.panel` (the panel builder) and :mod:`.loglik_op` (the fused likelihood Op).
+        Editing any of them changes :attr:`model_id`, so stale saved fits are not reused.
+        :mod:`.posterior` is left out: it only reads saved fits."""
         import sys
 
         from learnrace_pipeline.lib.models.learning import (

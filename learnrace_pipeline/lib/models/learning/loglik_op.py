@@ -1,6 +1,6 @@
 """One fused PyTensor Op for the learning-curve likelihood: MA(1) filter plus noise density.
 
-The learning-curve models (:mod:`.learning_model`) score each difference of log cost,
+The learning-curve models (:mod:`.model`) score each difference of log cost,
 on the flat observation layout of a panel (series one after another, ``pos`` the 0-based
 position of a point in its series, ``s`` its series)::
 
@@ -16,10 +16,10 @@ the model adds them once, times the number of unmasked points.
 Built from PyTensor's vectorised ops, this is a dozen passes over the data with a temporary
 array each, plus their adjoints. Here one numba loop does the forward pass and a second, run
 backwards within each series, returns every gradient at the same time (the Op's outputs are
-the log-likelihood and its gradients; the pullback scales them by the cotangent). On the
-1,500-point PCDB panel a log-density-and-gradient evaluation of the whole pooled Wright model
-went from about 53 to about 40 microseconds inside nutpie, and the pooled fit's sampling time
-in ``bench/bench_learning.py`` from 8.8 to 6.0 s.
+the log-likelihood and its gradients; the pullback scales them by the cotangent). The mean
+``mu`` is an input, computed in the PyTensor graph (see
+docs/decisions/2026-11-28-fused-ma1-likelihood-op.md for the measured gain and the variant that
+folded it into the kernel).
 
 ``tests/lib/models/learning/test_learning_loglik_op.py`` checks values and gradients against
 the plain PyTensor graph of the same formula (masks, gaps ``dt > 1``, both noises, with and

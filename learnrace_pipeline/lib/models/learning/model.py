@@ -15,9 +15,10 @@ MA(1), exactly within each series: the innovations are recovered from the data b
 under Student-t noise the start stays Normal, which avoids a bimodal posterior for e0). In the
 model the recursion is one O(n) loop over the flat observation vector that restarts at every
 series start, so no series leaks into the next; that loop and the noise density are one fused
-PyTensor Op with a numba kernel that returns the gradients too (:mod:`.loglik_op`). :func:`.learning_numpy.ma1_innovations` runs the same recursion over every
-posterior draw (a cached numba loop); it gives pointwise log-likelihoods, predictive draws and
-forecasts from the posterior without compiling anything per fit.
+PyTensor Op with a numba kernel that returns the gradients too (:mod:`.loglik_op`).
+:func:`.numpy_mirror.ma1_innovations` runs the same recursion over every posterior draw (a
+cached numba loop); it gives pointwise log-likelihoods, predictive draws and forecasts from the
+posterior without compiling anything per fit.
 
 Partial pooling (non-centred), ``pooled`` level::
 
@@ -34,11 +35,9 @@ prior, and the funnel it leaves makes NUTS diverge.
 Experience+time (``trend="both"``): the same prior, sampled in other coordinates. Where a
 series' production grows at a steady exponential rate ``g_s``, ``dlogq ~ g_s dt`` and the data
 only fix the drift ``d_s = m_s + g_s w_s`` (the cost decline per year along the series' path);
-``w_s`` and ``m_s`` slide along that ridge. Sampled as independent offsets (above), this gave
-1 divergence in 8,000 draws and R-hat 1.011 on an industry offset of ``w`` on the 77-series
-real panel, even with target_accept 0.99, longer tuning, Normal noise or a centred industry
-level of ``w``. So every level below the top (industry, series) samples, instead of the two
-offsets, ::
+``w_s`` and ``m_s`` slide along that ridge, which independent offsets (above) sample poorly
+(see docs/decisions/2026-11-28-experience-time-drift-parameterisation.md). So every level below
+the top (industry, series) samples, instead of the two offsets, ::
 
     d ~ Normal(m_parent + g w_parent, sd_d),   sd_d = sqrt(tau_m^2 + g^2 tau_w^2)
     w = w_parent + g tau_w^2 / sd_d^2 (d - m_parent - g w_parent)
@@ -56,9 +55,9 @@ data say little, is non-centred. ``g`` is data, :func:`mean_growth`: ``sum dlogq
 over the group's fitted differences (series; all series of the industry), which makes
 ``dlogq - g dt`` orthogonal to ``dt`` under noise variance proportional to ``dt``; it is part of
 the graph, so refits with a new ``mask`` recompute it. Any ``g`` gives the same model; this one
-decorrelates (same real panel, 4 x 2,000 draws: R-hat max 1.006, bulk ESS min 947, no
-divergences, and faster). ``w_industry``, ``m_industry``, ``w_series``, ``m_series``
-keep their names and meaning as deterministics; ``tau_*`` are unchanged. The nation level
+leaves the drift and ``w`` given the drift nearly uncorrelated in the posterior. ``w_industry``,
+``m_industry``, ``w_series``, ``m_series`` keep their names and meaning as deterministics;
+``tau_*`` are unchanged. The nation level
 applies it to series only (``m`` has no nation level), with ``g`` from national experience.
 
 ``nation`` level (nation panels from :func:`.panel.build_nation_panel`): national exponents
@@ -74,7 +73,7 @@ lambda is weakly identified: fits of this level carry a ``prior`` group with dra
 
 Compile once, refit many times: data enter through ``pm.Data`` containers named as in
 :meth:`.panel.Panel.data` (``dlogc``, ``dlogq``, ``dt``, ``pos``, ``series_idx``, ``mask`` ...);
-:class:`.learning.LearningCurveModel` compiles once and refits with new values of the same
+:class:`.fit.LearningCurveModel` compiles once and refits with new values of the same
 shapes (e.g. a hindcast origin's ``mask``) via nutpie's ``with_data``.
 """
 
@@ -89,7 +88,7 @@ import pytensor.tensor as pt
 
 from learnrace_pipeline.lib.errors import ModelError
 
-# the settings live in .learning_config; the names callers import from here are re-exported
+# the settings live in .config; the names callers import from here are re-exported
 from learnrace_pipeline.lib.models.learning.config import (
     CENTRED_SIGMA_MIN_SERIES as CENTRED_SIGMA_MIN_SERIES,
 )
@@ -217,7 +216,7 @@ def create_learning_model(
     """Build the PyMC model for ``panel`` (see the module docstring for the equations).
 
     Data enter through ``pm.Data`` containers named as in
-    :meth:`.learning.LearningCurveModel.data`, so a compiled model can be refitted on any panel
+    :meth:`.fit.LearningCurveModel.data`, so a compiled model can be refitted on any panel
     of the same layout.
     """
     if config.level == "nation" and not panel.has_world:

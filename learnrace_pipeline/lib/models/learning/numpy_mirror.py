@@ -1,4 +1,4 @@
-"""NumPy mirrors of the learning-curve model (:mod:`.learning_model`), used after sampling.
+"""NumPy mirrors of the learning-curve model (:mod:`.model`), used after sampling.
 
 Fits store only the free parameters (short nutpie compiles); everything else a fit reports is
 computed here from the posterior draws, so refits need no extra compilation:
@@ -90,7 +90,7 @@ def add_deterministics(
     """Add the model's deterministic quantities to draws of its free parameters (NumPy).
 
     Mirrors the ``pm.Deterministic`` definitions of
-    :func:`.learning_model.create_learning_model` (fits store only free parameters, which keeps
+    :func:`.model.create_learning_model` (fits store only free parameters, which keeps
     nutpie's compile short): ``w_industry``/``w_nation``, ``w_series``, ``m_industry``,
     ``m_series``, ``sigma_series``, ``sigma_all``, ``lambda_nation``, ``lambda_all``.
     """

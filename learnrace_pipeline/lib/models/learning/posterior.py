@@ -34,7 +34,7 @@ def forecast_log_cost(
     """Predictive draws of the log unit cost change from a series' last fitted point.
 
     Args:
-        dt: a fit from :class:`.learning.LearningCurveModel` (uses ``fit_data`` and the
+        dt: a fit from :class:`.fit.LearningCurveModel` (uses ``fit_data`` and the
             posterior).
         series: a label of the ``series`` dim.
         future_dlogq: log cumulative production increments for the next ``h`` steps.
