@@ -1,4 +1,4 @@
-"""Benchmark: the rolling-origin hindcast and ``learnrace forecast`` (issue 4).
+"""Benchmark: the rolling-origin hindcast and ``learnrace forecast``.
 
 Measures, in one run on this machine:
 
@@ -13,6 +13,9 @@ Measures, in one run on this machine:
 3. ``learnrace forecast`` (the installed command, in a subprocess, start-up included) on 1,000
    synthetic series with 5 forecast years each, production given for some and projected for
    the others. Target: <= 30 s.
+
+The targets and the figures measured against them:
+docs/decisions/2026-11-28-benchmark-targets.md.
 
 After 1, :func:`bench.pinball_ceiling.ceiling_scores` scores look-ahead bounds on the same
 forecasts (parameters estimated on the whole series, future included), i.e. how much

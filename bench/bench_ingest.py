@@ -7,7 +7,8 @@ Measures, in one run on this machine:
 - harmonize: the UNION ALL BY NAME of every table into ``harmonized``;
 - peak resident memory of the process (ru_maxrss).
 
-Target (issue 2): the whole ingest under 20 s on a 2-core machine.
+Target: the whole ingest under 20 s on a 2-core machine
+(docs/decisions/2026-11-28-benchmark-targets.md).
 Run: ``.venv/bin/python -m bench.bench_ingest [--raw-dir DIR]``.
 """
 

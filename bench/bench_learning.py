@@ -1,4 +1,4 @@
-"""Benchmark: the pooled hierarchical learning-curve fit of every PCDB series (issue 3).
+"""Benchmark: the pooled hierarchical learning-curve fit of every PCDB series.
 
 Measures, in one run on this machine:
 
@@ -6,9 +6,10 @@ Measures, in one run on this machine:
    by :mod:`learnrace_pipeline.lib.sources.pcdb_carnegie`: about 70 series, 1,400 differences)
    in one partially pooled Wright model (default :class:`LearningConfig`: Student-t noise,
    MA(1), series within industry within all), sampled with nutpie (the model's default sampler:
-   4 chains x 2,000 draws after 1,000 tuning steps). Compile time, sampling time, post-processing (log-likelihood,
-   predictive draws, provenance) and the blocking checks are timed separately. Target: the
-   whole fit in <= 60 s wall with every check passing.
+   4 chains x 2,000 draws after 1,000 tuning steps). Compile time, sampling time,
+   post-processing (log-likelihood, predictive draws, provenance) and the blocking checks are
+   timed separately. Target: the whole fit in <= 60 s wall with every check passing
+   (docs/decisions/2026-11-28-benchmark-targets.md).
 2. **Naive**: each series in its own freshly built and compiled model (same config, same
    sampler settings), one after another; compile and sampling totals reported.
 

@@ -9,7 +9,8 @@ raw folder is present, else on data simulated from the model:
 - the headline figures (slopes per company and nation; doubling times and gap per nation);
 - figures written to ``bench/results/`` (gitignored), plus ``bench_scaling.json``.
 
-Target (issue 5): each model <= 60 s on this 2-core machine.
+Target: each model <= 60 s on this 2-core machine
+(docs/decisions/2026-11-28-benchmark-targets.md).
 Run: ``.venv/bin/python -m bench.bench_scaling [--raw-dir DIR] [--saturating]``.
 """
 

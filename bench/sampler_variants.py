@@ -1,4 +1,4 @@
-"""Benchmark: what each per-origin sampler setting costs and what it gives (issue 4's 20x).
+"""Benchmark: what each per-origin sampler setting of the hindcast costs and what it gives.
 
 The hindcast compiles the pooled Wright model once and refits it per origin, so against the
 naive approach (a fresh compile per origin, same sampler) the speed-up is
@@ -16,7 +16,8 @@ speed-up each setting would give. Variants:
 - ``mclmc``: nutpie's microcanonical Langevin sampler, 2 x 500 after 400 warm-up.
 
 A setting is only worth its speed if R-hat stays near 1 (<= 1.05 here is lenient), the bulk
-ESS of every population parameter stays in the hundreds and nothing diverges.
+ESS of every population parameter stays in the hundreds and nothing diverges. The figures of
+the run behind the current choice: docs/decisions/2026-11-29-hindcast-sampler-variants.md.
 
 Run: ``.venv/bin/python -m bench.sampler_variants [--origins 1971,1991,2011] [--skip low_rank]``.
 Writes ``bench/results/sampler_variants.json`` (gitignored).
