@@ -1,8 +1,8 @@
-"""The normal-noise update of the pooled-prior forecaster (:mod:`.forecast`), exact and conjugate.
+"""The normal-noise update of the pooled-prior forecaster (:mod:`.forecaster`), exact and conjugate.
 
 For one block of series sharing a prior, :func:`normal_block` returns samples of each series'
 Wright exponent ``w`` and of its cumulative future noise (log cost), following steps 1-4 of
-:mod:`.forecast`: the sufficient statistics ``X'S^-1 X``, ``X'S^-1 r``, ``r'S^-1 r`` and
+:mod:`.forecaster`: the sufficient statistics ``X'S^-1 X``, ``X'S^-1 r``, ``r'S^-1 r`` and
 ``log|S|`` of the MA(1) covariance from one LDL' recursion per prior draw
 (:class:`SufficientStats`), ``log sigma`` on a grid (:func:`sigma_grid`, log cost per
 sqrt(year)), ``w`` integrated analytically, stratified draws of (prior draw, grid node)

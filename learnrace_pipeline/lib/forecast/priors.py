@@ -10,7 +10,7 @@ industry.
   ships one, :data:`SHIPPED_PRIOR`, made by ``learnrace forecast-prior``).
 - :func:`choose_prior`: the level for ``--industry``.
 
-How the forecaster uses a prior is described in :mod:`.forecast`.
+How the forecaster uses a prior is described in :mod:`.forecaster`.
 """
 
 from __future__ import annotations

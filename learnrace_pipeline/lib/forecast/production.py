@@ -1,4 +1,4 @@
-"""Production paths of the pooled-prior forecaster (:mod:`.forecast`).
+"""Production paths of the pooled-prior forecaster (:mod:`.forecaster`).
 
 For every forecast year the forecaster needs log cumulative production (in the input's
 production units). :func:`prepare_targets` labels each target year:

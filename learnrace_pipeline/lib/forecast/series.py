@@ -1,7 +1,7 @@
 """Per-series posterior summaries of a forecast: how fast each of the user's series learns.
 
 :func:`exponent_summary` condenses the posterior draws of each series' Wright exponent ``w``
-(unit-free: cost ~ cumulative production^-w), which :func:`.forecast.simulate` draws anyway, into
+(unit-free: cost ~ cumulative production^-w), which :func:`.forecaster.simulate` draws anyway, into
 one row per series: mean, sd and 5/50/95% quantiles of ``w`` and the matching quantiles of the
 learning rate ``1 - 2^-w`` (the share of unit cost lost per doubling of cumulative production;
 a monotone map, so its quantiles are those of ``w`` mapped). The posterior is the population
