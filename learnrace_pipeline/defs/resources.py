@@ -1,4 +1,5 @@
-"""Resources shared by every layer: the warehouse paths, DuckDB, and the Polars IO manager.
+"""Resources shared by every layer: the warehouse paths, DuckDB, the Polars IO manager (tables)
+and the fit IO manager (posteriors).
 
 Paths come from the environment with project-local defaults: ``LEARNRACE_DB`` (DuckDB file,
 default ``.learnrace/learnrace.duckdb``), ``LEARNRACE_DATASETS`` (the shipped snapshot, default the
@@ -11,10 +12,13 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import xarray as xr
 from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb.io_manager import DuckDbClient
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
+from learnrace_pipeline.lib.models import base as model_base
+from learnrace_pipeline.lib.models.cache import publish
 from learnrace_pipeline.lib.sources import reader
 from learnrace_pipeline.lib.storage import snapshot
 from learnrace_pipeline.lib.storage.warehouse import default_db_path, write_tables
@@ -56,6 +60,34 @@ class WarehouseIOManager(DuckDBIOManager):
     @staticmethod
     def default_load_type() -> type:
         return pl.DataFrame
+
+
+class FitIOManager(dg.ConfigurableIOManager):
+    """Posterior fits (``xarray.DataTree`` with provenance attrs) as netCDF files.
+
+    An asset output ``calibration/<name>`` lives at ``<work_dir>/fits/assets/calibration/<name>.nc``:
+    a hard link to the model-id-named fit the asset saved or reused (one copy on disk), rewritten
+    only when its model id or data version changed. Inputs load the file fully into memory.
+    """
+
+    work_dir: str
+
+    def _path(self, key: dg.AssetKey) -> Path:
+        return Path(self.work_dir, "fits", "assets", *key.path).with_suffix(".nc")
+
+    def handle_output(self, context: dg.OutputContext, obj: xr.DataTree) -> None:
+        path, written = publish(obj, self._path(context.asset_key), Path(self.work_dir) / "fits")
+        context.add_output_metadata(
+            {
+                "path": dg.MetadataValue.path(str(path.relative_to(self.work_dir))),
+                "model_id": obj.attrs.get("model_id", ""),
+                "data_version": obj.attrs.get("data_version", ""),
+                "rewritten": written,
+            }
+        )
+
+    def load_input(self, context: dg.InputContext) -> xr.DataTree:
+        return model_base.load(self._path(context.upstream_output.asset_key))
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -112,6 +144,7 @@ def build_resources(
     """The resource mapping for a given warehouse file (used by the definitions and by tests)."""
     db = str(Path(db_path or default_db_path()).resolve())
     Path(db).parent.mkdir(parents=True, exist_ok=True)
+    calibration = calibration or CalibrationSettings(work_dir=str(Path(db).parent))
     return {
         "warehouse": WarehouseResource(
             db_path=db,
@@ -124,7 +157,8 @@ def build_resources(
         ),
         "duckdb": DuckDBResource(database=db, connection_config={"access_mode": "READ_ONLY"}),
         "io_manager": WarehouseIOManager(database=db),
-        "calibration": calibration or CalibrationSettings(work_dir=str(Path(db).parent)),
+        "calibration": calibration,
+        "fit_io_manager": FitIOManager(work_dir=calibration.work_dir),
     }
 
 

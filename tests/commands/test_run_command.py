@@ -13,7 +13,7 @@ runner = CliRunner()
 def test_run_selection_prints_tables_and_summary(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
     db = tmp_path / "w.duckdb"
-    sel = "key:raw/owid_ifr_robots or key:harmonized/production"
+    sel = "key:raw/owid_ifr_robots__* or key:harmonized/production"
     r = runner.invoke(app, ["run", "--db", str(db), "--select", sel])
     assert r.exit_code == 0, r.output
     assert "owid_ifr_robots__production" in r.output and "77" in r.output
@@ -35,7 +35,7 @@ def test_run_reports_a_failing_source_and_exits_nonzero(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
     monkeypatch.setenv("LEARNRACE_DATASETS", str(ds))
     r = runner.invoke(
-        app, ["run", "--db", str(tmp_path / "w.duckdb"), "--select", "key:raw/owid_ifr_robots"]
+        app, ["run", "--db", str(tmp_path / "w.duckdb"), "--select", "key:raw/owid_ifr_robots__*"]
     )
     assert r.exit_code == 1
     assert "FAILED raw__owid_ifr_robots" in r.output

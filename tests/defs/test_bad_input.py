@@ -15,6 +15,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from learnrace_pipeline.defs.wiring import source_keys as raw_keys
 from learnrace_pipeline.lib.storage.warehouse import query, read_table, table_counts
 
 pytestmark = pytest.mark.raw
@@ -157,12 +158,12 @@ def test_bad_file_fails_asset_and_keeps_tables(
     raw = tmp_path / "raw"
     shutil.copytree(raw_dir / source, raw / source)
     db = tmp_path / "w.duckdb"
-    assert run_layer(dagster_instance, db, raw_dir=str(raw), selection=[f"raw/{source}"]).success
+    assert run_layer(dagster_instance, db, raw_dir=str(raw), selection=raw_keys(source)).success
     before = _warehouse_state(db)
     assert before, "the intact source wrote nothing"
 
     mutate(raw / source / rel)
-    result = run_layer(dagster_instance, db, raw_dir=str(raw), selection=[f"raw/{source}"])
+    result = run_layer(dagster_instance, db, raw_dir=str(raw), selection=raw_keys(source))
 
     assert not result.success
     msg = _failure_message(result)
@@ -192,7 +193,7 @@ def test_extreme_outlier_is_flagged_by_check(raw_dir, tmp_path, dagster_instance
         dagster_instance,
         db,
         raw_dir=str(raw),
-        selection=["raw/pcdb_carnegie", "harmonized/cost_observations"],
+        selection=[*raw_keys("pcdb_carnegie"), "harmonized/cost_observations"],
     )
     assert result.success  # a warning, not a failure
     evals = {

@@ -13,6 +13,7 @@ from learnrace_pipeline.defs.calibration.scaling import ai_frontier_fit, av_capa
 from learnrace_pipeline.defs.harmonize.assets import harmonize_checks, harmonized_assets
 from learnrace_pipeline.defs.resources import CalibrationSettings, build_resources
 from learnrace_pipeline.defs.sources.assets import source_assets, source_checks
+from learnrace_pipeline.defs.wiring import source_keys as raw_keys
 from learnrace_pipeline.lib.storage.warehouse import query, read_table
 
 DATA_DEFS = [*source_assets, *source_checks, *harmonized_assets.values(), *harmonize_checks]
@@ -52,7 +53,12 @@ def _meta(result, key: str) -> dict:
 
 def test_scaling_assets_fit_check_store_and_reuse(dagster_instance, tmp_path):
     db, work = tmp_path / "w.duckdb", tmp_path / "work"
-    data = ["raw/ca_dmv_av", "raw/epoch_ai", "harmonized/av_testing", "harmonized/ai_models"]
+    data = [
+        *raw_keys("ca_dmv_av"),
+        *raw_keys("epoch_ai"),
+        "harmonized/av_testing",
+        "harmonized/ai_models",
+    ]
     assert _materialize(dagster_instance, db, work, data).success
     fits = ["calibration/av_capability_fits", "calibration/ai_frontier_fit"]
     first = _materialize(dagster_instance, db, work, fits)

@@ -12,42 +12,38 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
+import xarray as xr
 
-from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
-from learnrace_pipeline.defs.sources.assets import WRITE_POOL
-from learnrace_pipeline.lib.forecast import priors_from_posterior_file, save_priors
-from learnrace_pipeline.lib.storage.warehouse import query
+from learnrace_pipeline.defs.resources import CalibrationSettings
+from learnrace_pipeline.defs.wiring import table_out
+from learnrace_pipeline.lib.forecast.priors import population_priors, save_priors
 
 
-@dg.asset(
-    key=["forecasts", "population_prior"],
-    group_name="forecasts",
-    kinds={"duckdb"},
-    deps=[dg.AssetKey(["calibration", "learning_curve_fits"])],
-    pool=WRITE_POOL,
-    description=__doc__,
-    automation_condition=dg.AutomationCondition.eager(),
+@dg.multi_asset(
+    name="population_prior",
+    outs={
+        "population_prior": table_out(
+            ["forecasts", "population_prior"],
+            "Per level (all, industry): draws and the mean and 5/95% quantiles of each prior "
+            "column (w_mu, w_sd unit-free; log_sigma_mu, log_sigma_sd in log of log-cost sd per "
+            "year; rho; nu).",
+        )
+    },
+    ins={"wright_fit": dg.AssetIn(key=["calibration", "wright_fit"])},
 )
-def population_prior(
-    warehouse: WarehouseResource, calibration: CalibrationSettings
-) -> dg.MaterializeResult:
+def population_prior(wright_fit: xr.DataTree, calibration: CalibrationSettings):
     """Summary per level: mean and 5/95% quantiles of each prior column: ``w_mu``/``w_sd`` (the
     new series' Wright exponent distribution, unit-free), ``log_sigma_mu``/``log_sigma_sd`` (log
     of the noise sd of log cost per step) and ``rho`` (MA(1))."""
-    files = query(
-        warehouse.db_path,
-        "SELECT model_id, data_version, path FROM calibration.learning_fit_files WHERE key = 'wright'",
-    )
-    path = Path(files["path"][0])
-    priors = priors_from_posterior_file(path)
+    priors = population_priors(wright_fit)
     out = Path(calibration.work_dir) / "population_prior.csv"
     save_priors(
         priors,
         out,
         {
-            "from_fit": str(path),
-            "model_id": files["model_id"][0],
-            "data_version": files["data_version"][0],
+            "from_fit": "calibration/wright_fit",
+            "model_id": wright_fit.attrs["model_id"],
+            "data_version": wright_fit.attrs["data_version"],
         },
     )
     frame = pl.concat([p.to_frame() for p in priors.values()])
@@ -62,13 +58,10 @@ def population_prior(
         )
         .sort("level")
     )
-    warehouse.write({("forecasts", "population_prior"): summary})
-    return dg.MaterializeResult(
-        metadata={
-            "prior_file": str(out),
-            "levels": dg.MetadataValue.int(summary.height),
-            "summary": dg.MetadataValue.md("```\n" + str(summary) + "\n```"),
-        }
+    yield dg.Output(
+        summary,
+        output_name="population_prior",
+        metadata={"prior_file": "population_prior.csv (beside the warehouse)"},
     )
 
 

@@ -1,8 +1,9 @@
 """Harmonized tables (group ``harmonize``): every source's tidy rows unioned into one table each.
 
 ``harmonized.<table>`` = UNION ALL BY NAME of ``raw.<source>__<table>`` over the sources that
-provide it, conformed again across sources (keys unique warehouse-wide). Stored through the
-DuckDB-Polars IO manager, so downstream assets receive Polars frames.
+provide it (its only upstream assets), conformed again across sources (keys unique
+warehouse-wide). Stored through the DuckDB-Polars IO manager, so downstream assets receive Polars
+frames.
 """
 
 import json
@@ -12,15 +13,14 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from learnrace_pipeline.defs.resources import WarehouseResource
-from learnrace_pipeline.defs.sources.assets import WRITE_POOL, raw_table
+from learnrace_pipeline.defs.wiring import WRITE_POOL, raw_keys_of, raw_table
 from learnrace_pipeline.lib.harmonize import checks as rules
-from learnrace_pipeline.lib.sources import SOURCES
+from learnrace_pipeline.lib.sources import sources_of
 from learnrace_pipeline.lib.sources.schema import TABLES
 from learnrace_pipeline.lib.sources.validate import conform
 from learnrace_pipeline.lib.storage.snapshot import schema_of
 from learnrace_pipeline.lib.storage.warehouse import connect, fetch_pl
 
-SOURCE_KEYS = [dg.AssetKey(["raw", s]) for s in SOURCES]
 HARMONIZED = [*TABLES, "data_notes"]
 
 DESCRIPTIONS = {
@@ -45,7 +45,7 @@ def union_raw(db_path: str, table: str) -> pl.DataFrame:
         }
         parts = [
             f'SELECT * FROM raw."{raw_table(s, table)}"'
-            for s in SOURCES
+            for s in sources_of(table)
             if raw_table(s, table) in present
         ]
         if not parts:
@@ -58,7 +58,7 @@ def _harmonized_asset(table: str) -> dg.AssetsDefinition:
         key=["harmonized", table],
         group_name="harmonize",
         kinds={"duckdb", "polars"},
-        deps=SOURCE_KEYS,
+        deps=raw_keys_of(table),
         pool=WRITE_POOL,
         description=DESCRIPTIONS.get(table, f"Harmonized table {table}."),
         automation_condition=dg.AutomationCondition.eager(),

@@ -1,80 +1,107 @@
-"""One asset per public source (group ``sources``): its tidy tables into DuckDB schema ``raw``.
+"""One multi-asset per public source (group ``sources``): its tidy tables into DuckDB schema
+``raw``, one asset per table (``raw/<source>__<table>``).
 
-Each asset loads a source (from the sha256-checked snapshot, or from the upstream raw files when
+Each step loads a source (from the sha256-checked snapshot, or from the upstream raw files when
 ``LEARNRACE_RAW_DIR`` is set), then writes all of its tables as ``raw.<source>__<table>`` in one
-transaction. A reader error fails the asset before anything is written, so the warehouse keeps
-exactly what it had.
+transaction. A reader error fails the step before anything is written, so the warehouse keeps
+exactly what it had. The tables a source returns are declared in
+:data:`learnrace_pipeline.lib.sources.SOURCE_TABLES`; a reader returning another table fails.
 """
 
-import json
 from pathlib import Path
 
 import dagster as dg
 
 from learnrace_pipeline.defs.resources import WarehouseResource
-from learnrace_pipeline.lib.sources import SOURCES, reader
+from learnrace_pipeline.defs.wiring import WRITE_POOL, raw_key, raw_table
+from learnrace_pipeline.lib.errors import DataError
+from learnrace_pipeline.lib.sources import SOURCE_TABLES, SOURCES, reader
 from learnrace_pipeline.lib.storage import snapshot
 
-WRITE_POOL = "duckdb_write"
 
-
-def raw_table(source: str, table: str) -> str:
-    return f"{source}__{table}"
-
-
-def _source_asset(source: str) -> dg.AssetsDefinition:
+def _source_asset(source: str):
     info = reader(source).INFO
     licence = info.licence + (" (NON-COMMERCIAL)" if info.non_commercial else "")
+    declared = SOURCE_TABLES[source]
+    about = f"{info.producer}: {info.citation}\n\nLicence: {licence}. Upstream: {info.url}"
+    specs = [
+        dg.AssetSpec(
+            raw_key(source, table),
+            group_name="sources",
+            kinds={"duckdb", "polars"},
+            description=f"`{table}` rows of source `{source}`, as its reader returns them.\n\n{about}",
+            metadata={
+                "licence": licence,
+                "upstream_url": dg.MetadataValue.url(info.url)
+                if info.url.startswith("http")
+                else info.url,
+            },
+            tags={"licence": "non-commercial" if info.non_commercial else "open"},
+        )
+        for table in declared
+    ]
 
-    @dg.asset(
-        key=["raw", source],
-        group_name="sources",
-        kinds={"duckdb", "polars"},
-        pool=WRITE_POOL,
-        description=f"{info.producer}: {info.citation}\n\nLicence: {licence}. Upstream: {info.url}",
-        metadata={
-            "licence": licence,
-            "upstream_url": dg.MetadataValue.url(info.url)
-            if info.url.startswith("http")
-            else info.url,
-        },
-        tags={"licence": "non-commercial" if info.non_commercial else "open"},
-    )
-    def _asset(
-        context: dg.AssetExecutionContext, warehouse: WarehouseResource
-    ) -> dg.MaterializeResult:
+    @dg.multi_asset(name=f"source_{source}", specs=specs, pool=WRITE_POOL)
+    def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         tables = warehouse.load_source(source)
-        counts = warehouse.write({("raw", raw_table(source, t)): df for t, df in tables.items()})
+        extra = sorted(set(tables) - set(declared))
+        if extra:
+            raise DataError(
+                f"reader returned undeclared table(s) {extra}; declare them in SOURCE_TABLES",
+                source=source,
+            )
+        missing = [t for t in declared if t not in tables]
+        if missing:
+            raise DataError(f"reader returned no {missing} table(s)", source=source)
+        counts = warehouse.write({("raw", raw_table(source, t)): tables[t] for t in declared})
         context.log.info(f"{source}: wrote {counts}")
-        meta: dict = {f"rows/{k}": dg.MetadataValue.int(v) for k, v in counts.items()}
-        meta["dagster/row_count"] = dg.MetadataValue.int(sum(counts.values()))
-        meta["loaded_from"] = "raw files" if warehouse.raw_dir else "datasets snapshot"
-        meta["licence"] = licence
-        return dg.MaterializeResult(metadata=meta)
+        loaded_from = "raw files" if warehouse.raw_dir else "datasets snapshot"
+        for t in declared:
+            yield dg.MaterializeResult(
+                asset_key=raw_key(source, t),
+                metadata={
+                    "dagster/row_count": dg.MetadataValue.int(
+                        counts[f"raw.{raw_table(source, t)}"]
+                    ),
+                    "dagster/table_name": f"raw.{raw_table(source, t)}",
+                    "loaded_from": loaded_from,
+                    "licence": licence,
+                },
+            )
 
-    @dg.asset_check(asset=_asset, name="snapshot_sha256_matches_metadata", blocking=True)
-    def _sha_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    checks = [_sha_check(source, t) for t in declared]
+    return _asset, checks
+
+
+def _sha_check(source: str, table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=raw_key(source, table),
+        name="snapshot_sha256_matches_metadata",
+        blocking=True,
+        description="the snapshot CSV's sha256 equals the one in its sidecar",
+    )
+    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         folder = Path(warehouse.dataset_dir) / source
         metas = snapshot.metadata(Path(warehouse.dataset_dir), source) if folder.is_dir() else {}
-        bad = {
-            t: m["sha256"]
-            for t, m in metas.items()
-            if snapshot.sha256_file(folder / f"{t}.csv") != m["sha256"]
-        }
+        if table not in metas:
+            return dg.AssetCheckResult(
+                passed=False, description=f"no snapshot sidecar for {source}/{table}"
+            )
+        actual = snapshot.sha256_file(folder / f"{table}.csv")
         return dg.AssetCheckResult(
-            passed=bool(metas) and not bad,
-            metadata={"tables": json.dumps(sorted(metas)), "mismatched": json.dumps(sorted(bad))},
-            description="every snapshot CSV's sha256 equals its sidecar"
-            if metas
-            else "no snapshot for this source",
+            passed=actual == metas[table]["sha256"],
+            metadata={"expected": metas[table]["sha256"], "actual": actual},
+            description=f"{source}/{table}.csv sha256 "
+            + ("matches" if actual == metas[table]["sha256"] else "differs from")
+            + " its sidecar",
         )
 
-    return _asset, _sha_check
+    return _check
 
 
 _built = [_source_asset(s) for s in SOURCES]
 source_assets = [a for a, _ in _built]
-source_checks = [c for _, c in _built]
+source_checks = [c for _, cs in _built for c in cs]
 
 
 @dg.definitions

@@ -3,10 +3,16 @@
 A fit's file name carries its ``model_id`` (model type, model config, sampler config, code
 version) and the ``data_version`` of its input frame, so re-running a pipeline on unchanged data
 and code loads the saved posterior instead of sampling again. Loading re-checks the model id.
+
+:func:`publish` places a fit at a fixed path (a pipeline output): a hard link to the saved fit
+when one exists, so a posterior is stored once on disk; nothing is rewritten when the file there
+already holds the same model id and data version.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +26,27 @@ def fit_path(fits_dir: Path, name: str, model_id: str, data_version: str) -> Pat
     return Path(fits_dir) / f"{name}-{model_id}-{data_version[:16]}.nc"
 
 
+def _temporary(path: Path) -> Path:
+    """A fresh, unique temporary path beside ``path`` (same file system, so a rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    return Path(tmp)
+
+
+def save_atomic(dt: xr.DataTree, path: Path) -> Path:
+    """Write ``dt`` to ``path`` through a unique temporary file and a rename: readers see the old
+    file or the new one, never part of one, and two writers never share a temporary name."""
+    tmp = _temporary(path)
+    try:
+        base.save(dt, tmp)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def fit_or_load(
     fits_dir: Path, name: str, model_id: str, data_version: str, fit: Callable[[], xr.DataTree]
 ) -> tuple[xr.DataTree, bool]:
@@ -28,8 +55,39 @@ def fit_or_load(
     if path.exists():
         return base.load(path, expected_model_id=model_id), True
     dt = fit()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.nc")
-    base.save(dt, tmp)
-    tmp.replace(path)
+    save_atomic(dt, path)
     return dt, False
+
+
+def _ids(path: Path) -> tuple[str, str] | None:
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            return opened.attrs.get("model_id", ""), opened.attrs.get("data_version", "")
+    except (OSError, ValueError):
+        return None
+
+
+def publish(dt: xr.DataTree, target: Path, fits_dir: Path | None = None) -> tuple[Path, bool]:
+    """Place ``dt`` at ``target`` (netCDF); (path, written).
+
+    Skipped when ``target`` already holds the same ``model_id`` and ``data_version``. Otherwise a
+    hard link to the fit saved under ``fits_dir`` by :func:`fit_or_load` (same ids) replaces
+    ``target`` atomically, or, without one, ``dt`` is written there.
+    """
+    target = Path(target)
+    ids = (dt.attrs.get("model_id", ""), dt.attrs.get("data_version", ""))
+    if target.exists() and _ids(target) == ids:
+        return target, False
+    saved = None
+    if fits_dir is not None and all(ids):
+        saved = next(iter(sorted(Path(fits_dir).glob(f"*-{ids[0]}-{ids[1][:16]}.nc"))), None)
+    if saved is not None:
+        tmp = _temporary(target)
+        try:
+            os.link(saved, tmp)
+            tmp.replace(target)
+            return target, True
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    save_atomic(dt, target)
+    return target, True

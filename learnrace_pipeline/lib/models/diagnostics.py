@@ -150,6 +150,27 @@ def predictive_coverage(
     return out
 
 
+def coverage_band(nominal: float, n: int, tolerance: float = 0.05) -> float:
+    """Allowed absolute gap between empirical and nominal coverage of ``n`` observations:
+    ``max(tolerance, 3 * sqrt(nominal (1 - nominal) / n))``."""
+    return max(tolerance, 3.0 * float(np.sqrt(nominal * (1 - nominal) / max(n, 1))))
+
+
+def coverage_in_band(
+    dt: xr.DataTree, probs: tuple[float, ...] = (0.5, 0.9), tolerance: float = 0.05
+) -> tuple[bool, dict[str, float]]:
+    """(every level within its :func:`coverage_band`, empirical coverage per level) of the
+    one-step posterior predictive intervals of ``dt``; (True, {}) without a predictive group."""
+    coverage = predictive_coverage(dt, probs)
+    n = _n_covered(dt)
+    ok = all(
+        abs(share - float(label.rstrip("%")) / 100)
+        <= coverage_band(float(label.rstrip("%")) / 100, n, tolerance)
+        for label, share in coverage.items()
+    )
+    return ok, coverage
+
+
 def _n_covered(dt: xr.DataTree) -> int:
     if "fit_data" in dt.children and "mask" in dt.fit_data:
         return int((dt.fit_data["mask"].values > 0).sum())
@@ -202,8 +223,7 @@ def check_fit(
     n_cov = _n_covered(dt)
     for label, share in coverage.items():
         nominal = float(label.rstrip("%")) / 100
-        band = max(coverage_tolerance, 3.0 * np.sqrt(nominal * (1 - nominal) / max(n_cov, 1)))
-        if abs(share - nominal) > band:
+        if abs(share - nominal) > coverage_band(nominal, n_cov, coverage_tolerance):
             failures.append(CheckFailure("coverage", f"dlogc {label}", share, nominal))
 
     finite = table.filter(pl.col("rhat").is_finite())

@@ -1,0 +1,101 @@
+"""Constants every ``defs`` layer shares: pools, asset keys, the harmonized inputs of the fits.
+
+Asset modules import from here (and from ``resources``), never from one another.
+
+Pools (limits from the instance's ``concurrency.pools.default_limit``, 1 as written by
+``learnrace run``):
+
+- ``duckdb_write``: steps that write the warehouse and do little else (sources, harmonized
+  tables). DuckDB allows one writer per file.
+- ``mcmc``: steps that sample a posterior or refit per hindcast origin; one at a time keeps the
+  two cores for one sampler's chains. Their short table writes rely on the warehouse's lock
+  retries (:mod:`learnrace_pipeline.lib.storage.warehouse`).
+"""
+
+import dagster as dg
+import polars as pl
+
+from learnrace_pipeline.defs.resources import CalibrationSettings
+from learnrace_pipeline.lib.models.learning.panel import Panel, build_panel
+from learnrace_pipeline.lib.sources import SOURCE_TABLES
+
+WRITE_POOL = "duckdb_write"
+MCMC_POOL = "mcmc"
+
+#: IO manager of posterior fits (``xarray.DataTree`` as netCDF).
+FIT_IO = "fit_io_manager"
+
+#: The three harmonized tables every learning-curve fit reads.
+HARMONIZED_INS = {
+    "cost_observations": dg.AssetIn(key=["harmonized", "cost_observations"]),
+    "production": dg.AssetIn(key=["harmonized", "production"]),
+    "technologies": dg.AssetIn(key=["harmonized", "technologies"]),
+}
+
+
+def raw_table(source: str, table: str) -> str:
+    """Warehouse table name (schema ``raw``) of one source's tidy table."""
+    return f"{source}__{table}"
+
+
+def raw_key(source: str, table: str) -> dg.AssetKey:
+    """Asset key of one source's tidy table: ``raw/<source>__<table>``."""
+    return dg.AssetKey(["raw", raw_table(source, table)])
+
+
+def source_keys(source: str) -> list[str]:
+    """Asset keys (as selection strings) of every table of one source: one step, so they are
+    selected all together or not at all."""
+    return [raw_key(source, t).to_user_string() for t in SOURCE_TABLES[source]]
+
+
+def raw_keys_of(table: str) -> list[dg.AssetKey]:
+    """Asset keys of every source's copy of ``table`` (the inputs of ``harmonized/<table>``)."""
+    return [raw_key(s, table) for s, tables in SOURCE_TABLES.items() if table in tables]
+
+
+#: Automation of the fits and their tables: materialise when an upstream asset changed.
+EAGER = dg.AutomationCondition.eager()
+
+
+def fit_out(
+    key: list[str], description: str, automation: dg.AutomationCondition | None = EAGER
+) -> dg.AssetOut:
+    """An output holding a posterior fit, stored by the fit IO manager."""
+    return dg.AssetOut(
+        key=dg.AssetKey(key),
+        automation_condition=automation,
+        group_name=key[0],
+        io_manager_key=FIT_IO,
+        kinds={"pymc", "netcdf"},
+        description=description,
+    )
+
+
+def table_out(
+    key: list[str], description: str, automation: dg.AutomationCondition | None = EAGER
+) -> dg.AssetOut:
+    """An output holding a warehouse table (Polars frame -> DuckDB ``<schema>.<table>``, the
+    schema being the first part of ``key``, which is also the asset group)."""
+    return dg.AssetOut(
+        key=dg.AssetKey(key),
+        automation_condition=automation,
+        group_name=key[0],
+        kinds={"duckdb", "polars"},
+        description=description,
+    )
+
+
+def pooled_panel(
+    cost_observations: pl.DataFrame,
+    production: pl.DataFrame,
+    technologies: pl.DataFrame,
+    calibration: CalibrationSettings,
+) -> Panel:
+    """Every series with cost and cumulative production (>= 6 points), optionally restricted to
+    ``calibration.industries``."""
+    panel = build_panel(cost_observations, production, technologies)
+    if calibration.industries:
+        keep = panel.series.filter(pl.col("industry").is_in(calibration.industries))["series_id"]
+        panel = build_panel(cost_observations, production, technologies, series_ids=keep.to_list())
+    return panel
