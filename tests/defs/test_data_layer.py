@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 
 from learnrace_pipeline.defs.wiring import source_keys as raw_keys

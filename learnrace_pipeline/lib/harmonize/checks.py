@@ -25,7 +25,12 @@ def duplicate_keys(table: str, df: pl.DataFrame) -> pl.DataFrame:
 
 
 def nonpositive_costs(df: pl.DataFrame) -> pl.DataFrame:
-    return df.filter(~(pl.col("unit_cost") > 0)).select("series_id", "nation", "year", "unit_cost")
+    """Costs that are zero, negative, null or NaN (Polars orders NaN above every number, so
+    ``NaN > 0`` alone would pass it)."""
+    bad = ~(pl.col("unit_cost") > 0).fill_null(False) | pl.col("unit_cost").is_nan().fill_null(
+        False
+    )
+    return df.filter(bad).select("series_id", "nation", "year", "unit_cost")
 
 
 def decreasing_cumulative(df: pl.DataFrame) -> pl.DataFrame:
