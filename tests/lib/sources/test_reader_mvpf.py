@@ -68,6 +68,7 @@ def test_ziegler_trancik_cell_prices(tables: dict[str, pl.DataFrame]) -> None:
         pl.col("series_id") == SID + "zt2021_cell_price_cylindrical"
     )
     assert cy.height == 26 and cy["year"].max() == 2016
+    assert cy["technology"].unique().to_list() == ["li_ion_cell_cylindrical"]
     assert cy.filter(pl.col("year") == 2016)["unit_cost"].item() == pytest.approx(208.731486469881)
 
 

@@ -37,7 +37,7 @@ ZT_SHEETS: dict[str, tuple[str, str, str, str, str, str]] = {
     "RepreSeries_Price_cy": (
         "zt2021_cell_price_cylindrical",
         "cost",
-        "li_ion_cell",
+        "li_ion_cell_cylindrical",
         "2018 USD/kWh",
         "2018_USD per kWh",
         "Cylindrical",
@@ -61,7 +61,7 @@ ZT_SHEETS: dict[str, tuple[str, str, str, str, str, str]] = {
     "RepreSeries_MarketSize_CylCells": (
         "zt2021_market_size_cylindrical_cells",
         "production",
-        "li_ion_cell",
+        "li_ion_cell_cylindrical",
         "million cell",
         "millions of cells",
         "Cylindrical",
