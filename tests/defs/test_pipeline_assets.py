@@ -1,0 +1,125 @@
+"""The whole asset graph materialised on a small panel in a temporary warehouse.
+
+Real Dagster instance, real DuckDB file, real samplers with the default sampler settings of
+``make run`` (small panel: the wind, solar and agriculture series). Checks what the calibration, hindcast and prior
+assets write, that their checks ran, that every warehouse table is owned by an asset, and that
+posteriors travel between assets through the fit IO manager.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from learnrace_pipeline.definitions import defs
+from learnrace_pipeline.defs.resources import CalibrationSettings, build_resources
+from learnrace_pipeline.lib.models import base
+from learnrace_pipeline.lib.storage.warehouse import query, read_table
+
+pytestmark = pytest.mark.slow
+
+INDUSTRIES = ["wind", "solar", "agriculture"]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """(result, db, work_dir, definitions) of one full materialisation."""
+    tmp = tmp_path_factory.mktemp("pipeline")
+    home = tmp / "dagster_home"
+    home.mkdir()
+    db, work = tmp / "w.duckdb", tmp / "work"
+    definitions = defs()
+    settings = CalibrationSettings(work_dir=str(work), industries=INDUSTRIES)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.get() as instance:
+            result = dg.materialize(
+                [*definitions.assets, *definitions.asset_checks],
+                instance=instance,
+                resources=build_resources(db_path=str(db), calibration=settings),
+                raise_on_error=False,
+            )
+    return result, db, work, definitions
+
+
+def _checks(result) -> dict[str, tuple[bool, str]]:
+    return {
+        f"{e.event_specific_data.asset_key.to_user_string()}:{e.event_specific_data.check_name}": (
+            e.event_specific_data.passed,
+            str(e.event_specific_data.severity),
+        )
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def test_every_step_succeeds(pipeline) -> None:
+    result, *_ = pipeline
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert result.success, failed
+
+
+def test_every_warehouse_table_is_owned_by_an_asset(pipeline) -> None:
+    result, db, _, definitions = pipeline
+    tables = query(
+        db,
+        "SELECT table_schema || '/' || table_name AS key FROM information_schema.tables "
+        "ORDER BY 1",
+    )["key"].to_list()
+    keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
+    unowned = [t for t in tables if t not in keys]
+    assert not unowned, f"tables no asset owns: {unowned}"
+    # and every asset that names a warehouse schema left its table
+    table_assets = sorted(
+        k for k in keys if k.split("/")[0] in ("raw", "harmonized", "evaluation", "forecasts")
+    )
+    assert set(table_assets) <= set(tables)
+
+
+def test_fits_pass_their_checks_and_write_their_tables(pipeline) -> None:
+    result, db, work, _ = pipeline
+    checks = _checks(result)
+    for fit in ("wright", "time", "wright_normal", "experience_time", "solar_nation"):
+        assert checks[f"calibration/{fit}_fit:converged"][0], fit
+    rates = read_table(db, "calibration", "learning_rates")
+    industries = set(rates.filter(pl.col("level") == "industry")["name"].to_list())
+    assert industries == set(INDUSTRIES)
+    assert set(rates["model"].unique().to_list()) == {
+        "wright_student_t_ma1",
+        "time_student_t_ma1",
+        "wright_normal_ma1",
+    }
+    pooled = rates.filter((pl.col("level") == "all") & pl.col("w_mean").is_not_null())
+    assert pooled.height >= 1 and 0.05 < pooled["w_mean"][0] < 0.8
+    both = read_table(db, "calibration", "experience_time_rates")
+    assert both.filter(pl.col("level") == "all").height == 1
+    assert read_table(db, "calibration", "model_comparison_all")["model"].n_unique() == 4
+    lam = read_table(db, "calibration", "solar_lambda")
+    assert set(lam["source"].unique().to_list()) == {"prior", "posterior"}
+    assert lam["value"].is_between(0, 1).all()
+    # the posteriors are asset outputs: netCDF files under the work dir, with provenance
+    wright = base.load(work / "fits" / "assets" / "calibration" / "wright_fit.nc")
+    assert wright.attrs["model_type"] == "learning_curve"
+
+
+def test_prior_comes_from_the_wright_fit_asset(pipeline) -> None:
+    _, db, work, _ = pipeline
+    prior = read_table(db, "forecasts", "population_prior")
+    assert set(prior["level"].to_list()) == {"all", *INDUSTRIES}
+    wright = base.load(work / "fits" / "assets" / "calibration" / "wright_fit.nc")
+    import json
+
+    meta = json.loads((work / "population_prior.meta.json").read_text())
+    assert meta["model_id"] == wright.attrs["model_id"]
+    assert meta["data_version"] == wright.attrs["data_version"]
+
+
+def test_hindcast_scores_every_model(pipeline) -> None:
+    result, db, _, _ = pipeline
+    scores = read_table(db, "evaluation", "scores")
+    assert set(scores["model"].to_list()) >= {"pooled_wright", "ols_wright", "rw_drift"}
+    assert scores["coverage90"].is_between(0, 1).all()
+    forecasts = read_table(db, "evaluation", "forecasts")
+    assert forecasts["horizon"].min() == 1 and forecasts["horizon"].max() <= 10
+    assert "evaluation/scores:coverage_in_band" in _checks(result)
