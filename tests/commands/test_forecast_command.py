@@ -49,7 +49,8 @@ def test_forecast_csv_end_to_end(tmp_path: Path) -> None:
     out = pl.read_csv(dest)
     assert out.columns == [
         "series_id", "year", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "model",
-        "production",
+        "production", "cumulative_production_q05", "cumulative_production_q50",
+        "cumulative_production_q95",
     ]  # fmt: skip
     assert out.select("series_id", "year").rows() == [("ev", 2021), ("pv", 2014), ("pv", 2016)]
     q = out.select("q05", "q10", "q25", "q50", "q75", "q90", "q95").to_numpy()

@@ -61,7 +61,7 @@ def test_every_step_succeeds(pipeline) -> None:
 
 
 def test_every_warehouse_table_is_owned_by_an_asset(pipeline) -> None:
-    result, db, _, definitions = pipeline
+    _, db, _, definitions = pipeline
     tables = query(
         db,
         "SELECT table_schema || '/' || table_name AS key FROM information_schema.tables "

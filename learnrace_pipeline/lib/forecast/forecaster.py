@@ -107,9 +107,10 @@ def _block(
     spacing: float,
     cfg: ForecastConfig,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior, and
-    the block's posterior draws of ``w`` (``(n_series_block, K)``)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior, the
+    block's posterior draws of ``w`` (``(n_series_block, K)``) and the 5/50/95% quantiles of log
+    cumulative production at each target (``(n_targets_block, 3)``)."""
     h_max = int(tg["h"].max()) if tg["h"].size else 1
     if prior.student_t:
         w, cum = student_t_block(obs_blk, prior, h_max, cfg, rng)
@@ -120,9 +121,10 @@ def _block(
     x_target = np.broadcast_to(tg["lq_fixed"][:, None], (ti.size, k_samples)).copy()
     proj = tg["projected"]
     if proj.any():
-        x_target[proj] = project(tg, prod, ti[proj], k_samples, rng)[...]
+        x_target[proj] = project(tg, prod, ti[proj], k_samples, rng, cfg.production_damping)
     dx = x_target - obs_blk["x_last"][ti][:, None]
-    return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1], w
+    lq = np.quantile(x_target, [0.05, 0.5, 0.95], axis=1).T
+    return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1], w, lq
 
 
 def simulate(
@@ -208,6 +210,7 @@ def simulate(
     # blocks: series sharing a prior, sorted by length so recursions stay short
     order = sorted(range(len(series)), key=lambda i: (levels[i], counts[i]))
     out = np.empty((targets.height, config.n_samples), dtype=np.float64)
+    out_lq = np.empty((targets.height, 3), dtype=np.float64)
     w_draws = np.empty((len(series), config.n_samples), dtype=np.float64)
     rng_root = np.random.SeedSequence(config.seed)
     grids = {k: sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()}
@@ -254,12 +257,16 @@ def simulate(
         prior = prior_map[levels[ids[0]]]
         grid, spacing = grids[levels[ids[0]]]
         rng = np.random.default_rng(seed)
-        out[trow], w_draws[ids] = _block(obs_blk, tg, sub_prod, prior, grid, spacing, config, rng)
+        out[trow], w_draws[ids], out_lq[trow] = _block(
+            obs_blk, tg, sub_prod, prior, grid, spacing, config, rng
+        )
     level_col = [levels[i] for i in t_i]
     frame = targets.select("series_id", "year", "horizon", "production").with_columns(
         pl.Series("level", level_col, dtype=pl.String)
     )
-    return ForecastSamples(frame, out, exponent_summary(series, levels, counts, w_draws))
+    return ForecastSamples(
+        frame, out, exponent_summary(series, levels, counts, w_draws), log_q=out_lq
+    )
 
 
 def model_name(prior: PopulationPrior) -> str:
@@ -271,14 +278,26 @@ def quantile_frame(
     fs: ForecastSamples, levels: Sequence[float] = LEVELS, *, model: str = MODEL_NAME
 ) -> pl.DataFrame:
     """One row per series and forecast year: ``series_id, year, q05 ... q95`` (cost units, i.e.
-    exp of the log-cost quantiles), ``model`` (``pooled_wright_ma1[<level>]``, or ``pooled_wright_student_t_ma1[...]``), ``production``."""
+    exp of the log-cost quantiles), ``model`` (``pooled_wright_ma1[<level>]``, or
+    ``pooled_wright_student_t_ma1[...]``), ``production`` (given, interpolated or projected) and
+    the cumulative production the forecast assumes, in the input's production units:
+    ``cumulative_production_q50`` with its 90% interval ``cumulative_production_q05/_q95``
+    (equal where production is given or interpolated)."""
     q = np.exp(fs.quantiles(levels))
     cols = {qname(v): q[:, j] for j, v in enumerate(levels)}
-    return fs.targets.select("series_id", "year").with_columns(
+    frame = fs.targets.select("series_id", "year").with_columns(
         *[pl.Series(k, v) for k, v in cols.items()],
         pl.format(f"{model}[{{}}]", fs.targets["level"]).alias("model"),
         fs.targets["production"],
     )
+    if fs.log_q is not None:
+        cq = np.exp(fs.log_q)
+        frame = frame.with_columns(
+            pl.Series("cumulative_production_q05", cq[:, 0]),
+            pl.Series("cumulative_production_q50", cq[:, 1]),
+            pl.Series("cumulative_production_q95", cq[:, 2]),
+        )
+    return frame
 
 
 OutputFormat = Literal["csv", "json"]

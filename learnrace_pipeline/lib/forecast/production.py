@@ -7,11 +7,18 @@ production units). :func:`prepare_targets` labels each target year:
   it, as in the distributional forecasts of Lafond et al. 2018);
 - ``interpolated``: between two years of known production, log cumulative production is
   interpolated linearly in the year;
-- ``projected``: after the last year of known production, annual production follows a random
-  walk with drift in logs fitted to the series' own annual history (:func:`production_model`,
-  at least 3 years) and is simulated with parameter uncertainty (:func:`project`): drift
-  ``g ~ N(g_hat, s_q^2 / span)``, ``s_q^2 ~ (m - 1) s^2 / chi2(m - 1)``; cumulative production
-  adds the simulated annual production to the last known cumulative value.
+- ``projected``: after the last year of known production, log annual production follows a
+  damped trend fitted to the series' own annual history (:func:`production_model`, at least 3
+  years) and is simulated with parameter uncertainty (:func:`project`)::
+
+      log a[T + j] = log a[T + j - 1] + g phi^(j - 1) + e[j],   e[j] ~ N(0, s_q^2)
+      g ~ N(g_hat, s_q^2 / span),   s_q^2 ~ (m - 1) s^2 / chi2(m - 1)
+
+  (``g_hat`` the mean yearly growth over the history's ``span`` years, ``s^2`` the variance of
+  its yearly growth around it over ``m`` differences). ``phi = 1`` is the random walk with drift;
+  ``phi < 1`` lets growth fade (total further growth at most ``g / (1 - phi)`` in logs), so a
+  series that grew 50% a year is not projected to keep that pace for a decade. Cumulative
+  production adds the simulated annual production to the last known cumulative value.
 """
 
 from __future__ import annotations
@@ -124,8 +131,10 @@ def project(
     ti: np.ndarray,
     k: int,
     rng: np.random.Generator,
+    damping: float = 1.0,
 ) -> np.ndarray:
-    """Simulated log cumulative production at projected targets ``(n_proj, K)``."""
+    """Simulated log cumulative production at projected targets ``(n_proj, K)``; ``damping`` is
+    phi of the damped trend (module docstring)."""
     proj = tg["projected"]
     series = np.unique(ti)
     out = np.empty((ti.size, k))
@@ -138,7 +147,8 @@ def project(
         g = g_hat + np.sqrt(sq2 / span) * rng.standard_normal(k)
         steps = int(hp.max())
         shocks = np.sqrt(sq2)[:, None] * rng.standard_normal((k, steps))
-        lq = prod["lq_last"][i] + np.cumsum(g[:, None] + shocks, axis=1)
+        fade = damping ** np.arange(steps)
+        lq = prod["lq_last"][i] + np.cumsum(g[:, None] * fade[None, :] + shocks, axis=1)
         z = np.exp(prod["lz_last"][i]) + np.cumsum(np.exp(lq), axis=1)
         out[rows] = np.log(z[:, hp - 1]).T
     return out

@@ -26,6 +26,10 @@ def qname(level: float) -> str:
     return "q" + f"{pct:04.1f}".replace(".", "")
 
 
+#: Default damping phi of projected production growth (:mod:`.production`): 1, the undamped
+#: random walk with drift (docs/decisions/2026-12-06-damped-production-projection.md).
+PRODUCTION_DAMPING = 1.0
+
 MODEL_NAME = "pooled_wright_ma1"
 MODEL_NAME_T = "pooled_wright_student_t_ma1"
 
@@ -63,6 +67,9 @@ class ForecastConfig:
         max_prior_draws: population draws used (evenly thinned).
         chunk: series per vectorised block (memory ~ chunk x draws x nodes).
         seed: seed of every random draw.
+        production_damping: phi of the damped-trend projection of annual production: the
+            growth of log annual production ``j`` years after the last known year is
+            ``g * phi^(j - 1)`` (phi = 1: undamped random walk with drift).
     """
 
     n_samples: int = 2000
@@ -70,6 +77,7 @@ class ForecastConfig:
     max_prior_draws: int = 500
     chunk: int = 48
     seed: int = 20240601
+    production_damping: float = PRODUCTION_DAMPING
 
 
 @dataclass(frozen=True)
@@ -81,11 +89,14 @@ class ForecastSamples:
     row order of ``samples`` (``(n_targets, n_samples)``, log of the input's cost unit).
     ``series`` has one row per input series (with or without years to forecast): the posterior
     of its Wright exponent and learning rate (:func:`.series.exponent_summary`).
+    ``log_q`` (``(n_targets, 3)``) holds the 5/50/95% quantiles of log cumulative production
+    at each target (the same value three times where production is given or interpolated).
     """
 
     targets: pl.DataFrame
     samples: np.ndarray
     series: pl.DataFrame | None = None
+    log_q: np.ndarray | None = None
 
     def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
         return np.quantile(self.samples, np.asarray(levels), axis=1).T

@@ -124,7 +124,9 @@ def test_quantiles_ordered_and_production_modes() -> None:
     )
     given = simulate(ForecastTask(obs, tgt), prior, config=ForecastConfig(n_samples=800))
     blank = tgt.with_columns(pl.lit(None, pl.Float64).alias("log_q"))
-    proj = simulate(ForecastTask(obs, blank, annual), prior, config=ForecastConfig(n_samples=800))
+    # undamped (phi = 1): the projection follows the same growth as the given path, plus noise
+    undamped = ForecastConfig(n_samples=800, production_damping=1.0)
+    proj = simulate(ForecastTask(obs, blank, annual), prior, config=undamped)
     table = quantile_frame(given)
     q = table.select(QCOLS).to_numpy()
     assert np.all(np.diff(q, axis=1) >= 0)
@@ -136,6 +138,41 @@ def test_quantiles_ordered_and_production_modes() -> None:
     idx = last["index"].to_numpy()
     width = lambda s: np.quantile(s, 0.95, axis=1) - np.quantile(s, 0.05, axis=1)  # noqa: E731
     assert np.all(width(proj.samples[idx]) > width(given.samples[idx]))
+    # the output carries the production assumed: fixed where given, an interval where projected
+    pt = quantile_frame(proj)
+    assert (table["cumulative_production_q05"] == table["cumulative_production_q95"]).all()
+    np.testing.assert_allclose(table["cumulative_production_q50"], np.exp(tgt["log_q"]))
+    assert (pt["cumulative_production_q05"] < pt["cumulative_production_q95"]).all()
+
+
+def test_damped_projection_has_the_closed_form_median_growth() -> None:
+    """Without noise, log annual production after the last year T grows by g phi^(j-1) in year
+    T + j, so cumulative production is the sum of exp(log a_T + g (1 - phi^j) / (1 - phi))."""
+    from learnrace_pipeline.lib.forecast.production import production_model, project
+
+    g, years = 0.4, np.arange(2000, 2010)
+    annual = pl.DataFrame(
+        {"series_id": "s", "year": years, "log_annual": 1.0 + g * (years - years[0])}
+    )
+    pm = production_model(annual, ["s"])
+    assert pm["g_hat"][0] == pytest.approx(g) and pm["s2"][0] == pytest.approx(0.0, abs=1e-20)
+    pm["s2"][:] = 1e-24  # a deterministic path (the chi-square draw needs s2 > 0)
+    pm["lq_last"] = pm.pop("last_lq")
+    pm["lz_last"] = np.array([np.log(50.0)])
+    hp = np.arange(1, 11)
+    tg = {"projected": np.ones(10, bool), "hp": hp}
+    rng = np.random.default_rng(0)
+    for phi in (1.0, 0.8):
+        sims = project(tg, pm, np.zeros(10, np.int64), 4, rng, phi)
+        j = np.arange(1, 11)
+        grow = g * j if phi == 1.0 else g * (1 - phi**j) / (1 - phi)
+        expected = np.log(50.0 + np.cumsum(np.exp(pm["lq_last"][0] + grow)))
+        np.testing.assert_allclose(sims[:, 0], expected, rtol=1e-9)
+    # damping bounds total further growth of log annual production by g / (1 - phi)
+    far = project({"projected": np.ones(2, bool), "hp": np.array([199, 200])}, pm,
+                  np.zeros(2, np.int64), 2, rng, 0.8)  # fmt: skip
+    last_annual = np.exp(far[1, 0]) - np.exp(far[0, 0])
+    assert np.log(last_annual) == pytest.approx(pm["lq_last"][0] + g / (1 - 0.8), rel=1e-9)
 
 
 def test_interior_gap_is_interpolated() -> None:
