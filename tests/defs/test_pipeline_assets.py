@@ -64,8 +64,7 @@ def test_every_warehouse_table_is_owned_by_an_asset(pipeline) -> None:
     _, db, _, definitions = pipeline
     tables = query(
         db,
-        "SELECT table_schema || '/' || table_name AS key FROM information_schema.tables "
-        "ORDER BY 1",
+        "SELECT table_schema || '/' || table_name AS key FROM information_schema.tables ORDER BY 1",
     )["key"].to_list()
     keys = {k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys()}
     unowned = [t for t in tables if t not in keys]
