@@ -68,3 +68,17 @@ def test_fits_and_tables_flow_through_assets_not_side_tables() -> None:
     assert assets["calibration/wright_fit"]["pool"] == "mcmc"
     assert assets["evaluation/scores"]["pool"] == "mcmc"
     assert assets["raw/pcdb_carnegie__cost_observations"]["pool"] == "duckdb_write"
+
+
+def test_the_code_location_has_one_fixed_name() -> None:
+    import tomllib
+
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    workspace = yaml.safe_load((root / "workspace.yaml").read_text(encoding="utf-8"))
+    (entry,) = workspace["load_from"]
+    assert entry["python_module"]["location_name"] == "learnrace"
+    project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["tool"]["dg"]["project"]["code_location_name"] == "learnrace"
+    assert "dagster" not in project["tool"]
