@@ -17,14 +17,13 @@ Run: ``.venv/bin/python -m bench.bench_scaling [--raw-dir DIR] [--saturating]``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt_
 import time
 from pathlib import Path
 
 import polars as pl
 
 from bench.common import RESULTS, save_json
-from learnrace_pipeline.lib.models import av, frontier
+from learnrace_pipeline.lib.models import av, frontier, frontier_data, frontier_posterior
 from learnrace_pipeline.lib.models.av_data import simulate_av_testing
 from learnrace_pipeline.lib.models.av_posterior import av_capability_table
 from learnrace_pipeline.lib.models.diagnostics import check_fit
@@ -73,25 +72,22 @@ def bench_av(av_testing: pl.DataFrame, form: str) -> dict:
 def bench_frontier(ai_models: pl.DataFrame | None) -> dict:
     t0 = time.perf_counter()
     if ai_models is None:
-        data = frontier.simulate_frontier_data(seed=7)
+        data = frontier_data.simulate_frontier_data(seed=7)
         fit = frontier.fit_frontier_data(data)
     else:
         fit = frontier.fit_frontier(ai_models)
     wall = time.perf_counter() - t0
     check = check_fit(fit)
-    as_of = dt_.date(2024, 6, 25)
-    table = frontier.frontier_at(fit, as_of)  # leader: holder of the largest run to date
+    table = frontier_posterior.frontier_table(fit)  # at the data end: records, leader
     (RESULTS / "frontier_compute.png").write_bytes(plot_frontier(fit))
     rows = {
         r["nation"]: {
-            "doubling_months": [round(r[f"doubling_months_q{q}"], 2) for q in ("05", "50", "95")],
-            "log10_flop": [round(r[f"log10_flop_q{q}"], 2) for q in ("05", "50", "95")],
-            "gap_years_to_" + r["leader"]: [
-                round(r[f"gap_years_q{q}"], 2) for q in ("05", "50", "95")
-            ],
+            "doubling_months": [r[f"doubling_months_q{q}"] for q in ("05", "50", "95")],
+            "log10_flop": [r[f"log10_flop_q{q}"] for q in ("05", "50", "95")],
+            "gap_years_to_" + r["leader"]: [r[f"gap_years_q{q}"] for q in ("05", "50", "95")],
             "p_leader": round(r["p_leader"], 3),
         }
-        for r in table.iter_rows(named=True)
+        for r in table.filter(pl.col("status") != "insufficient data").iter_rows(named=True)
     }
     return {
         "wall_s": round(wall, 2),
@@ -99,7 +95,7 @@ def bench_frontier(ai_models: pl.DataFrame | None) -> dict:
         "sample_s": round(fit.attrs["sample_seconds"], 2),
         "checks_passed": check.passed,
         "checks": check.describe(),
-        "as_of": as_of.isoformat(),
+        "as_of": str(frontier_posterior.data_end(fit)),
         "nations": rows,
     }
 

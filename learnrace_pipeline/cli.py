@@ -64,16 +64,17 @@ def root_cause(error) -> str:
     return error.message.strip()
 
 
-def print_counts(db: Path) -> None:
+def print_counts(db: Path, fmt: str = "table") -> None:
+    """The warehouse's tables and their row counts (exact counts, thousands separated)."""
+    from learnrace_pipeline.commands._tables import Col, render
     from learnrace_pipeline.lib.storage.warehouse import table_counts
 
-    counts = table_counts(db)
-    t = Table(title=f"Warehouse {db}")
-    for c in ("schema", "table", "rows"):
-        t.add_column(c, justify="right" if c == "rows" else "left")
-    for s, name, n in counts.iter_rows():
-        t.add_row(s, name, f"{n:,}")
-    console.print(t)
+    columns = [
+        Col("schema", lambda r: r["schema"], "left"),
+        Col("table", lambda r: r["table"], "left"),
+        Col("rows", lambda r: f"{r['rows']:,}"),
+    ]
+    render(table_counts(db), fmt, columns, f"Warehouse {db}", console=console)
 
 
 @app.command()
@@ -164,9 +165,16 @@ def ui(
 
 
 @app.command()
-def tables(db: Path | None = DB_OPTION) -> None:
+def tables(
+    db: Path | None = DB_OPTION,
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+) -> None:
     """List the warehouse tables and their row counts."""
-    print_counts(_db(db))
+    from learnrace_pipeline.commands._tables import FORMATS
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    print_counts(_db(db), fmt)
 
 
 @datasets_app.command("build")

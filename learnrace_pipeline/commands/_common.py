@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from pathlib import Path
 
 import polars as pl
 from rich.console import Console
-from rich.table import Table
 
 from learnrace_pipeline.lib.storage import snapshot
 from learnrace_pipeline.lib.storage.warehouse import connect, default_db_path, fetch_pl
@@ -36,25 +33,3 @@ def load_table(table: str, source: str, db: Path | None = None) -> tuple[pl.Data
             if present:
                 return fetch_pl(con, f'SELECT * FROM harmonized."{table}"'), f"warehouse {path}"
     return snapshot.load(snapshot.DEFAULT_DATASETS, source)[table], f"snapshot datasets/{source}"
-
-
-def _jsonable(v):
-    if isinstance(v, dt.date | dt.datetime):
-        return v.isoformat()
-    if isinstance(v, float) and v != v:
-        return None
-    return v
-
-
-def emit(df: pl.DataFrame, fmt: str, title: str) -> None:
-    """Print ``df`` as JSON records (``--format json``) or a table."""
-    if fmt == "json":
-        rows = [{k: _jsonable(v) for k, v in r.items()} for r in df.iter_rows(named=True)]
-        print(json.dumps(rows, indent=2))
-        return
-    t = Table(title=title)
-    for c in df.columns:
-        t.add_column(c)
-    for r in df.iter_rows():
-        t.add_row(*[f"{v:.4g}" if isinstance(v, float) else str(v) for v in r])
-    Console().print(t)

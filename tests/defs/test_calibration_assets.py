@@ -9,7 +9,11 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from learnrace_pipeline.defs.calibration.scaling import ai_frontier_fit, av_capability_fits
+from learnrace_pipeline.defs.calibration.scaling import (
+    ai_frontier,
+    ai_frontier_hindcast,
+    av_capability_fits,
+)
 from learnrace_pipeline.defs.harmonize.assets import harmonize_checks, harmonized_assets
 from learnrace_pipeline.defs.resources import CalibrationSettings, build_resources
 from learnrace_pipeline.defs.sources.assets import source_assets, source_checks
@@ -26,7 +30,7 @@ def _materialize(instance, db, work, selection):
         db_path=str(db), calibration=CalibrationSettings(work_dir=str(work))
     )
     return dg.materialize(
-        [*DATA_DEFS, av_capability_fits, ai_frontier_fit],
+        [*DATA_DEFS, av_capability_fits, ai_frontier, ai_frontier_hindcast],
         instance=instance,
         resources=resources,
         selection=selection,
@@ -60,7 +64,13 @@ def test_scaling_assets_fit_check_store_and_reuse(dagster_instance, tmp_path):
         "harmonized/ai_models",
     ]
     assert _materialize(dagster_instance, db, work, data).success
-    fits = ["calibration/av_capability_fits", "calibration/ai_frontier_fit"]
+    fits = [
+        "calibration/av_capability_fits",
+        "calibration/ai_frontier_fit",
+        "calibration/ai_frontier",
+        "calibration/ai_frontier_hindcast",
+        "calibration/ai_frontier_hindcast_coverage",
+    ]
     first = _materialize(dagster_instance, db, work, fits)
     assert first.success
     checks = _checks(first)
@@ -68,6 +78,7 @@ def test_scaling_assets_fit_check_store_and_reuse(dagster_instance, tmp_path):
         "power_converged": True,
         "saturating_converged": True,
         "frontier_converged": True,
+        "coverage_in_band": True,
     }
     assert _meta(first, "calibration/av_capability_fits")["power/reused_saved_fit"] is False
     cap = read_table(db, "calibration", "av_capability")
@@ -81,6 +92,13 @@ def test_scaling_assets_fit_check_store_and_reuse(dagster_instance, tmp_path):
         db, "SELECT * FROM calibration.ai_frontier WHERE nation IN ('USA', 'CHN') ORDER BY nation"
     )
     assert frontier["nation"].to_list() == ["CHN", "USA"]
+    # the leader at the data end holds the record under the parent-nation attribution
+    assert frontier.filter(pl.col("nation") == "USA")["p_leader"][0] >= 0.8
+    hindcast = read_table(db, "calibration", "ai_frontier_hindcast")
+    assert set(hindcast["horizon_years"].to_list()) == {1, 2}
+    assert hindcast["origin"].n_unique() == 3
+    coverage = read_table(db, "calibration", "ai_frontier_hindcast_coverage")
+    assert coverage["horizon"].to_list() == ["1", "2", "all"]
     assert (work / "plots" / "av_experience_curves.png").stat().st_size > 10_000
     assert (work / "plots" / "ai_frontier.png").stat().st_size > 10_000
     # Nothing changed: the second run loads the saved posteriors instead of sampling again.

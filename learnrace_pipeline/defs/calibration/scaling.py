@@ -4,12 +4,15 @@
   per company, pooled within nation of headquarters (negative binomial counts with exposure =
   miles; the missing 2020 reporting year latent), power-law and saturating forms compared by
   PSIS-LOO. Tables ``calibration.av_capability`` and ``calibration.av_model_comparison``.
-- ``calibration/ai_frontier_fit``: log10 training compute of record-setting models against
-  publication date per nation; doubling times and gap to the leader. Table
-  ``calibration.ai_frontier``.
+- ``ai_frontier`` (one step): each nation's AI training-compute frontier (its record, log10
+  FLOP) as a record process of frontier runs around a trend: the posterior
+  ``calibration/ai_frontier_fit`` (netCDF) and the table ``calibration.ai_frontier`` (record,
+  doubling time, gap to the leader, P(leader) per nation at the data end).
+- ``ai_frontier_hindcast`` (one step): the frontier model refitted on the models published
+  before 2018-01-01, 2020-01-01 and 2022-01-01, each nation's record forecast one and two years
+  ahead and scored: tables ``calibration.ai_frontier_hindcast`` (one row per forecast) and
+  ``calibration.ai_frontier_hindcast_coverage`` (50% and 90% interval coverage by horizon).
 """
-
-import datetime as dt_
 
 import dagster as dg
 import polars as pl
@@ -17,15 +20,21 @@ import polars as pl
 from learnrace_pipeline.defs.calibration.checks import diagnostics_check
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
 from learnrace_pipeline.defs.sources.assets import WRITE_POOL
-from learnrace_pipeline.lib.models import av, frontier
+from learnrace_pipeline.defs.wiring import MCMC_POOL, fit_out, table_out
+from learnrace_pipeline.lib.evaluation import frontier_hindcast as fh
+from learnrace_pipeline.lib.models import av
 from learnrace_pipeline.lib.models.av_posterior import av_capability_table
 from learnrace_pipeline.lib.models.diagnostics import check_fit
+from learnrace_pipeline.lib.models.frontier_posterior import data_end, frontier_table
 from learnrace_pipeline.lib.models.saved_fits import AV_FORMS, av_fit, frontier_fit
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 from learnrace_pipeline.lib.report.plots_scaling import plot_av_experience, plot_frontier
 
 AV_KEY = ["calibration", "av_capability_fits"]
 FRONTIER_KEY = ["calibration", "ai_frontier_fit"]
+HINDCAST_KEY = ["calibration", "ai_frontier_hindcast"]
+COVERAGE_KEY = ["calibration", "ai_frontier_hindcast_coverage"]
+AI_MODELS_IN = {"ai_models": dg.AssetIn(key=["harmonized", "ai_models"])}
 
 
 @dg.asset(
@@ -84,42 +93,118 @@ def av_capability_fits(
     return dg.MaterializeResult(metadata=meta, check_results=checks)
 
 
-@dg.asset(
-    key=FRONTIER_KEY,
-    group_name="calibration",
-    kinds={"pymc", "duckdb"},
-    ins={"ai_models": dg.AssetIn(key=["harmonized", "ai_models"])},
-    pool=WRITE_POOL,
+@dg.multi_asset(
+    name="ai_frontier",
+    outs={
+        "ai_frontier_fit": fit_out(
+            FRONTIER_KEY,
+            "Frontier record process per nation: trend of frontier runs (alpha, beta in log10 "
+            "FLOP and OOM per year), runs per year, noise sd by confidence class.",
+        ),
+        "ai_frontier": table_out(
+            ["calibration", "ai_frontier"],
+            "Per nation at the data end: record (model, date, log10 FLOP), frontier q05..q95 "
+            "(log10 FLOP), doubling time (months), gap to the leader (years), P(leader).",
+        ),
+    },
+    ins=AI_MODELS_IN,
+    pool=MCMC_POOL,
     check_specs=[dg.AssetCheckSpec("frontier_converged", asset=FRONTIER_KEY, blocking=True)],
-    automation_condition=dg.AutomationCondition.eager(),
 )
-def ai_frontier_fit(
+def ai_frontier(
     context: dg.AssetExecutionContext,
     ai_models: pl.DataFrame,
-    warehouse: WarehouseResource,
     calibration: CalibrationSettings,
 ):
-    """Frontier training compute per nation (log10 FLOP against decimal year): doubling time in
-    months, frontier at the latest data date, gap to the leader in years."""
+    """Each nation's AI training-compute frontier: its record (largest training run so far,
+    log10 FLOP; observed up to the data end), the doubling time of its trend (months), its gap
+    to the leader (years at its own rate) and P(leader), at the data end."""
     fit, reused = frontier_fit(ai_models, calibration.fits_dir)
-    last = ai_models["publication_date"].max()
-    as_of = last if isinstance(last, dt_.date) else dt_.date.today()
-    table = frontier.frontier_table(fit, as_of)
-    warehouse.write({("calibration", "ai_frontier"): table})
+    context.log.info(f"frontier: {'reused saved fit' if reused else 'sampled'}")
+    table = frontier_table(fit)
     png = plot_frontier(fit)
     save_png(png, calibration.plots_dir, "ai_frontier")
-    diag = check_fit(fit)
-    return dg.MaterializeResult(
+    yield dg.Output(
+        fit,
+        output_name="ai_frontier_fit",
         metadata={
             "reused_saved_fit": dg.MetadataValue.bool(reused),
-            "as_of": str(as_of),
-            "frontier": dg.MetadataValue.md("```\n" + str(table) + "\n```"),
+            "data_end": str(data_end(fit)),
             "trend_plot": dg.MetadataValue.md(markdown_image(png, "frontier compute per nation")),
         },
-        check_results=[diagnostics_check(FRONTIER_KEY, "frontier_converged", diag)],
     )
+    yield diagnostics_check(FRONTIER_KEY, "frontier_converged", check_fit(fit))
+    yield dg.Output(
+        table,
+        output_name="ai_frontier",
+        metadata={"frontier": dg.MetadataValue.md("```\n" + str(table) + "\n```")},
+    )
+
+
+def _coverage_check(coverage: pl.DataFrame) -> dg.AssetCheckResult:
+    """WARN when the 50% or 90% coverage over all forecasts is further from nominal than three
+    binomial standard errors (at least 0.05)."""
+    row = coverage.filter(pl.col("horizon") == "all").row(0, named=True)
+    n = max(int(row["n"]), 1)
+    misses = []
+    for nominal, col in ((0.5, "coverage_50"), (0.9, "coverage_90")):
+        band = max(0.05, 3.0 * (nominal * (1 - nominal) / n) ** 0.5)
+        if abs(row[col] - nominal) > band:
+            misses.append(f"{col} {row[col]:.2f} (nominal {nominal}, band {band:.2f})")
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(COVERAGE_KEY),
+        check_name="coverage_in_band",
+        passed=not misses,
+        severity=dg.AssetCheckSeverity.WARN,
+        description="; ".join(misses) or f"coverage within its binomial band over {n} forecasts",
+        metadata={k: dg.MetadataValue.float(float(row[k])) for k in ("coverage_50", "coverage_90")},
+    )
+
+
+@dg.multi_asset(
+    name="ai_frontier_hindcast",
+    outs={
+        "ai_frontier_hindcast": table_out(
+            HINDCAST_KEY,
+            "Frontier hindcast, one row per origin, horizon (1, 2 years) and nation: record at "
+            "the origin, actual record, forecast q05..q95 (log10 FLOP), in_50, in_90.",
+        ),
+        "ai_frontier_hindcast_coverage": table_out(
+            COVERAGE_KEY,
+            "Coverage of the frontier hindcast's 50% and 90% intervals by horizon and overall.",
+        ),
+    },
+    ins=AI_MODELS_IN,
+    pool=MCMC_POOL,
+    check_specs=[dg.AssetCheckSpec("coverage_in_band", asset=COVERAGE_KEY, blocking=False)],
+)
+def ai_frontier_hindcast(
+    context: dg.AssetExecutionContext,
+    ai_models: pl.DataFrame,
+    calibration: CalibrationSettings,
+):
+    """The frontier model refitted on the models published before each origin (2018-01-01,
+    2020-01-01, 2022-01-01), each modelled nation's record (log10 FLOP) forecast 1 and 2 years
+    ahead: quantiles q05..q95, the actual record, whether the 50% and 90% intervals hold it."""
+
+    def fitter(train, config, sampler):
+        return frontier_fit(train, calibration.fits_dir, config, sampler)[0]
+
+    forecasts, origins = fh.run_frontier_hindcast(ai_models, fh.FrontierHindcastSettings(), fitter)
+    coverage = fh.coverage_table(forecasts)
+    yield dg.Output(
+        forecasts,
+        output_name="ai_frontier_hindcast",
+        metadata={"origins": dg.MetadataValue.md("```\n" + str(origins) + "\n```")},
+    )
+    yield dg.Output(
+        coverage,
+        output_name="ai_frontier_hindcast_coverage",
+        metadata={"coverage": dg.MetadataValue.md("```\n" + str(coverage) + "\n```")},
+    )
+    yield _coverage_check(coverage)
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[av_capability_fits, ai_frontier_fit])
+    return dg.Definitions(assets=[av_capability_fits, ai_frontier, ai_frontier_hindcast])

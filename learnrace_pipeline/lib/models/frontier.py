@@ -1,113 +1,110 @@
-"""The research frontier of AI training compute against time, per nation (Epoch AI tables).
+"""The AI training-compute frontier per nation: a record process of frontier runs around a
+trend (Epoch AI models, one nation per model).
 
-Selection (documented choice): **record-setters**. For each nation, the models whose training
-compute strictly exceeds that of every earlier model of that nation (whole history) are records;
-those published from ``start`` (default 2015-01-01) are the frontier observations. A model lists the countries of
-its organisations; it counts for each of them (Hong Kong is folded into China by default;
-the ``MULTI`` "Multinational" tag is not a nation and is dropped). Record-setters are preferred to
-top-k per year because before 2020 China has one to four models with compute per year, so its
-top-k picks models far from any frontier (e.g. 1.3e15 FLOP in 2017) and the slope is inflated.
-``selection="top_k"`` (top ``k`` per calendar year) is available for sensitivity.
+**What the frontier is.** A nation's frontier at date t is the largest training run it has done
+by t, its record R_n(t) (log10 FLOP). Up to the data end T_end the record is observed, so the
+model never places a nation above (or below) its own record inside the data. Beyond T_end it is
+forecast by the record process below (:mod:`.frontier_posterior`).
 
-Data checks, selection and simulation: :mod:`.frontier_data`.
+**Model.** A modelled nation n does frontier runs as a Poisson process of rate nu_n per year;
+a run at date s has log10 compute ``mu_n(s) + e``, ``mu_n(s) = alpha_n + beta_n (s - 2020)``,
+e normal with the sd of its confidence class (``sigma`` for Confident and Likely values,
+``sqrt(sigma^2 + tau_spec^2)`` for Speculative ones, ``sqrt(sigma^2 + tau_unr^2)`` for unrated
+ones). The runs that beat the nation's record are its record setters; the others leave no trace
+in the fit. Its likelihood, for the record setters y_i at t_i after the nation's entry (first
+fitted record setter, conditioned on) and the record R(s) in force over its window (entry, T_end]::
 
-Model (dims ``nation``, ``obs``)::
+    log L = sum_i [log nu_n + log Normal(y_i | mu_n(t_i), sd_i)]
+            - integral nu_n * P(a run at s beats R(s)) ds
+    P(a run at s beats R) = sum_c share_c * (1 - Phi((R - mu_n(s)) / sd_c))
 
-    y_i = log10(training compute, FLOP) of record i of nation n[i], at t_i (decimal year - 2020)
-    y_i ~ Normal(alpha_n + beta_n * t_i, sqrt(sigma^2 + tau_spec^2 * spec_i + tau_unr^2 * unr_i))
-    alpha_n ~ Normal(alpha_mu, 1.5);  beta_n ~ Normal(beta_mu, 0.2)  (OOM per year)
+with the confidence-class shares of all fitted record setters; the integral is a sum over the
+cells of :func:`~.frontier_data.make_cells` (about a month each). The entry's value adds
+``log Normal(y_entry | mu_n, sd)``. The second term is what a long spell without records says:
+a nation whose trend ran far above its record and set none is pulled down (fewer or smaller runs).
 
-``spec_i`` flags Epoch's ``Confidence == "Speculative"`` (estimate within an order of magnitude)
-and ``unr_i`` an unrated value (blank, ``Unknown``, ``Unverified``); both get an extra, learned
-noise term, which widens and down-weights them. Record-setters are serially dependent and
-selected on the outcome, so the intervals describe the fitted trend of records, not a
-sampling-theory frontier.
+Priors (dims ``nation``)::
 
-Derived quantities: doubling time ``12 * log10(2) / beta_n`` months; frontier at a date
-``alpha_n + beta_n * t`` (log10 FLOP); gap in years from nation n to the leader at a date:
-``(F_leader - F_n) / beta_n`` (years nation n needs, at its own rate, to reach the leader's
-level), where the leader is the nation holding the largest training run to date (or a nation
-the caller names).
+    alpha_n ~ Normal(alpha_mu, 1.5);  alpha_mu ~ Normal(23, 2)   (log10 FLOP at 2020.0)
+    beta_n = beta_mu + 0.1 z_n;  z_n ~ Normal(0, 1);  beta_mu ~ Normal(0.5, 0.3)   (OOM/year)
+    sigma ~ Gamma(4, 8);  tau_spec, tau_unr ~ HalfNormal(0.5);  nu_n ~ Gamma(2, 1) (runs/year)
+
+The slopes are pooled hard (0.1 OOM per year around the common slope): two or three record
+setters cannot identify a nation's own rate, and free slopes extrapolated sparse nations far
+above anything they had done. Selection of the record setters, data end, cells:
+:mod:`.frontier_data`. The hindcast (:mod:`learnrace_pipeline.lib.evaluation.frontier_hindcast`)
+measures how well forecasts cover what happened next.
+
+Derived: doubling time ``12 * log10(2) / beta_n`` months.
 """
 
 from __future__ import annotations
-
-import datetime as dt_
 
 import numpy as np
 import polars as pl
 import pymc as pm
 import xarray as xr
 
-from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.models.base import SamplerConfig, code_version, compile_model, fit
 from learnrace_pipeline.lib.models.frontier_data import (
-    SPECULATIVE,
+    CLASSES,
     T0,
     FrontierConfig,
     FrontierData,
     FrontierPriors,
-    decimal_year,
     prepare_frontier_data,
-    select_frontier,
-    simulate_frontier_data,
-    to_decimal_year,
 )
-from learnrace_pipeline.lib.models.groups import constant_data, observed_data, quantile_columns
+from learnrace_pipeline.lib.models.groups import constant_data, observed_data
 
-__all__ = [
-    "FRONTIER_SAMPLER",
-    "MODEL_TYPE",
-    "SPECULATIVE",
-    "T0",
-    "FrontierConfig",
-    "FrontierData",
-    "FrontierPriors",
-    "build_frontier_model",
-    "compile_frontier",
-    "decimal_year",
-    "fit_frontier",
-    "fit_frontier_data",
-    "frontier_at",
-    "frontier_curve",
-    "frontier_log_likelihood",
-    "frontier_table",
-    "gap_years",
-    "leader_probability",
-    "prepare_frontier_data",
-    "record_leader",
-    "select_frontier",
-    "simulate_frontier_data",
-    "to_decimal_year",
-]
-
+MODEL_TYPE = "frontier_compute"
 LOG10_2 = float(np.log10(2.0))
+
+#: Sampler defaults for the frontier model (well under a second of sampling).
+FRONTIER_SAMPLER = SamplerConfig(draws=2000, tune=1000, chains=4, target_accept=0.99, seed=20240601)
+
+
+def class_shares(points: pl.DataFrame) -> np.ndarray:
+    """Shares of the confidence classes (rated, speculative, unrated) among record setters."""
+    cls = points["confidence_class"].to_numpy()
+    return np.array([(cls == c).mean() for c in CLASSES], dtype=float)
 
 
 def build_frontier_model(data: FrontierData, priors: FrontierPriors | None = None) -> pm.Model:
-    """The frontier PyMC model (module docstring): nation trends of log10 compute."""
+    """The frontier PyMC model (module docstring)."""
     p = priors or FrontierPriors()
-    pts = data.points
+    pts, cells = data.points, data.cells
     nidx = {n: i for i, n in enumerate(data.nations)}
     n_of = np.array([nidx[n] for n in pts["nation"]], dtype=np.int64)
+    c_of = np.array([nidx[n] for n in cells["nation"]], dtype=np.int64)
     cls = pts["confidence_class"].to_numpy()
-    coords = {"nation": data.nations, "obs": np.arange(pts.height)}
+    shares = class_shares(pts)
+    coords = {"nation": data.nations, "obs": np.arange(pts.height), "cell": np.arange(cells.height)}
     with pm.Model(coords=coords) as model:
         t = pm.Data("t", pts["t"].to_numpy() - T0, dims="obs")
         pm.Data("obs_nation", n_of, dims="obs")
         spec = pm.Data("speculative", (cls == "speculative").astype(float), dims="obs")
         unr = pm.Data("unrated", (cls == "unrated").astype(float), dims="obs")
+        event = pm.Data("event", pts["event"].to_numpy().astype(float), dims="obs")
+        pm.Data("cell_nation", c_of, dims="cell")
+        cell_t = pm.Data("cell_t", cells["t"].to_numpy() - T0, dims="cell")
+        width = pm.Data("cell_width", cells["width_years"].to_numpy(), dims="cell")
+        rec = pm.Data("cell_record", cells["record"].to_numpy(), dims="cell")
         alpha_mu = pm.Normal("alpha_mu", *p.alpha_mu)
         alpha = pm.Normal("alpha", alpha_mu, p.alpha_nation_sd, dims="nation")
         beta_mu = pm.Normal("beta_mu", *p.beta_mu)
         # fixed between-nation scale: a handful of nations cannot identify it (a learned scale
-        # gave a funnel and divergences); centred, as each nation has several points
-        beta = pm.Normal("beta", beta_mu, p.beta_nation_sd, dims="nation")
-        sigma = pm.HalfNormal("sigma", p.sigma)
+        # gave a funnel and divergences); non-centred, as two or three points per nation say
+        # little beyond the common slope
+        beta_z = pm.Normal("beta_z", 0.0, 1.0, dims="nation")
+        beta = pm.Deterministic("beta", beta_mu + p.beta_nation_sd * beta_z, dims="nation")
+        # kept away from 0 (mean 0.5, 5% below 0.2): with a handful of record setters a small
+        # sigma turns the record-beating probability into a step and the sampler diverges
+        sigma = pm.Gamma("sigma", alpha=p.sigma[0], beta=p.sigma[1])
         tau_s = pm.HalfNormal("tau_speculative", p.tau_speculative)
         tau_u = pm.HalfNormal("tau_unrated", p.tau_unrated)
-        sd = pm.math.sqrt(sigma**2 + tau_s**2 * spec + tau_u**2 * unr)
+        nu = pm.Gamma("runs_per_year", alpha=p.runs[0], beta=p.runs[1], dims="nation")
         pm.Deterministic("doubling_months", 12.0 * LOG10_2 / beta, dims="nation")
+        sd = pm.math.sqrt(sigma**2 + tau_s**2 * spec + tau_u**2 * unr)
         pm.Normal(
             "log10_flop",
             alpha[n_of] + beta[n_of] * t,
@@ -115,29 +112,73 @@ def build_frontier_model(data: FrontierData, priors: FrontierPriors | None = Non
             observed=pts["log10_flop"].to_numpy(),
             dims="obs",
         )
+        mu_cell = alpha[c_of] + beta[c_of] * cell_t
+        beat = 0.0
+        for share, extra in zip(shares, (0.0, tau_s, tau_u), strict=True):
+            if share > 0:
+                sd_c = pm.math.sqrt(sigma**2 + extra**2)
+                beat = beat + share * 0.5 * pm.math.erfc((rec - mu_cell) / (sd_c * np.sqrt(2.0)))
+        pm.Potential(
+            "record_process",
+            pm.math.sum(event * pm.math.log(nu[n_of])) - pm.math.sum(nu[c_of] * width * beat),
+        )
     return model
 
 
-MODEL_TYPE = "frontier_compute"
+def record_process_term(point: dict[str, np.ndarray], data: FrontierData) -> float:
+    """The record-process term of the log-likelihood (module docstring) at one parameter point
+    (alpha, beta, sigma, tau_speculative, tau_unrated, runs_per_year), in NumPy."""
+    from scipy.special import erfc
 
-#: Sampler defaults for the frontier model.
-FRONTIER_SAMPLER = SamplerConfig(draws=1000, tune=1000, chains=4, target_accept=0.95, seed=20240601)
+    nidx = {n: i for i, n in enumerate(data.nations)}
+    pts, cells = data.points, data.cells
+    n_of = np.array([nidx[n] for n in pts["nation"]])
+    c_of = np.array([nidx[n] for n in cells["nation"]])
+    nu = np.asarray(point["runs_per_year"])
+    mu = point["alpha"][c_of] + point["beta"][c_of] * (cells["t"].to_numpy() - T0)
+    sig = float(point["sigma"])
+    beat = np.zeros(cells.height)
+    for share, extra in zip(
+        class_shares(pts), (0.0, point["tau_speculative"], point["tau_unrated"]), strict=True
+    ):
+        sd_c = np.sqrt(sig**2 + float(extra) ** 2)
+        beat += share * 0.5 * erfc((cells["record"].to_numpy() - mu) / (sd_c * np.sqrt(2.0)))
+    events = pts["event"].to_numpy()
+    width = cells["width_years"].to_numpy()
+    return float(np.sum(np.log(nu[n_of])[events]) - np.sum(nu[c_of] * width * beat))
 
 
-def frontier_log_likelihood(dt: xr.DataTree) -> xr.Dataset:
-    """Pointwise normal log-likelihood of the frontier points (chain, draw, obs), in NumPy."""
-    post = dt["posterior"].to_dataset()
-    const = dt["constant_data"].to_dataset()
-    y = dt["observed_data"]["log10_flop"]
-    n = const["obs_nation"]
-    mu = post["alpha"].isel(nation=n) + post["beta"].isel(nation=n) * const["t"]
-    var = (
-        post["sigma"] ** 2
-        + post["tau_speculative"] ** 2 * const["speculative"]
-        + post["tau_unrated"] ** 2 * const["unrated"]
+def _str(values) -> np.ndarray:
+    return np.asarray([str(v) for v in values], dtype=str)
+
+
+def _data_groups(data: FrontierData) -> dict[str, xr.Dataset]:
+    """``fit_data`` (the fitted record setters), ``records`` (every nation's running records up
+    to T_end) and ``insufficient`` (nations with too few record setters), as datasets."""
+    pts, rec, ins = data.points, data.records, data.insufficient
+    fit_data = xr.Dataset(
+        {
+            "nation": ("obs", _str(pts["nation"])),
+            "model": ("obs", _str(pts["model"])),
+            "publication_date": ("obs", _str(pts["publication_date"].cast(pl.String))),
+            "confidence_class": ("obs", _str(pts["confidence_class"])),
+        },
+        coords={"obs": np.arange(pts.height)},
     )
-    ll = -0.5 * (np.log(2 * np.pi * var) + (y - mu) ** 2 / var)
-    return xr.Dataset({"log10_flop": ll.transpose("chain", "draw", "obs")})
+    records = xr.Dataset(
+        {
+            "nation": ("record", _str(rec["nation"])),
+            "model": ("record", _str(rec["model"])),
+            "publication_date": ("record", _str(rec["publication_date"].cast(pl.String))),
+            "log10_flop": ("record", rec["log10_flop"].to_numpy().astype(float)),
+        },
+        coords={"record": np.arange(rec.height)},
+    )
+    insufficient = xr.Dataset(
+        {"n_points": ("other", ins["n_points"].to_numpy().astype(np.int64))},
+        coords={"other": _str(ins["nation"])},
+    )
+    return {"fit_data": fit_data, "records": records, "insufficient": insufficient}
 
 
 def fit_frontier(
@@ -147,16 +188,17 @@ def fit_frontier(
     *,
     compiled=None,
 ) -> xr.DataTree:
-    """Fit the frontier model to an ``ai_models`` table; return a provenance-stamped tree.
+    """Fit the frontier model to an ``ai_models`` table (models published before
+    ``config.end`` when it is set); return a provenance-stamped tree.
 
-    Groups: posterior, sample_stats, constant_data, observed_data, log_likelihood, and
-    ``fit_data`` (the selected points: nation, model, date, confidence class per ``obs``).
-    Root attrs add ``selection`` and ``start``.
+    Groups: posterior, sample_stats, constant_data, observed_data, fit_data, records,
+    insufficient (see :func:`_data_groups`). Root attrs add ``selection``, ``start``,
+    ``end`` (T_end, ISO date) and ``min_records``.
     """
     cfg = config or FrontierConfig()
     data = prepare_frontier_data(ai_models, cfg)
-    cols = ["model", "publication_date", "training_compute_flop", "confidence", "dataset"]
-    frame = ai_models.select([*cols, pl.col("nations").list.join(",")]).sort(cols, nulls_last=True)
+    cols = ["model", "publication_date", "training_compute_flop", "confidence", "nation"]
+    frame = ai_models.filter(pl.col("publication_date") <= data.end).select(cols).sort(cols)
     return fit_frontier_data(data, cfg, sampler, frame=frame, compiled=compiled)
 
 
@@ -168,168 +210,36 @@ def fit_frontier_data(
     frame: pl.DataFrame | None = None,
     compiled=None,
 ) -> xr.DataTree:
-    """Fit the frontier model to already selected points (``frame`` is hashed as the data
-    version; default: the points themselves)."""
+    """Fit the frontier model to prepared data (``frame`` is hashed as the data version;
+    default: the fitted points)."""
     cfg = config or FrontierConfig()
     model = build_frontier_model(data, cfg.priors)
     const, observed = constant_data(model), observed_data(model)
-    pts = data.points
-    fit_data = xr.Dataset(
-        {
-            "nation": ("obs", pts["nation"].to_numpy().astype(str)),
-            "model": ("obs", pts["model"].to_numpy().astype(str)),
-            "publication_date": (
-                "obs",
-                pts["publication_date"].cast(pl.String).to_numpy().astype(str),
-            ),
-            "confidence_class": ("obs", pts["confidence_class"].to_numpy().astype(str)),
-        },
-        coords={"obs": np.arange(pts.height)},
-    )
+    groups = _data_groups(data)
 
     def post(dt: xr.DataTree) -> dict[str, xr.Dataset]:
-        tmp = dt.copy()
-        tmp["constant_data"] = xr.DataTree(dataset=const)
-        tmp["observed_data"] = xr.DataTree(dataset=observed)
-        return {
-            "constant_data": const,
-            "observed_data": observed,
-            "log_likelihood": frontier_log_likelihood(tmp),
-            "fit_data": fit_data,
-        }
+        return {"constant_data": const, "observed_data": observed, **groups}
 
     dt = fit(
         compiled if compiled is not None else model,
         sampler or FRONTIER_SAMPLER,
         model_type=MODEL_TYPE,
         model_config=cfg,
-        data=frame if frame is not None else pts,
+        data=frame if frame is not None else data.points,
         code_version=code_version(__file__),
         postprocess=post,
     )
-    dt.attrs["selection"] = cfg.selection
-    dt.attrs["start"] = cfg.start
+    dt.attrs.update(
+        {
+            "selection": cfg.selection,
+            "start": cfg.start,
+            "end": data.end.isoformat(),
+            "min_records": int(cfg.min_records),
+        }
+    )
     return dt
 
 
 def compile_frontier(data: FrontierData, priors: FrontierPriors | None = None):
     """Compile the frontier model once (nutpie, numba) for repeated fits on the same data."""
     return compile_model(build_frontier_model(data, priors))
-
-
-# --------------------------------------------------------------------------------------------
-# posterior summaries
-# --------------------------------------------------------------------------------------------
-
-
-def frontier_curve(dt: xr.DataTree, when: dt_.date | float) -> xr.DataArray:
-    """Posterior log10 FLOP of each nation's fitted frontier at a date (chain, draw, nation)."""
-    t = to_decimal_year(when) if isinstance(when, dt_.date) else float(when)
-    post = dt["posterior"].to_dataset()
-    return post["alpha"] + post["beta"] * (t - T0)
-
-
-def record_leader(dt: xr.DataTree, when: dt_.date) -> str | None:
-    """The nation holding the largest selected training run published up to ``when`` (ties: the
-    nation with more fitted points, then the higher posterior-median frontier); None if no
-    nation has a point by then."""
-    fd = dt["fit_data"].to_dataset()
-    y = dt["observed_data"]["log10_flop"].values
-    dates = np.array([dt_.date.fromisoformat(d) for d in fd["publication_date"].values])
-    nations = fd["nation"].values
-    med = frontier_curve(dt, when).median(("chain", "draw"))
-    best: tuple | None = None
-    for n in med["nation"].values:
-        m = (nations == n) & (dates <= when)
-        if m.any():
-            key = (round(float(y[m].max()), 6), int((nations == n).sum()), float(med.sel(nation=n)))
-            if best is None or key > best[0]:
-                best = (key, str(n))
-    return None if best is None else best[1]
-
-
-def gap_years(
-    dt: xr.DataTree, when: dt_.date | float, leader: str | None = None
-) -> tuple[str, xr.DataArray]:
-    """The leader at a date and each nation's gap to it in years (chain, draw, nation).
-
-    Gap of nation n = (F_leader - F_n) / beta_n with F the fitted frontier at ``when``: the
-    years n needs at its own posterior rate to reach the leader's level (0 for the leader,
-    negative in draws where n is ahead). The leader is ``leader`` if given, else the holder of
-    the largest training run to date (:func:`record_leader`), else the nation with the highest
-    posterior-median frontier. The empirical record holder is the default because the fitted
-    lines of nations with five or six points extrapolate steeply and would often "lead".
-    """
-    f = frontier_curve(dt, when)
-    if leader is None and isinstance(when, dt_.date):
-        leader = record_leader(dt, when)
-    if leader is None:
-        med = f.median(("chain", "draw"))
-        leader = str(med["nation"].values[int(med.argmax("nation"))])
-    elif leader not in f["nation"].values:
-        raise ModelError(f"leader {leader!r} is not a fitted nation: {list(f['nation'].values)}")
-    return leader, (f.sel(nation=leader) - f) / dt["posterior"]["beta"]
-
-
-def leader_probability(dt: xr.DataTree, when: dt_.date | float) -> xr.DataArray:
-    """Posterior probability that each nation has the highest fitted frontier at ``when``."""
-    f = frontier_curve(dt, when)
-    top = f.argmax("nation")
-    return xr.concat(
-        [(top == i).mean(("chain", "draw")) for i in range(f.sizes["nation"])], dim="nation"
-    ).assign_coords(nation=f["nation"])
-
-
-def frontier_at(dt: xr.DataTree, as_of: dt_.date, *, leader: str | None = None) -> pl.DataFrame:
-    """Per nation at ``as_of``: quantiles of the fitted frontier (log10 FLOP), the doubling time
-    (months) and the gap to the leader (years), plus the leader and the observed record.
-
-    ``leader`` fixes the reference nation (default: the holder of the largest training run to
-    date, see :func:`gap_years`). Columns: nation, as_of, leader, p_leader (posterior probability that the nation's fitted
-    frontier is the highest), log10_flop_q05..q95, doubling_months_q05..q95, gap_years_q05..q95,
-    record_log10_flop (largest selected point up to ``as_of``; null if none), record_model,
-    n_points (selected points of the nation in the fit).
-    """
-    leader, gap = gap_years(dt, as_of, leader)
-    f = frontier_curve(dt, as_of)
-    post = dt["posterior"].to_dataset()
-    nations = [str(n) for n in post["nation"].values]
-    rows: dict = {
-        "nation": nations,
-        "as_of": [as_of] * len(nations),
-        "leader": [leader] * len(nations),
-        "p_leader": leader_probability(dt, as_of).sel(nation=nations).values.astype(float),
-    }
-    rows |= quantile_columns(f.transpose("chain", "draw", "nation"), "log10_flop")
-    rows |= quantile_columns(
-        post["doubling_months"].transpose("chain", "draw", "nation"), "doubling_months"
-    )
-    rows |= quantile_columns(gap.transpose("chain", "draw", "nation"), "gap_years")
-    fd = dt["fit_data"].to_dataset()
-    y = dt["observed_data"]["log10_flop"].values
-    dates = np.array([dt_.date.fromisoformat(d) for d in fd["publication_date"].values])
-    rec, rec_model, npts = [], [], []
-    for n in nations:
-        m = (fd["nation"].values == n) & (dates <= as_of)
-        npts.append(int((fd["nation"].values == n).sum()))
-        if m.any():
-            k = np.flatnonzero(m)[np.argmax(y[m])]
-            rec.append(float(y[k]))
-            rec_model.append(str(fd["model"].values[k]))
-        else:
-            rec.append(None)
-            rec_model.append(None)
-    out = pl.DataFrame(rows).with_columns(
-        pl.Series("record_log10_flop", rec, dtype=pl.Float64),
-        pl.Series("record_model", rec_model, dtype=pl.String),
-        pl.Series("n_points", npts, dtype=pl.Int32),
-    )
-    return out.with_columns(pl.col("as_of").cast(pl.Date))
-
-
-def frontier_table(dt: xr.DataTree, as_of: dt_.date | None = None) -> pl.DataFrame:
-    """Summary per nation: doubling time (months), current frontier (log10 FLOP) and gap to the
-    leader (years) at ``as_of`` (default: the date of the last fitted point)."""
-    if as_of is None:
-        as_of = max(dt_.date.fromisoformat(d) for d in dt["fit_data"]["publication_date"].values)
-    return frontier_at(dt, as_of)

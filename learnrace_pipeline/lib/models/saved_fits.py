@@ -38,16 +38,19 @@ def _frame_version(df: pl.DataFrame) -> str:
 def frontier_fit(
     ai_models: pl.DataFrame,
     fits_dir: Path,
-    config: frontier.FrontierConfig | None = None,
+    config: frontier_data.FrontierConfig | None = None,
     sampler: base.SamplerConfig | None = None,
 ) -> tuple[xr.DataTree, bool]:
-    """(posterior, reused) of the compute-frontier model on an ``ai_models`` table."""
-    config = config or frontier.FrontierConfig()
+    """(posterior, reused) of the compute-frontier model on an ``ai_models`` table (only the
+    models published before ``config.end`` when it is set: a hindcast origin's fit is saved
+    under its own data version)."""
+    config = config or frontier_data.FrontierConfig()
     sampler = sampler or frontier.FRONTIER_SAMPLER
     mid = base.model_id(frontier.MODEL_TYPE, config, sampler, base.code_version(frontier.__file__))
+    name = "ai_frontier" if config.end is None else f"ai_frontier_to_{config.end}"
     return fit_or_load(
         fits_dir,
-        "ai_frontier",
+        name,
         mid,
         _input_version(ai_models, frontier_data),
         lambda: frontier.fit_frontier(ai_models, config, sampler),

@@ -3,8 +3,9 @@
 - :func:`plot_av_experience`: miles per disengagement against cumulative autonomous miles, per
   company (posterior median curve + 90 % band, observed points), and the typical company of each
   nation; coloured by nation of headquarters.
-- :func:`plot_frontier`: log10 training compute of record-setting models against publication
-  date per nation, with the posterior trend and its 90 % band.
+- :func:`plot_frontier`: each modelled nation's record (largest training run so far, log10
+  FLOP) against date, its fitted record setters, the median trend of its runs and, beyond the
+  data, the forecast frontier (median and 90 % band).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from learnrace_pipeline.lib.models import av_data, av_posterior
-from learnrace_pipeline.lib.models import frontier as fr_model
+from learnrace_pipeline.lib.models import frontier_data as fr_data
+from learnrace_pipeline.lib.models import frontier_posterior as fr_post
 
 FIXED_COLOURS = {"USA": "#1f77b4", "CHN": "#d62728", "GBR": "#2ca02c", "DEU": "#ff7f0e"}
 OTHER_COLOURS = ("#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#393b79")
@@ -141,39 +143,58 @@ def plot_av_experience(dt: xr.DataTree, *, label_top: int = 6) -> bytes:
     return _png(fig)
 
 
-def plot_frontier(dt: xr.DataTree, *, until: dt_.date | None = None) -> bytes:
-    """Frontier compute trend per nation: selected record-setting models (filled: Confident or
-    Likely; hollow: Speculative or unrated) and the posterior trend with its 90 % band, from the
-    first fitted point to ``until`` (default: the last fitted point)."""
+def plot_frontier(
+    dt: xr.DataTree, *, until: dt_.date | None = None, start: dt_.date = dt_.date(2015, 1, 1)
+) -> bytes:
+    """The frontier per modelled nation, log10 FLOP against date: the record as a step line
+    (from ``start`` to the data end), the fitted record setters (filled: Confident or Likely;
+    hollow: Speculative or unrated), the median trend of the nation's runs (dotted) and, from the
+    data end to ``until`` (default: a year later), the forecast frontier's median and 90 % band.
+    """
     post = dt["posterior"].to_dataset()
     fd = dt["fit_data"].to_dataset()
     y = dt["observed_data"]["log10_flop"].values
-    t = dt["constant_data"]["t"].values + fr_model.T0
-    nations = [str(n) for n in post["nation"].values]
+    t = dt["constant_data"]["t"].values + fr_data.T0
+    end = fr_post.data_end(dt)
+    until = until or end.replace(year=end.year + 1)
+    nations = fr_post.modelled_nations(dt)
     colours = nation_colours(nations)
-    t1 = fr_model.to_decimal_year(until) if until else float(t.max())
-    grid = np.linspace(float(t.min()), t1, 80)
-    g = xr.DataArray(grid - fr_model.T0, dims="grid")
+    rec = fr_post.records(dt)
+    t_end = fr_data.to_decimal_year(end)
+    grid = np.linspace(fr_data.to_decimal_year(start), t_end, 80)
+    dates = [end + dt_.timedelta(days=int(d)) for d in np.linspace(1, (until - end).days, 12)]
+    fc = [fr_post.frontier_draws(dt, d) for d in dates]
+    t_fc = np.array([fr_data.to_decimal_year(d) for d in dates])
     fig = Figure(figsize=(9, 5.5))
     ax = fig.subplots()
-    for j, n in enumerate(nations):
+    for n in nations:
         col = colours[n]
-        curve = (post["alpha"].isel(nation=j) + post["beta"].isel(nation=j) * g).transpose(
-            "chain", "draw", "grid"
+        r = rec.filter(rec["nation"] == n)
+        tr = np.array([fr_data.to_decimal_year(d) for d in r["publication_date"]])
+        yr = r["log10_flop"].to_numpy()
+        xs, ys = list(tr[tr >= grid[0]]), list(yr[tr >= grid[0]])
+        if (tr < grid[0]).any():  # the record in force at the plot's start
+            xs, ys = [grid[0], *xs], [float(yr[tr < grid[0]].max()), *ys]
+        ax.step([*xs, t_end], [*ys, ys[-1]], where="post", color=col, lw=1.8)
+        trend = post["alpha"].sel(nation=n) + post["beta"].sel(nation=n) * xr.DataArray(
+            grid - fr_data.T0, dims="grid"
         )
-        q05, q50, q95 = _band(curve)
-        d = post["doubling_months"].isel(nation=j).median().item()
-        ax.fill_between(grid, q05, q95, color=col, alpha=0.15, lw=0)
-        ax.plot(grid, q50, color=col, lw=2, label=f"{n}: doubling {d:.1f} months")
+        ax.plot(grid, trend.median(("chain", "draw")).values, color=col, lw=1, ls=":")
+        band = np.array([_band(f.sel(nation=n)) for f in fc])
+        ax.fill_between(t_fc, band[:, 0], band[:, 2], color=col, alpha=0.15, lw=0)
+        d = post["doubling_months"].sel(nation=n).median().item()
+        ax.plot(t_fc, band[:, 1], color=col, lw=1.8, ls="--", label=f"{n}: doubling {d:.1f} months")
         m = fd["nation"].values == n
         rated = fd["confidence_class"].values == "rated"
         ax.scatter(t[m & rated], y[m & rated], color=col, s=22)
         ax.scatter(t[m & ~rated], y[m & ~rated], facecolors="none", edgecolors=col, s=26)
-    ax.set_xlabel("publication date")
-    ax.set_ylabel("log10 training compute (FLOP)")
-    sel = dt.attrs.get("selection", "records")
+    ax.axvline(t_end, color="grey", lw=0.8, ls="--")
+    ax.set_xlabel("date")
+    ax.set_ylabel("largest training run so far, log10 FLOP")
     ax.set_title(
-        f"AI training-compute frontier per nation ({sel}; 90% band; hollow = Speculative/unrated)"
+        f"AI training-compute frontier per nation (data to {end}; forecast median, 90% band; "
+        "dotted: trend of runs)",
+        fontsize=9,
     )
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(alpha=0.3)
