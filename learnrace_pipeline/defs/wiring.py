@@ -16,8 +16,10 @@ import dagster as dg
 import polars as pl
 
 from learnrace_pipeline.defs.resources import CalibrationSettings
-from learnrace_pipeline.lib.models.learning.panel import Panel, build_panel
+from learnrace_pipeline.lib.models.learning.panel import Panel, pooled_wright_panel
+from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
 from learnrace_pipeline.lib.sources import SOURCE_TABLES
+from learnrace_pipeline.lib.vocab import experience_map
 
 WRITE_POOL = "duckdb_write"
 MCMC_POOL = "mcmc"
@@ -86,16 +88,45 @@ def table_out(
     )
 
 
+def _industry_ids(panel: Panel, calibration: CalibrationSettings) -> list[str] | None:
+    if not calibration.industries:
+        return None
+    return panel.series.filter(pl.col("industry").is_in(calibration.industries))[
+        "series_id"
+    ].to_list()
+
+
 def pooled_panel(
     cost_observations: pl.DataFrame,
     production: pl.DataFrame,
     technologies: pl.DataFrame,
     calibration: CalibrationSettings,
 ) -> Panel:
-    """Every series with cost and cumulative production (>= 6 points), optionally restricted to
+    """Every cost series with experience (own-id production or the declared experience map,
+    checked in full against these tables), >= 6 points, one series per technology and nation;
+    optionally restricted to ``calibration.industries``."""
+    experience_map.check_against(experience_map.load(), technologies, production)
+    panel = pooled_wright_panel(cost_observations, production, technologies)
+    keep = _industry_ids(panel, calibration)
+    if keep is not None:
+        panel = pooled_wright_panel(cost_observations, production, technologies, series_ids=keep)
+    return panel
+
+
+def time_panel(
+    cost_observations: pl.DataFrame,
+    technologies: pl.DataFrame,
+    calibration: CalibrationSettings,
+    *,
+    performance: bool = False,
+) -> Panel:
+    """Every cost series (or, ``performance``, every performance series, reciprocal) with >= 6
+    years, production or not, one series per technology and nation; optionally restricted to
     ``calibration.industries``."""
-    panel = build_panel(cost_observations, production, technologies)
-    if calibration.industries:
-        keep = panel.series.filter(pl.col("industry").is_in(calibration.industries))["series_id"]
-        panel = build_panel(cost_observations, production, technologies, series_ids=keep.to_list())
+    panel = build_time_panel(cost_observations, technologies, performance=performance)
+    keep = _industry_ids(panel, calibration)
+    if keep is not None:
+        panel = build_time_panel(
+            cost_observations, technologies, performance=performance, series_ids=keep
+        )
     return panel

@@ -99,6 +99,12 @@ class LearningConfig:
         return self.trend in ("time", "both")
 
 
+#: Priors of the Moore's-law fit of performance series (the time trend of 1/performance):
+#: improvement rates of tens of percent per year (TOP500 FLOP/s and transistors per chip
+#: gain 0.35-0.6 log per year), an order of magnitude above the cost time trends the default
+#: ``m`` prior is set for; wider industry and series spreads to match.
+PERFORMANCE_PRIORS = LearningPriors(m_mu=0.2, m_sd=0.3, tau_m_industry=0.2, tau_m_series=0.2)
+
 #: ``sigma_param="auto"`` uses the centred form from this many series on.
 CENTRED_SIGMA_MIN_SERIES = 30
 

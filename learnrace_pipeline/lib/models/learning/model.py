@@ -221,6 +221,8 @@ def create_learning_model(
     """
     if config.level == "nation" and not panel.has_world:
         raise ModelError("the nation level needs a nation panel (build_nation_panel)")
+    if config.has_w and not panel.has_experience:
+        raise ModelError(f"trend {config.trend!r} needs experience; this panel has none")
     pr = config.priors
     data = panel.data()
     coords = panel.coords()

@@ -2,10 +2,13 @@
 
 Input frames are warehouse-shaped (:mod:`learnrace_pipeline.lib.sources.schema`):
 ``cost_observations``, ``production`` and ``technologies``. :func:`build_panel` joins each cost
-series to its cumulative production on ``(series_id, nation, year)`` (the production series may
-have another id: pass ``experience={cost_series_id: production_series_id}``), and returns a
-:class:`Panel` with one row per *first difference* (year ``t`` against the previous kept year of
-the same series and nation):
+series to its cumulative production: under the same ``series_id`` and nation by default, or as
+the declared experience map says (``experience_map``: the production series, at the cost row's
+nation or at the world level, over given nations and years; see
+:mod:`learnrace_pipeline.lib.vocab.experience_map`). :func:`pooled_wright_panel` is the panel of
+the pooled fits: the shipped map and one series per technology and nation (:mod:`.selection`).
+It returns a :class:`Panel` with one row per *first difference* (year ``t`` against the previous
+kept year of the same series and nation):
 
 ==================  ==============================================================================
 ``dlogc``           ``log(unit_cost_t) - log(unit_cost_prev)``; unit_cost in its own unit, so the
@@ -25,10 +28,13 @@ series with the reason):
 1. ``metric_kinds``: by default only cost-like metrics (``price``, ``cost``, ``lcoe``,
    ``installed_cost``, ``input_per_output``); ``performance`` series (higher is better) are
    excluded because Wright's law is stated for falling costs.
-2. Points need a strictly positive cumulative production in the same year (years without
-   production are dropped, not imputed).
+2. Experience: a series with no production under its id and no entry in the map, or rows of
+   nations its entry does not cover, are excluded; points need a strictly positive cumulative
+   production in the same year (years without production are dropped, not imputed).
 3. ``min_points``: a series needs at least this many joined points (so ``min_points - 1``
    differences); default 6.
+4. ``one_per_technology``: copies of a technology and nation kept by another series (the rule of
+   :mod:`.selection`).
 
 Fixed shapes for refits: the panel's arrays (:meth:`Panel.data`) have one entry per difference.
 For a hindcast at an origin year, :meth:`Panel.origin_mask` gives a 0/1 weight per difference that
@@ -37,6 +43,7 @@ switches off every later point; the layout (and so a compiled model) stays the s
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,8 +52,11 @@ import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
+from learnrace_pipeline.lib.models.learning import selection
 from learnrace_pipeline.lib.sources import reader
 from learnrace_pipeline.lib.storage import snapshot
+from learnrace_pipeline.lib.vocab import experience_map as experience_mod
+from learnrace_pipeline.lib.vocab.experience_map import ExperienceEntry
 
 #: Metric kinds whose values fall as a technology learns (see schema.METRIC_KINDS).
 COST_METRIC_KINDS = ("price", "cost", "lcoe", "installed_cost", "input_per_output")
@@ -76,6 +86,8 @@ class Panel:
         excluded: dropped series, columns ``series_id``, ``nation``, ``reason``.
         industries, technologies, nations: sorted coordinate labels.
         has_world: True for nation panels (``dlogq_world`` present).
+        has_experience: False for time-trend panels (no production: ``dlogq`` is 0 and
+            ``cumulative_production`` null; only the time-trend model can be fitted to them).
     """
 
     obs: pl.DataFrame
@@ -86,6 +98,7 @@ class Panel:
     technologies: tuple[str, ...]
     nations: tuple[str, ...]
     has_world: bool = False
+    has_experience: bool = True
     meta: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -166,20 +179,45 @@ def _require(df: pl.DataFrame, cols: Iterable[str], table: str) -> None:
         )
 
 
-def _joined_levels(
-    cost_observations: pl.DataFrame,
-    production: pl.DataFrame,
-    technologies: pl.DataFrame,
+def _experience_frame(
     experience: Mapping[str, str] | None,
+    experience_map: Sequence[ExperienceEntry] | None,
+) -> pl.DataFrame:
+    """One row per mapped cost series: ``series_id``, ``_prod_series``, ``_scope``
+    (``same_id``, ``national`` or ``world``), ``_nations`` (null: all), ``_first_year``,
+    ``_last_year``."""
+    rows = [
+        {"series_id": k, "_prod_series": v, "_scope": "national", "_nations": None,
+         "_first_year": None, "_last_year": None}
+        for k, v in (experience or {}).items()
+    ]  # fmt: skip
+    rows += [
+        {"series_id": e.cost_series_id, "_prod_series": e.production_series_id,
+         "_scope": e.scope, "_nations": list(e.nations) if e.nations else None,
+         "_first_year": e.first_year, "_last_year": e.last_year}
+        for e in experience_map or ()
+        if e.cost_series_id not in (experience or {})
+    ]  # fmt: skip
+    return pl.DataFrame(
+        rows,
+        schema={"series_id": pl.String, "_prod_series": pl.String, "_scope": pl.String,
+                "_nations": pl.List(pl.String), "_first_year": pl.Int32, "_last_year": pl.Int32},
+    )  # fmt: skip
+
+
+def cost_with_technology(
+    cost_observations: pl.DataFrame,
+    technologies: pl.DataFrame,
     metric_kinds: tuple[str, ...] | None,
     series_ids: Iterable[str] | None,
     nations: Iterable[str] | None,
-) -> tuple[pl.DataFrame, list[dict]]:
+    excluded: list[dict],
+) -> pl.DataFrame:
+    """Positive costs of the selected series with their technology columns (``technology``,
+    ``industry``, ``unit``, ``metric_kind``); series of other metric kinds are appended to
+    ``excluded``. DataError on a non-positive cost or a series unknown to ``technologies``."""
     _require(cost_observations, _COST_COLS, "cost_observations")
-    _require(production, _PROD_COLS, "production")
     _require(technologies, _TECH_COLS, "technologies")
-    excluded: list[dict] = []
-
     cost = cost_observations.select(_COST_COLS)
     if series_ids is not None:
         cost = cost.filter(pl.col("series_id").is_in(list(series_ids)))
@@ -210,35 +248,101 @@ def _joined_levels(
                 {"series_id": sid, "nation": nat, "reason": f"metric_kind {kind!r} not modelled"}
             )
         cost = cost.filter(pl.col("metric_kind").is_in(list(metric_kinds)))
+    return cost
 
-    mapping = dict(experience or {})
-    cost = cost.with_columns(
-        pl.col("series_id")
-        .replace_strict(mapping, default=pl.col("series_id"), return_dtype=pl.String)
-        .alias("_prod_series")
+
+def _joined_levels(
+    cost_observations: pl.DataFrame,
+    production: pl.DataFrame,
+    technologies: pl.DataFrame,
+    experience: Mapping[str, str] | None,
+    metric_kinds: tuple[str, ...] | None,
+    series_ids: Iterable[str] | None,
+    nations: Iterable[str] | None,
+    experience_map: Sequence[ExperienceEntry] | None = None,
+) -> tuple[pl.DataFrame, list[dict]]:
+    _require(production, _PROD_COLS, "production")
+    excluded: list[dict] = []
+    cost = cost_with_technology(
+        cost_observations, technologies, metric_kinds, series_ids, nations, excluded
+    )
+    if experience_map:
+        experience_mod.check_against(experience_map, technologies, production, require_cost=False)
+    mapped = _experience_frame(experience, experience_map)
+    own_ids = production["series_id"].unique()
+    cost = (
+        cost.join(mapped, on="series_id", how="left")
+        .with_columns(
+            pl.col("_prod_series").fill_null(pl.col("series_id")),
+            pl.col("_scope").fill_null("same_id"),
+        )
+        .filter(
+            (pl.col("_first_year").is_null() | (pl.col("year") >= pl.col("_first_year")))
+            & (pl.col("_last_year").is_null() | (pl.col("year") <= pl.col("_last_year")))
+        )
+    )
+    outside = cost.filter(
+        pl.col("_nations").is_not_null() & ~pl.col("_nations").list.contains(pl.col("nation"))
+    ).unique(["series_id", "nation"])
+    for sid, nat, nations in outside.select("series_id", "nation", "_nations").rows():
+        excluded.append(
+            {
+                "series_id": sid,
+                "nation": nat,
+                "reason": f"no experience at this nation: its entry in "
+                f"{experience_mod.EXPERIENCE_MAP_FILE.name} covers {'|'.join(nations)} only",
+            }
+        )
+    cost = cost.join(
+        outside.select("series_id", "nation"), on=["series_id", "nation"], how="anti"
+    ).with_columns(
+        pl.when(pl.col("_scope") == "world")
+        .then(pl.lit(experience_mod.WORLD))
+        .otherwise(pl.col("nation"))
+        .alias("_prod_nation")
     )
     prod = production.select(
         pl.col("series_id").alias("_prod_series"),
-        "nation",
+        pl.col("nation").alias("_prod_nation"),
         "year",
         "cumulative_production",
         *([pl.col("unit").alias("production_unit")] if "unit" in production.columns else []),
     )
-    joined = cost.join(prod, on=["_prod_series", "nation", "year"], how="left")
+    joined = cost.join(prod, on=["_prod_series", "_prod_nation", "year"], how="left")
     no_prod = joined.group_by("series_id", "nation").agg(
-        (pl.col("cumulative_production").fill_null(0) > 0).sum().alias("n")
+        (pl.col("cumulative_production").fill_null(0) > 0).sum().alias("n"),
+        pl.col("_prod_series").first(),
+        pl.col("_prod_nation").first(),
+        pl.col("_scope").first(),
     )
-    for sid, nat, _ in no_prod.filter(pl.col("n") == 0).rows():
-        excluded.append(
-            {"series_id": sid, "nation": nat, "reason": "no positive cumulative production"}
-        )
+    for sid, nat, _, prod_sid, prod_nat, scope in no_prod.filter(pl.col("n") == 0).rows():
+        if scope == "same_id" and sid not in own_ids:
+            reason = (
+                f"no experience: no production with this series_id and no entry in "
+                f"{experience_mod.EXPERIENCE_MAP_FILE.name}"
+            )
+        else:
+            reason = f"no positive cumulative production of {prod_sid} at {prod_nat} in its years"
+        excluded.append({"series_id": sid, "nation": nat, "reason": reason})
     joined = joined.filter(pl.col("cumulative_production") > 0)
     if "production_unit" not in joined.columns:
         joined = joined.with_columns(pl.lit(None, pl.String).alias("production_unit"))
-    return joined, excluded
+    return joined.drop("_scope", "_nations", "_first_year", "_last_year", "_prod_nation"), excluded
 
 
-def _finish(levels: pl.DataFrame, excluded: list[dict], min_points: int, has_world: bool) -> Panel:
+def finish_panel(
+    levels: pl.DataFrame,
+    excluded: list[dict],
+    min_points: int,
+    has_world: bool,
+    *,
+    one_per_technology: bool = False,
+    has_experience: bool = True,
+) -> Panel:
+    """The :class:`Panel` of joined level points (one row per series, nation and year with
+    ``unit_cost``, ``cumulative_production``, the technology columns): ``min_points`` filter,
+    optionally one series per technology and nation (:mod:`.selection`), first differences and
+    indices. Without experience (``has_experience=False``, time-trend panels) ``dlogq`` is 0."""
     if min_points < 2:
         raise DataError(f"min_points must be >= 2, got {min_points}", source="panel")
     levels = levels.sort("series_id", "nation", "year")
@@ -249,6 +353,9 @@ def _finish(levels: pl.DataFrame, excluded: list[dict], min_points: int, has_wor
         )
     keep = counts.filter(pl.col("n") >= min_points).select("series_id", "nation")
     levels = levels.join(keep, on=["series_id", "nation"], how="semi")
+    if one_per_technology:
+        levels, dropped = selection.one_per_technology(levels)
+        excluded.extend(dropped)
     if levels.height == 0:
         raise DataError(
             f"no series left with >= {min_points} points joined to production", source="panel"
@@ -262,7 +369,7 @@ def _finish(levels: pl.DataFrame, excluded: list[dict], min_points: int, has_wor
     )
     levels = levels.with_columns(
         pl.col("unit_cost").log().alias("log_cost"),
-        pl.col("cumulative_production").log().alias("log_q"),
+        (pl.col("cumulative_production").log() if has_experience else pl.lit(0.0)).alias("log_q"),
     )
     if has_world:
         levels = levels.with_columns(pl.col("cumulative_world").log().alias("log_q_world"))
@@ -356,6 +463,7 @@ def _finish(levels: pl.DataFrame, excluded: list[dict], min_points: int, has_wor
         technologies=technologies,
         nations=nations,
         has_world=has_world,
+        has_experience=has_experience,
         meta={"min_points": min_points},
     )
 
@@ -370,25 +478,45 @@ def build_panel(
     metric_kinds: tuple[str, ...] | None = COST_METRIC_KINDS,
     series_ids: Iterable[str] | None = None,
     nations: Iterable[str] | None = None,
+    experience_map: Sequence[ExperienceEntry] | None = None,
+    one_per_technology: bool = False,
 ) -> Panel:
     """Join costs to cumulative production and take first differences (see module docstring).
 
     Args:
         cost_observations, production, technologies: warehouse tables (schema.TABLES).
-        experience: cost series_id -> production series_id whose cumulative production is the
-            experience variable (default: the same series_id).
+        experience: cost series_id -> production series_id whose cumulative production (same
+            nation) is the experience variable (default: the same series_id).
+        experience_map: declared entries (:mod:`learnrace_pipeline.lib.vocab.experience_map`):
+            production series, national or world scope, years; checked against the tables
+            (entries whose cost series is absent are skipped). ``experience`` wins over it.
+        one_per_technology: keep one series per technology and nation (:mod:`.selection`).
         min_points: minimum joined points per series (>= 2).
         metric_kinds: keep only these metric kinds (``None``: keep all).
         series_ids, nations: optional subsets.
 
     Raises:
         DataError: missing columns, non-positive costs, cost series unknown to ``technologies``,
-            falling cumulative production, or nothing left after the filters.
+            a bad experience-map entry, falling cumulative production, or nothing left after
+            the filters.
     """
     joined, excluded = _joined_levels(
-        cost_observations, production, technologies, experience, metric_kinds, series_ids, nations
+        cost_observations,
+        production,
+        technologies,
+        experience,
+        metric_kinds,
+        series_ids,
+        nations,
+        experience_map,
     )
-    return _finish(joined, excluded, min_points, has_world=False)
+    panel = finish_panel(
+        joined, excluded, min_points, has_world=False, one_per_technology=one_per_technology
+    )
+    if experience_map is None and not one_per_technology:
+        return panel
+    reasons = selection.copies_of_kept(panel.excluded, panel.series, technologies)
+    return dataclasses.replace(panel, excluded=reasons)
 
 
 def build_nation_panel(
@@ -421,18 +549,36 @@ def build_nation_panel(
     joined = joined.join(world, on=["_prod_series", "year"], how="inner").filter(
         pl.col("cumulative_world") > 0
     )
-    return _finish(joined, excluded, min_points, has_world=True)
+    return finish_panel(joined, excluded, min_points, has_world=True)
 
 
-def load_panel(
-    sources: Sequence[str] = ("pcdb_carnegie",),
+def pooled_wright_panel(
+    cost_observations: pl.DataFrame,
+    production: pl.DataFrame,
+    technologies: pl.DataFrame,
     *,
-    datasets: str | None = None,
-    raw_dir: str | None = None,
+    series_ids: Iterable[str] | None = None,
     min_points: int = 6,
 ) -> Panel:
-    """The Wright panel of ``sources``, read from the ``datasets/`` snapshot (default) or, with
-    ``raw_dir``, parsed from the raw files by the sources' readers."""
+    """The pooled learning-curve panel: every cost-like series with experience (production
+    under its own id, or the declared experience map's entry), at least ``min_points`` joined
+    points, one series per technology and nation (:mod:`.selection`)."""
+    return build_panel(
+        cost_observations,
+        production,
+        technologies,
+        experience_map=experience_mod.load(),
+        one_per_technology=True,
+        series_ids=series_ids,
+        min_points=min_points,
+    )
+
+
+def load_tables(
+    sources: Sequence[str], *, datasets: str | None = None, raw_dir: str | None = None
+) -> dict[str, pl.DataFrame]:
+    """``cost_observations``, ``production`` and ``technologies`` of ``sources`` stacked, read
+    from the ``datasets/`` snapshot (default) or, with ``raw_dir``, parsed from the raw files."""
     parts: dict[str, list[pl.DataFrame]] = {
         "cost_observations": [],
         "production": [],
@@ -450,10 +596,19 @@ def load_panel(
                 frames.append(
                     tables[name].select([c for c in tables[name].columns if not c.startswith("_")])
                 )
-    merged = {k: pl.concat(v, how="diagonal_relaxed") for k, v in parts.items()}
-    return build_panel(
-        merged["cost_observations"],
-        merged["production"],
-        merged["technologies"],
-        min_points=min_points,
+    return {k: pl.concat(v, how="diagonal_relaxed") for k, v in parts.items()}
+
+
+def load_panel(
+    sources: Sequence[str] = ("pcdb_carnegie",),
+    *,
+    datasets: str | None = None,
+    raw_dir: str | None = None,
+    min_points: int = 6,
+) -> Panel:
+    """The pooled Wright panel (:func:`pooled_wright_panel`) of ``sources``, read from the
+    ``datasets/`` snapshot (default) or, with ``raw_dir``, parsed from the raw files."""
+    t = load_tables(sources, datasets=datasets, raw_dir=raw_dir)
+    return pooled_wright_panel(
+        t["cost_observations"], t["production"], t["technologies"], min_points=min_points
     )

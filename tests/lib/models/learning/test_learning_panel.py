@@ -80,7 +80,9 @@ def test_filters_are_reported() -> None:
     reasons = dict(zip(p.excluded["series_id"], p.excluded["reason"], strict=True))
     assert reasons["t:short"] == "3 point(s) < min_points 6"
     assert reasons["t:perf"] == "metric_kind 'performance' not modelled"
-    assert reasons["t:noprod"] == "no positive cumulative production"
+    assert reasons["t:noprod"] == (
+        "no experience: no production with this series_id and no entry in experience_map.csv"
+    )
     assert p.n_obs == 7
     np.testing.assert_allclose(p.obs["dlogc"].to_numpy(), np.log(0.9))
     np.testing.assert_allclose(p.obs["dlogq"].to_numpy(), np.log(1.3))
