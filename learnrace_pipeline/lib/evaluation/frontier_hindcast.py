@@ -97,12 +97,16 @@ def _fit(ai: pl.DataFrame, cfg: FrontierConfig, sampler: SamplerConfig) -> xr.Da
 def forecast_rows(
     dt: xr.DataTree, ai_models: pl.DataFrame, origin: dt_.date, horizons, seed: int
 ) -> list[dict]:
-    """One scored row per modelled nation and horizon of a fit made at ``origin``."""
+    """One scored row per modelled nation and horizon of a fit made at ``origin`` (horizons
+    whose target date is after the table's last publication date are skipped)."""
     rows = []
     start = record_at(dt, origin)
     start_map = dict(zip(start["nation"], start["log10_flop"], strict=True))
+    last = ai_models["publication_date"].max()
     for h in horizons:
         target = _add_years(origin, h)
+        if target > last:  # the table cannot say what the record was then
+            continue
         f = frontier_draws(dt, target, seed=seed)
         q = f.quantile(list(QUANTILES), dim=SAMPLE_DIMS)
         actual = actual_records(ai_models, target)

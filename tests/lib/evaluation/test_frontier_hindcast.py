@@ -154,3 +154,11 @@ def test_real_hindcast_on_the_snapshot():
     assert cov["coverage_90"] >= 0.8
     usa = forecasts.filter((pl.col("nation") == "USA") & (pl.col("origin") == D(2022, 1, 1)))
     assert usa["actual_model"].to_list() == ["Minerva (540B)", "Gemini 1.0 Ultra"]
+
+
+def test_targets_after_the_data_are_not_scored():
+    settings = fh.FrontierHindcastSettings(origins=("2023-06-01",), horizons=(1, 2))
+    forecasts, _ = fh.run_frontier_hindcast(_table(), settings, lambda ai, c, s: _fixed_fit(ai, c))
+    # the table ends on 2024-09-01: one year ahead is scored, two years ahead is not
+    assert forecasts["horizon_years"].unique().to_list() == [1]
+    assert forecasts["target_date"].max() == D(2024, 6, 1)
