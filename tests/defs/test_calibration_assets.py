@@ -40,7 +40,9 @@ def _materialize(instance, db, work, selection):
 
 def _checks(result) -> dict[str, bool]:
     return {
-        e.event_specific_data.check_name: e.event_specific_data.passed
+        f"{e.event_specific_data.asset_key.to_user_string()}:{e.event_specific_data.check_name}": (
+            e.event_specific_data.passed
+        )
         for e in result.all_events
         if e.event_type_value == "ASSET_CHECK_EVALUATION"
     }
@@ -65,7 +67,10 @@ def test_scaling_assets_fit_check_store_and_reuse(dagster_instance, tmp_path):
     ]
     assert _materialize(dagster_instance, db, work, data).success
     fits = [
-        "calibration/av_capability_fits",
+        "calibration/av_power_fit",
+        "calibration/av_saturating_fit",
+        "calibration/av_capability",
+        "calibration/av_model_comparison",
         "calibration/ai_frontier_fit",
         "calibration/ai_frontier",
         "calibration/ai_frontier_hindcast",
@@ -75,12 +80,12 @@ def test_scaling_assets_fit_check_store_and_reuse(dagster_instance, tmp_path):
     assert first.success
     checks = _checks(first)
     assert checks == {
-        "power_converged": True,
-        "saturating_converged": True,
-        "frontier_converged": True,
-        "coverage_in_band": True,
+        "calibration/av_power_fit:converged": True,
+        "calibration/av_saturating_fit:converged": True,
+        "calibration/ai_frontier_fit:converged": True,
+        "calibration/ai_frontier_hindcast_coverage:coverage_in_band": True,
     }
-    assert _meta(first, "calibration/av_capability_fits")["power/reused_saved_fit"] is False
+    assert _meta(first, "calibration/av_power_fit")["reused_saved_fit"] is False
     cap = read_table(db, "calibration", "av_capability")
     waymo = (
         cap.filter((pl.col("name") == "Waymo") & (pl.col("form") == "power"))
@@ -104,6 +109,6 @@ def test_scaling_assets_fit_check_store_and_reuse(dagster_instance, tmp_path):
     # Nothing changed: the second run loads the saved posteriors instead of sampling again.
     second = _materialize(dagster_instance, db, work, fits)
     assert second.success
-    assert _meta(second, "calibration/av_capability_fits")["power/reused_saved_fit"] is True
+    assert _meta(second, "calibration/av_power_fit")["reused_saved_fit"] is True
     assert _meta(second, "calibration/ai_frontier_fit")["reused_saved_fit"] is True
     assert read_table(db, "calibration", "av_capability").equals(cap)

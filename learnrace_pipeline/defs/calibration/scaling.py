@@ -1,9 +1,10 @@
 """Scaling laws and the research frontier (group ``calibration``).
 
-- ``calibration/av_capability_fits``: miles per disengagement against cumulative autonomous miles
+- ``av_capability_fits`` (one step): miles per disengagement against cumulative autonomous miles
   per company, pooled within nation of headquarters (negative binomial counts with exposure =
   miles; the missing 2020 reporting year latent), power-law and saturating forms compared by
-  PSIS-LOO. Tables ``calibration.av_capability`` and ``calibration.av_model_comparison``.
+  PSIS-LOO: posteriors ``calibration/av_{power,saturating}_fit``, tables
+  ``calibration.av_capability`` and ``calibration.av_model_comparison``.
 - ``ai_frontier`` (one step): each nation's AI training-compute frontier (its record, log10
   FLOP) as a record process of frontier runs around a trend: the posterior
   ``calibration/ai_frontier_fit`` (netCDF) and the table ``calibration.ai_frontier`` (record,
@@ -18,8 +19,7 @@ import dagster as dg
 import polars as pl
 
 from learnrace_pipeline.defs.calibration.checks import diagnostics_check
-from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
-from learnrace_pipeline.defs.sources.assets import WRITE_POOL
+from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import MCMC_POOL, fit_out, table_out
 from learnrace_pipeline.lib.evaluation import frontier_hindcast as fh
 from learnrace_pipeline.lib.models import av
@@ -30,28 +30,48 @@ from learnrace_pipeline.lib.models.saved_fits import AV_FORMS, av_fit, frontier_
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 from learnrace_pipeline.lib.report.plots_scaling import plot_av_experience, plot_frontier
 
-AV_KEY = ["calibration", "av_capability_fits"]
 FRONTIER_KEY = ["calibration", "ai_frontier_fit"]
 HINDCAST_KEY = ["calibration", "ai_frontier_hindcast"]
 COVERAGE_KEY = ["calibration", "ai_frontier_hindcast_coverage"]
 AI_MODELS_IN = {"ai_models": dg.AssetIn(key=["harmonized", "ai_models"])}
 
 
-@dg.asset(
-    key=AV_KEY,
-    group_name="calibration",
-    kinds={"pymc", "duckdb"},
+def av_fit_key(form: str) -> list[str]:
+    """Asset key of an AV capability posterior: ``calibration/av_<form>_fit``."""
+    return ["calibration", f"av_{form}_fit"]
+
+
+@dg.multi_asset(
+    name="av_capability_fits",
+    outs={
+        **{
+            f"av_{form}_fit": fit_out(
+                av_fit_key(form),
+                f"AV capability posterior, {form} form: miles per disengagement against "
+                "cumulative CA autonomous miles, companies pooled within nation.",
+            )
+            for form in AV_FORMS
+        },
+        "av_capability": table_out(
+            ["calibration", "av_capability"],
+            "Per company and nation and form: slope b (elasticity of miles per disengagement "
+            "to cumulative miles), floor (log MPD), MPD now and at 10x miles (miles per "
+            "disengagement; mean and 90% interval).",
+        ),
+        "av_model_comparison": table_out(
+            ["calibration", "av_model_comparison"],
+            "PSIS-LOO elpd and se of the power and saturating AV forms.",
+        ),
+    },
     ins={"av_testing": dg.AssetIn(key=["harmonized", "av_testing"])},
-    pool=WRITE_POOL,
+    pool=MCMC_POOL,
     check_specs=[
-        dg.AssetCheckSpec(f"{f}_converged", asset=AV_KEY, blocking=True) for f in AV_FORMS
+        dg.AssetCheckSpec("converged", asset=av_fit_key(f), blocking=True) for f in AV_FORMS
     ],
-    automation_condition=dg.AutomationCondition.eager(),
 )
 def av_capability_fits(
     context: dg.AssetExecutionContext,
     av_testing: pl.DataFrame,
-    warehouse: WarehouseResource,
     calibration: CalibrationSettings,
 ):
     """AV capability (miles per disengagement, MPD) against cumulative CA autonomous miles.
@@ -59,12 +79,16 @@ def av_capability_fits(
     Units: slope b is the elasticity of MPD to cumulative miles (doubling miles multiplies MPD by
     2^b); floor is the saturating form's asymptotic log MPD; MPD in miles per disengagement.
     """
-    fits, checks, meta = {}, [], {}
+    fits = {}
     for form in AV_FORMS:
         fit, reused = av_fit(av_testing, calibration.fits_dir, form)
         fits[form] = fit
-        meta[f"{form}/reused_saved_fit"] = dg.MetadataValue.bool(reused)
-        checks.append(diagnostics_check(AV_KEY, f"{form}_converged", av.check_av_fit(fit)))
+        yield dg.Output(
+            fit,
+            output_name=f"av_{form}_fit",
+            metadata={"reused_saved_fit": dg.MetadataValue.bool(reused)},
+        )
+        yield diagnostics_check(av_fit_key(form), "converged", av.check_av_fit(fit))
     capability = pl.concat(
         [
             av_capability_table(f).with_columns(pl.lit(form).alias("form"))
@@ -73,24 +97,23 @@ def av_capability_fits(
         how="diagonal_relaxed",
     )
     comparison = av.compare_av_forms(fits)
-    warehouse.write(
-        {
-            ("calibration", "av_capability"): capability,
-            ("calibration", "av_model_comparison"): comparison,
-        }
-    )
     png = plot_av_experience(fits["power"])
     save_png(png, calibration.plots_dir, "av_experience_curves")
-    meta.update(
-        {
+    yield dg.Output(
+        capability,
+        output_name="av_capability",
+        metadata={
             "companies": dg.MetadataValue.int(capability.filter(pl.col("form") == "power").height),
-            "loo_comparison": dg.MetadataValue.md("```\n" + str(comparison) + "\n```"),
             "experience_curves": dg.MetadataValue.md(
                 markdown_image(png, "AV experience curves by nation")
             ),
-        }
+        },
     )
-    return dg.MaterializeResult(metadata=meta, check_results=checks)
+    yield dg.Output(
+        comparison,
+        output_name="av_model_comparison",
+        metadata={"loo_comparison": dg.MetadataValue.md("```\n" + str(comparison) + "\n```")},
+    )
 
 
 @dg.multi_asset(
@@ -109,7 +132,7 @@ def av_capability_fits(
     },
     ins=AI_MODELS_IN,
     pool=MCMC_POOL,
-    check_specs=[dg.AssetCheckSpec("frontier_converged", asset=FRONTIER_KEY, blocking=True)],
+    check_specs=[dg.AssetCheckSpec("converged", asset=FRONTIER_KEY, blocking=True)],
 )
 def ai_frontier(
     context: dg.AssetExecutionContext,
@@ -133,7 +156,7 @@ def ai_frontier(
             "trend_plot": dg.MetadataValue.md(markdown_image(png, "frontier compute per nation")),
         },
     )
-    yield diagnostics_check(FRONTIER_KEY, "frontier_converged", check_fit(fit))
+    yield diagnostics_check(FRONTIER_KEY, "converged", check_fit(fit))
     yield dg.Output(
         table,
         output_name="ai_frontier",
