@@ -58,6 +58,10 @@ BOTH_TARGET_ACCEPT = 0.99
 NATION_TARGET_ACCEPT = 0.99
 #: Fits whose one-step predictive coverage is reported by a warning check, not gated.
 COVERAGE_WARN_ONLY = ("wright_normal",)
+#: Kept draws of a fit relative to ``CalibrationSettings.draws``: the Normal-noise Wright fit
+#: mixes its top level (w_all against the industry offsets) more slowly than the Student-t one
+#: (docs/decisions/2026-11-28-learning-curve-default-sampler.md).
+DRAWS_FACTOR = {"wright_normal": 1.5}
 
 #: National solar module price series -> the production series giving national and world
 #: cumulative installed capacity (IRENA, observed; not Helveston's "national" scenario).
@@ -163,7 +167,10 @@ def learning_curve_fits(
     context.log.info(f"panel: {panel.n_series} series, {panel.n_obs} differences")
     fits: dict[str, xr.DataTree] = {}
     for name, config in MODELS.items():
-        dt, reused, secs = _fit(calibration, f"learning_{name}", panel, config)
+        sampler = sampler_of(calibration)
+        if name in DRAWS_FACTOR:
+            sampler = dataclasses.replace(sampler, draws=round(sampler.draws * DRAWS_FACTOR[name]))
+        dt, reused, secs = _fit(calibration, f"learning_{name}", panel, config, sampler)
         fits[config.name] = dt
         context.log.info(f"{name}: {'reused saved fit' if reused else 'sampled'} in {secs:.1f} s")
         yield dg.Output(dt, output_name=f"{name}_fit", metadata=_fit_metadata(dt, reused, secs))
