@@ -10,11 +10,19 @@ the pooled Wright model (:class:`~learnrace_pipeline.lib.models.learning.
 LearningCurveModel`) to the ``datasets/`` snapshot (or ``--raw-dir``), or reads a fit saved by the
 calibration assets (``--posterior fit.nc``). So ``learnrace forecast`` works from a clean clone
 with no warehouse; ``--posterior`` points it at another fit (``.nc``/``.zarr``) or prior CSV.
+
+``--model time`` forecasts with the pooled time-trend model instead (drift ``m`` in log cost per
+year, MA(1) noise; :mod:`learnrace_pipeline.lib.forecast.time_trend`) and needs no production.
+Its prior ships as ``learnrace_pipeline/lib/forecast/time_prior.csv``, made by
+``learnrace forecast-prior --model time`` from the pooled time-trend fit of every cost series
+of the snapshot with >= 6 years (the panel of the ``calibration/time_all_fit`` asset);
+``--posterior`` accepts that asset's fit (``.learnrace/fits/assets/calibration/time_all_fit.nc``).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import time
 from pathlib import Path
 
@@ -37,14 +45,31 @@ def register(app: typer.Typer) -> None:
     app.command("forecast-prior")(forecast_prior)
 
 
-def _load_priors(posterior: Path | None):
+MODELS = ("wright", "time")
+
+
+def _load_priors(posterior: Path | None, model: str = "wright"):
+    """The priors by level for ``model`` and where they came from; a prior of the other
+    model's trend is refused (ModelError)."""
     from learnrace_pipeline.lib import forecast as fc
+    from learnrace_pipeline.lib.errors import ModelError
 
     if posterior is None:
-        return fc.load_priors(fc.SHIPPED_PRIOR), str(fc.SHIPPED_PRIOR.name)
-    if posterior.suffix == ".csv":
-        return fc.load_priors(posterior), str(posterior)
-    return fc.priors_from_posterior_file(posterior), str(posterior)
+        shipped = fc.SHIPPED_TIME_PRIOR if model == "time" else fc.SHIPPED_PRIOR
+        priors, source = fc.load_priors(shipped), str(shipped.name)
+    elif posterior.suffix == ".csv":
+        priors, source = fc.load_priors(posterior), str(posterior)
+    else:
+        priors, source = fc.priors_from_posterior_file(posterior), str(posterior)
+    first = next(iter(priors.values()))
+    if model == "time":
+        fc.check_time_prior(first)
+    elif first.attrs.get("trend", "wright") != "wright":
+        raise ModelError(
+            f"--model wright needs a prior from a pooled Wright fit; {source} is from "
+            f"trend={first.attrs.get('trend')!r} (use --model time)"
+        )
+    return priors, source
 
 
 def forecast(
@@ -76,8 +101,20 @@ def forecast(
         help="phi of projected production: growth of log annual production fades by phi a year "
         "(1 = random walk with drift, the default; 0.8 forecasts production best in hindcasts).",
     ),
+    model: str = typer.Option(
+        "wright",
+        "--model",
+        help="wright (cost vs cumulative production, the default) or time (a drift per year; "
+        "production columns optional and unused).",
+    ),
 ) -> None:
     """Forecast unit costs with calibrated intervals (Wright's law, pooled prior, MA(1) noise).
+
+    --model time forecasts with the pooled time-trend model instead (cost falls by a drift m
+    per year, MA(1) noise, prior from the pooled time-trend fit of every cost series): the
+    input needs only series_id, year and unit_cost; the output has no cumulative-production
+    columns, and --summary gives each series' drift m (log cost per year), its annual decline
+    1 - exp(-m) and halving time ln 2 / m (years).
 
     The input has columns series_id, year, unit_cost and annual_production and/or
     cumulative_production. A blank unit_cost marks a year to forecast. Output: one row per
@@ -96,53 +133,71 @@ def forecast(
     try:
         if fmt not in ("csv", "json"):
             raise fi.DataError(f"unknown format {fmt!r}: use csv or json", source="--format")
+        if model not in MODELS:
+            raise fi.DataError(f"unknown model {model!r}: use wright or time", source="--model")
         fi.check_industry(industry)
         if summary is not None and summary.resolve() == output.resolve():
             raise fi.DataError("--summary must be another file than --output", source="--summary")
-        inp = fi.read_input(input)
-        priors, prior_source = _load_priors(posterior)
+        inp = fi.read_input(input, model)  # type: ignore[arg-type]
+        priors, prior_source = _load_priors(posterior, model)
         prior, note = fc.choose_prior(priors, industry)
         config = fc.ForecastConfig(
             n_samples=samples, seed=seed, production_damping=production_damping
         )
         result = fc.simulate(inp.task, prior, config=config)
         fc.check_finite(result)
-        table = fc.quantile_frame(result, model=fc.model_name(prior))
+        per_series = result.series
+        if model == "time":
+            table = fc.time_quantile_frame(result, prior)
+            per_series = fc.drift_summary(per_series) if per_series is not None else None
+        else:
+            table = fc.quantile_frame(result, model=fc.model_name(prior))
         fc.write_forecasts(table, output, fmt)  # type: ignore[arg-type]
-        if summary is not None and result.series is not None:
-            fc.write_forecasts(result.series, summary, fmt)  # type: ignore[arg-type]
+        if summary is not None and per_series is not None:
+            fc.write_forecasts(per_series, summary, fmt)  # type: ignore[arg-type]
     except LearnraceError as e:
         err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
     if note:
         err.print(f"[yellow]note[/] {escape(note)}", soft_wrap=True)
     s = prior.summary()
+    # time: the prior mean drift m as the share of unit cost lost per year, 1 - exp(-m)
+    rate = 1 - math.exp(-s["w_mean"]) if model == "time" else s["learning_rate"]
     run = pl.DataFrame(
         {
             "series": [inp.n_series],
             "years_forecast": [inp.n_targets],
             "prior": [escape(f"{prior.level} ({prior_source})")],
-            "prior_learning_rate": [s["learning_rate"]],
+            "prior_rate": [rate],
             "seconds": [time.perf_counter() - t0],
         }
+    )
+    rate_name = (
+        "prior mean cost decline (% per year)"
+        if model == "time"
+        else "prior mean learning rate (% per doubling)"
     )
     columns = [
         Col("series", lambda r: f"{r['series']:,}"),
         Col("years forecast", lambda r: f"{r['years_forecast']:,}"),
         Col("prior", lambda r: r["prior"], "left"),
-        Col(
-            "prior mean learning rate (% per doubling)",
-            lambda r: sig3(100 * r["prior_learning_rate"]),
-        ),
+        Col(rate_name, lambda r: sig3(100 * r["prior_rate"])),
         Col("time (s)", lambda r: sig3(r["seconds"])),
     ]
     console.print(rich_table(run, columns, f"learnrace forecast -> {escape(str(output))}"))
-    if summary is not None and result.series is not None:
-        lr = result.series["learning_rate_q50"]
-        console.print(
-            f"per-series exponents -> {escape(str(summary))} (median learning rate: "
-            f"{lr.min():.1%} to {lr.max():.1%} across series)"
-        )
+    if summary is not None and per_series is not None:
+        if model == "time":
+            d = per_series["annual_decline_q50"]
+            console.print(
+                f"per-series drifts -> {escape(str(summary))} (median cost decline: "
+                f"{d.min():.1%} to {d.max():.1%} a year across series)"
+            )
+        else:
+            lr = per_series["learning_rate_q50"]
+            console.print(
+                f"per-series exponents -> {escape(str(summary))} (median learning rate: "
+                f"{lr.min():.1%} to {lr.max():.1%} across series)"
+            )
 
 
 def forecast_prior(
@@ -169,16 +224,31 @@ def forecast_prior(
         "student_t", "--noise", help="Innovations of the pooled fit: student_t or normal."
     ),
     seed: int = typer.Option(20240601, "--seed", help="Sampler seed."),
+    model: str = typer.Option(
+        "wright",
+        "--model",
+        help="wright (the default prior) or time (the time-trend prior: every cost series of "
+        "the sources with >= 6 years, default every source).",
+    ),
 ) -> None:
-    """Fit the pooled Wright model (or read a fit) and write the population prior file."""
+    """Fit the pooled Wright model (or read a fit) and write the population prior file.
+
+    --model time fits the pooled time-trend model (dlog c = -m dt + e, MA(1)) to every cost
+    series with >= 6 years, one per technology and nation (the time_all panel), and writes the
+    time prior (default: the shipped time_prior.csv)."""
     from learnrace_pipeline.lib import forecast as fc
     from learnrace_pipeline.lib.errors import LearnraceError
     from learnrace_pipeline.lib.evaluation.hindcast_fit import HYPER_PARAMETERS
     from learnrace_pipeline.lib.models import base
-    from learnrace_pipeline.lib.models.learning.panel import load_panel
+    from learnrace_pipeline.lib.models.learning.panel import load_panel, load_tables
+    from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
+    from learnrace_pipeline.lib.sources import SOURCES
 
-    sources = source or ["pcdb_carnegie"]
-    target = out or fc.SHIPPED_PRIOR
+    if model not in MODELS:
+        err.print(f"[red]error[/] unknown model {escape(model)!r}: use wright or time")
+        raise typer.Exit(2)
+    sources = source or (list(SOURCES) if model == "time" else ["pcdb_carnegie"])
+    target = out or (fc.SHIPPED_TIME_PRIOR if model == "time" else fc.SHIPPED_PRIOR)
     meta: dict[str, object] = {
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "made_by": "learnrace forecast-prior",
@@ -190,14 +260,19 @@ def forecast_prior(
         else:
             from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
 
-            panel = load_panel(sources, raw_dir=str(raw_dir) if raw_dir else None)
+            raw = str(raw_dir) if raw_dir else None
+            if model == "time":
+                t = load_tables(sources, raw_dir=raw)
+                panel = build_time_panel(t["cost_observations"], t["technologies"])
+            else:
+                panel = load_panel(sources, raw_dir=raw)
             sampler = base.SamplerConfig(
                 draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept
             )
             if noise not in ("student_t", "normal"):
                 raise LearnraceError(f"unknown --noise {noise!r}: use student_t or normal")
-            cfg = LearningConfig(trend="wright", noise=noise, ma1=True, level="pooled")
-            with console.status("fitting the pooled Wright model"):
+            cfg = LearningConfig(trend=model, noise=noise, ma1=True, level="pooled")
+            with console.status(f"fitting the pooled {model} model"):
                 dt = LearningCurveModel(panel, cfg, sampler).fit(
                     log_likelihood=False, predictive=False
                 )
@@ -229,15 +304,18 @@ def forecast_prior(
         err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
     t = Table(title=f"population prior -> {target}")
-    for c in ("level", "draws", "w mean", "LR", "sigma median", "rho mean"):
+    time_model = model == "time"
+    names = ("m mean", "decline/yr") if time_model else ("w mean", "LR")
+    for c in ("level", "draws", *names, "sigma median", "rho mean"):
         t.add_column(c)
     for level, p in priors.items():
         s = p.summary()
+        rate = 1 - math.exp(-s["w_mean"]) if time_model else s["learning_rate"]
         t.add_row(
             level,
             str(p.n_draws),
             f"{s['w_mean']:.3f}",
-            f"{s['learning_rate']:.1%}",
+            f"{rate:.1%}",
             f"{s['sigma_median']:.3f}",
             f"{s['rho_mean']:.2f}",
         )

@@ -174,11 +174,27 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("case", "text", "expected"), BAD, ids=[b[0] for b in BAD])
+#: Cases about production, which ``--model time`` neither needs nor uses (it accepts a file
+#: without production columns: ``test_forecast_time_model_without_production``).
+WRIGHT_ONLY = {
+    "forecast year with no way to project production",
+    "observed cost without production",
+    "cumulative production falls",
+    "no production column",
+}
+BAD_BY_MODEL = [
+    pytest.param(model, *b, id=f"{model}-{b[0]}")
+    for model in ("wright", "time")
+    for b in BAD
+    if model == "wright" or b[0] not in WRIGHT_ONLY
+]
+
+
+@pytest.mark.parametrize(("model", "case", "text", "expected"), BAD_BY_MODEL)
 def test_bad_input_is_refused_without_output(
-    tmp_path: Path, case: str, text: str, expected: list[str]
+    tmp_path: Path, model: str, case: str, text: str, expected: list[str]
 ) -> None:
-    result, dest = _run(tmp_path, text)
+    result, dest = _run(tmp_path, text, "--model", model)
     message = _flat(result.output)
     assert result.exit_code == 2, (case, message)
     assert "error" in message and "in.csv" in message
@@ -188,11 +204,70 @@ def test_bad_input_is_refused_without_output(
     assert [p.name for p in tmp_path.iterdir()] == ["in.csv"]
 
 
-def test_unknown_industry_is_refused(tmp_path: Path) -> None:
-    result, dest = _run(tmp_path, GOOD, "--industry", "unicorns")
+@pytest.mark.parametrize("model", ["wright", "time"])
+def test_unknown_industry_is_refused(tmp_path: Path, model: str) -> None:
+    result, dest = _run(tmp_path, GOOD, "--industry", "unicorns", "--model", model)
     assert result.exit_code == 2
     assert "unknown industry 'unicorns'" in _flat(result.output)
     assert not dest.exists()
+
+
+def test_unknown_model_and_mismatched_prior_are_refused(tmp_path: Path) -> None:
+    from learnrace_pipeline.lib.forecast.priors import SHIPPED_PRIOR, SHIPPED_TIME_PRIOR
+
+    result, dest = _run(tmp_path, GOOD, "--model", "moore")
+    assert result.exit_code == 2 and "unknown model 'moore'" in _flat(result.output)
+    result, dest = _run(tmp_path, GOOD, "--model", "time", "--posterior", str(SHIPPED_PRIOR))
+    assert result.exit_code == 2 and "needs a prior from a pooled time-trend fit" in _flat(
+        result.output
+    )
+    result, dest = _run(tmp_path, GOOD, "--posterior", str(SHIPPED_TIME_PRIOR))
+    assert result.exit_code == 2 and "use --model time" in _flat(result.output)
+    assert not dest.exists()
+
+
+TIME_ONLY = """series_id,year,unit_cost
+dna,2001,100
+dna,2002,80
+dna,2003,70
+dna,2004,52
+dna,2005,41
+dna,2006,
+dna,2010,
+lamp,1990,5.0
+lamp,1991,4.9
+lamp,1992,4.95
+lamp,1993,
+"""
+
+
+def test_forecast_time_model_without_production(tmp_path: Path) -> None:
+    """--model time on a file with no production column: forecasts from the shipped time prior,
+    falling at the series' own drift, wider further out; --summary gives each drift."""
+    result, dest = _run(tmp_path, TIME_ONLY, "--model", "time", "--samples", "400",
+                        "--summary", str(tmp_path / "drift.csv"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = pl.read_csv(dest)
+    assert out.columns == [
+        "series_id", "year", "q05", "q10", "q25", "q50", "q75", "q90", "q95", "model",
+        "production",
+    ]  # fmt: skip
+    assert out.select("series_id", "year").rows() == [("dna", 2006), ("dna", 2010),
+                                                      ("lamp", 1993)]  # fmt: skip
+    assert set(out["model"]) == {"pooled_time_student_t_ma1[all]"}
+    assert set(out["production"]) == {"none"}
+    q = out.select("q05", "q10", "q25", "q50", "q75", "q90", "q95").to_numpy()
+    assert np.all(np.diff(q, axis=1) > 0)
+    dna = out.filter(pl.col("series_id") == "dna")
+    # dna fell ~22% a year: its 2006 median is well below the last cost, 2010 lower still
+    assert dna["q50"][0] < 41 * 0.9 and dna["q50"][1] < dna["q50"][0]
+    assert (dna["q95"] / dna["q05"])[1] > (dna["q95"] / dna["q05"])[0]
+    drift = pl.read_csv(tmp_path / "drift.csv").sort("series_id")
+    assert drift["series_id"].to_list() == ["dna", "lamp"]
+    assert drift["m_q50"][0] > 0.1 > drift["m_q50"][1]
+    assert drift["annual_decline_q50"][0] == pytest.approx(1 - np.exp(-drift["m_q50"][0]))
+    assert "per-series drifts" in _flat(result.output)
+    assert "prior mean cost decline" in _flat(result.output)
 
 
 def test_error_leaves_an_existing_output_untouched(tmp_path: Path) -> None:

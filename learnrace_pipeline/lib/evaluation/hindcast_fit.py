@@ -1,8 +1,11 @@
-"""Per-origin fits of a rolling-origin hindcast: the pooled Wright model, compiled once.
+"""Per-origin fits of a rolling-origin hindcast: the pooled Wright (or time-trend) model,
+compiled once.
 
 :class:`PooledFitter` compiles the pooled hierarchical Wright model
 (:class:`learnrace_pipeline.lib.models.learning.LearningCurveModel`, Student-t or normal MA(1)
-noise) once for the whole panel and refits it at each origin by swapping the data (a training
+noise; ``trend="time"``: the time-trend model ``dlog c = -m dt + e`` of series without
+production, whose population prior holds the drift ``m`` in log cost per year) once for the
+whole panel and refits it at each origin by swapping the data (a training
 view of the same shapes, later differences masked), without recompiling. Each fit returns the
 population priors of a new series by level (``PopulationPrior``; w in log cost per log unit of
 cumulative production, sigma in log cost per sqrt(year)) and sampler diagnostics of the
@@ -28,6 +31,9 @@ HYPER_PARAMETERS = (
     "w_all",
     "tau_w_industry",
     "tau_w_series",
+    "m_all",
+    "tau_m_industry",
+    "tau_m_series",
     "log_sigma_all",
     "tau_log_sigma",
     "rho",
@@ -68,7 +74,8 @@ def _diagnostics(dt: xr.DataTree) -> dict[str, float]:
 
 
 class PooledFitter:
-    """Compile the pooled Wright model once for ``panel``; refit per origin by swapping data.
+    """Compile the pooled Wright (``trend="wright"``) or time-trend (``trend="time"``) model
+    once for ``panel``; refit per origin by swapping data.
 
     ``recompile=True`` is the naive approach (a freshly built and compiled model per origin),
     kept only to measure the speed-up in ``bench/bench_forecast.py``.
@@ -82,11 +89,12 @@ class PooledFitter:
         recompile: bool = False,
         max_prior_draws: int | None = None,
         noise: Literal["student_t", "normal"] = "student_t",
+        trend: Literal["wright", "time"] = "wright",
     ) -> None:
         from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
 
         self._cls = LearningCurveModel
-        self.config = LearningConfig(trend="wright", noise=noise, ma1=True, level="pooled")
+        self.config = LearningConfig(trend=trend, noise=noise, ma1=True, level="pooled")
         self.sampler = sampler or default_sampler()
         self.panel = panel
         self.recompile = recompile

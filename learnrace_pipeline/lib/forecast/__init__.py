@@ -10,7 +10,9 @@ Public face (import from here in commands and assets; tests import from the defi
 - :mod:`.inputs`: ``learnrace forecast`` input files (:func:`read_input`);
 - :mod:`.normal`, :mod:`.student_t`: the per-series posterior update for each noise;
 - :mod:`.production`: given, interpolated and projected production paths;
-- :mod:`.series`: each series' posterior Wright exponent and learning rate.
+- :mod:`.series`: each series' posterior Wright exponent and learning rate;
+- :mod:`.time_trend`: the time-trend forecaster (the same update with the year in place of log
+  cumulative production; ``learnrace forecast --model time``).
 """
 
 from learnrace_pipeline.lib.forecast.forecaster import (
@@ -26,6 +28,7 @@ from learnrace_pipeline.lib.forecast.priors import (
     ALL,
     SHIPPED_PRIOR,
     SHIPPED_PRIOR_META,
+    SHIPPED_TIME_PRIOR,
     PopulationPrior,
     choose_prior,
     load_priors,
@@ -33,6 +36,13 @@ from learnrace_pipeline.lib.forecast.priors import (
     population_priors,
     priors_from_posterior_file,
     save_priors,
+)
+from learnrace_pipeline.lib.forecast.time_trend import (
+    check_time_prior,
+    drift_summary,
+    time_model_name,
+    time_quantile_frame,
+    time_task,
 )
 from learnrace_pipeline.lib.forecast.types import (
     LEVELS,
@@ -51,6 +61,7 @@ __all__ = [
     "MODEL_NAME_T",
     "SHIPPED_PRIOR",
     "SHIPPED_PRIOR_META",
+    "SHIPPED_TIME_PRIOR",
     "ForecastConfig",
     "ForecastInput",
     "ForecastSamples",
@@ -58,7 +69,9 @@ __all__ = [
     "PopulationPrior",
     "check_finite",
     "check_industry",
+    "check_time_prior",
     "choose_prior",
+    "drift_summary",
     "load_priors",
     "model_name",
     "population_prior",
@@ -70,5 +83,8 @@ __all__ = [
     "render_forecasts",
     "save_priors",
     "simulate",
+    "time_model_name",
+    "time_quantile_frame",
+    "time_task",
     "write_forecasts",
 ]

@@ -11,7 +11,10 @@ Input: a comma-separated file with a header row and the columns
 ``cumulative_production``   production through the end of the year, > 0, non-decreasing
 ==========================  =================================================================
 
-At least one production column must be present. Every other column name is refused.
+At least one production column must be present (``model="wright"``, the default). The
+time-trend model (``model="time"``, ``learnrace forecast --model time``) needs no production:
+production columns are optional there and, when present, only checked as numbers > 0 (they are
+not used). Every other column name is refused.
 
 Cumulative production per series:
 
@@ -44,11 +47,13 @@ import io
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
+from learnrace_pipeline.lib.forecast.time_trend import time_task
 from learnrace_pipeline.lib.forecast.types import ForecastTask
 from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 from learnrace_pipeline.lib.vocab.taxonomy import INDUSTRIES
@@ -140,7 +145,7 @@ def _records(path: Path) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     return header, records, file
 
 
-def _check_header(header: list[str], file: str) -> None:
+def _check_header(header: list[str], file: str, need_production: bool = True) -> None:
     if len(header) == 1 and any(sep in header[0] for sep in (";", "\t", "|")):
         raise _fail(f"header {header[0]!r} has one column: the delimiter must be ','", file, row=1)
     seen: set[str] = set()
@@ -158,7 +163,7 @@ def _check_header(header: list[str], file: str) -> None:
     for name in REQUIRED:
         if name not in header:
             raise _fail(f"missing column {name!r}", file, row=1, column=name)
-    if not any(p in header for p in PRODUCTION):
+    if need_production and not any(p in header for p in PRODUCTION):
         raise _fail(
             "missing production: give a column annual_production or cumulative_production",
             file,
@@ -352,13 +357,29 @@ def _projection_checks(df: pl.DataFrame, file: str) -> None:
         )  # fmt: skip
 
 
-def read_input(path: str | Path) -> ForecastInput:
-    """Read and check a series file (see the module docstring); DataError on any problem."""
+def read_input(path: str | Path, model: Literal["wright", "time"] = "wright") -> ForecastInput:
+    """Read and check a series file (see the module docstring); DataError on any problem.
+
+    ``model="time"``: production is optional and unused; the task has ``log_q = year``
+    (:func:`learnrace_pipeline.lib.forecast.time_trend.time_task`) and no annual history.
+    """
     path = Path(path)
     header, records, file = _records(path)
-    _check_header(header, file)
+    _check_header(header, file, need_production=model != "time")
     df = _parse_frame(header, records, file)
     _series_checks(df, file)
+    if model == "time":
+        obs = df.filter(pl.col("unit_cost").is_not_null()).select(
+            "series_id", "year", pl.col("unit_cost").log().alias("log_cost")
+        )
+        targets = df.filter(pl.col("unit_cost").is_null()).select("series_id", "year")
+        if targets.height == 0:
+            raise _fail(
+                "nothing to forecast: leave unit_cost blank in the rows of the years to forecast",
+                file,
+                column="unit_cost",
+            )
+        return ForecastInput(df, time_task(obs, targets), file)
     df = _cumulative(df, file)
     _projection_checks(df, file)
     obs = df.filter(pl.col("unit_cost").is_not_null()).select(

@@ -29,10 +29,16 @@ from learnrace_pipeline.lib.errors import DataError, ModelError
 #: The shipped population prior (made by ``learnrace forecast-prior``) and its provenance sidecar.
 SHIPPED_PRIOR = Path(__file__).with_name("population_prior.csv")
 SHIPPED_PRIOR_META = Path(__file__).with_name("population_prior.meta.json")
+#: The shipped prior of the time-trend forecaster (``learnrace forecast --model time``), made by
+#: ``learnrace forecast-prior --model time`` from the pooled time-trend fit of every cost series.
+SHIPPED_TIME_PRIOR = Path(__file__).with_name("time_prior.csv")
 ALL = "all"
 PRIOR_COLUMNS = ("level", "draw", "w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho", "nu")
 #: columns a prior file must have (``nu`` is optional: absent means normal noise)
 REQUIRED_PRIOR_COLUMNS = PRIOR_COLUMNS[:-1]
+#: The slope a pooled fit's prior describes, by trend: Wright's ``w`` (per unit of log
+#: cumulative production) or the time trend's ``m`` (per year).
+SLOPE_OF_TREND = {"wright": "w", "time": "m"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,41 +160,58 @@ def _stack(da: xr.DataArray) -> np.ndarray:
 def population_prior(
     dt: xr.DataTree, industry: str | None = None, *, max_draws: int | None = None
 ) -> PopulationPrior:
-    """The new-series prior from a pooled Wright fit of ``learning.LearningCurveModel``.
+    """The new-series prior from a pooled Wright or time-trend fit of
+    ``learning.LearningCurveModel``.
+
+    For a Wright fit ``w`` is the Wright exponent (per unit of log cumulative production); for a
+    time-trend fit (``dlog c = -m dt + e``) the prior's ``w_mu``/``w_sd`` hold the drift ``m``
+    (log cost decline per year), i.e. the slope on the year in place of log production: the
+    forecaster then runs unchanged with ``log_q = year`` (:mod:`.time_trend`). The fit's trend
+    is recorded in ``attrs["trend"]``.
 
     ``industry=None`` gives the all-technology level; an industry absent from the fit's
     ``industry`` coordinate is refused (use the all level for an unseen industry). A Student-t
     fit carries its degrees of freedom ``nu`` per draw; a normal fit gets ``nu = inf``.
 
     Raises:
-        ModelError: the fit is not a pooled Wright fit (normal or Student-t noise), or the
-            industry is unknown.
+        ModelError: the fit is not a pooled Wright or time-trend fit (normal or Student-t
+            noise), or the industry is unknown.
     """
     cfg = json.loads(dt.attrs.get("model_config", "{}"))
+    trend = cfg.get("trend")
     if (
-        cfg.get("trend") != "wright"
+        trend not in SLOPE_OF_TREND
         or cfg.get("noise") not in ("normal", "student_t")
         or cfg.get("level") != "pooled"
     ):
         raise ModelError(
-            "the pooled-prior forecaster needs a pooled Wright fit (normal or Student-t noise); "
-            f"got trend={cfg.get('trend')!r} noise={cfg.get('noise')!r} level={cfg.get('level')!r}"
+            "the pooled-prior forecaster needs a pooled Wright or time-trend fit (normal or "
+            f"Student-t noise); got trend={trend!r} noise={cfg.get('noise')!r} "
+            f"level={cfg.get('level')!r}"
         )
+    p = SLOPE_OF_TREND[trend]
     post = dt["posterior"].to_dataset()
-    tau_s = _stack(post["tau_w_series"])
+    top = _stack(post[f"{p}_all"])
+
+    def _tau(name: str) -> np.ndarray:  # a level with one member has no spread
+        return _stack(post[name]) if name in post else np.zeros_like(top)
+
+    tau_s = _tau(f"tau_{p}_series")
     if industry is None:
-        w_mu = _stack(post["w_all"])
-        w_sd = np.sqrt(_stack(post["tau_w_industry"]) ** 2 + tau_s**2)
+        w_mu = top
+        w_sd = np.sqrt(_tau(f"tau_{p}_industry") ** 2 + tau_s**2)
         level = ALL
     else:
-        labels = [str(v) for v in post["industry"].values]
+        labels = _industries(dt)
         if industry not in labels:
             raise ModelError(f"industry {industry!r} is not in the fit (it has {labels})")
-        if "w_industry" in post:
-            w_ind = post["w_industry"]
-        else:  # only free variables stored: w_industry = w_all + tau_w_industry * z_w_industry
-            w_ind = post["w_all"] + post["tau_w_industry"] * post["z_w_industry"]
-        w_mu = _stack(w_ind.sel(industry=industry))
+        if f"{p}_industry" in post:
+            w_mu = _stack(post[f"{p}_industry"].sel(industry=industry))
+        elif f"z_{p}_industry" in post:  # only free variables stored: all + tau * z
+            w_ind = post[f"{p}_all"] + post[f"tau_{p}_industry"] * post[f"z_{p}_industry"]
+            w_mu = _stack(w_ind.sel(industry=industry))
+        else:  # a single industry: no industry level, the top level is the industry
+            w_mu = top
         w_sd = tau_s
         level = industry
     rho = _stack(post["rho"]) if "rho" in post else np.zeros_like(w_mu)
@@ -197,13 +220,13 @@ def population_prior(
         k: str(dt.attrs[k])
         for k in ("model_id", "model_type", "data_version", "code_version", "sampler_config")
         if k in dt.attrs
-    }
+    } | {"trend": str(trend)}
     prior = PopulationPrior(
         level,
         w_mu,
         w_sd,
         _stack(post["log_sigma_all"]),
-        _stack(post["tau_log_sigma"]),
+        _tau("tau_log_sigma"),
         rho,
         attrs,
         nu,
@@ -214,11 +237,19 @@ def population_prior(
 def population_priors(
     dt: xr.DataTree, *, max_draws: int | None = None
 ) -> dict[str, PopulationPrior]:
-    """Priors at the all level and for every industry of the fit, keyed ``"all"``/industry."""
+    """Priors at the all level and for every industry of the fit, keyed ``"all"``/industry (a fit
+    of one industry has only the all level)."""
     out = {ALL: population_prior(dt, None, max_draws=max_draws)}
-    for ind in dt["posterior"]["industry"].values:
-        out[str(ind)] = population_prior(dt, str(ind), max_draws=max_draws)
+    for ind in _industries(dt):
+        out[ind] = population_prior(dt, ind, max_draws=max_draws)
     return out
+
+
+def _industries(dt: xr.DataTree) -> list[str]:
+    """The fit's industries; none for a fit of a single industry (its model has no industry
+    level, so the all level is that industry's prior)."""
+    post = dt["posterior"]
+    return [str(v) for v in post["industry"].values] if "industry" in post.coords else []
 
 
 def priors_from_posterior_file(

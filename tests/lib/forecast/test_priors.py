@@ -18,16 +18,17 @@ from learnrace_pipeline.lib.forecast import priors as pr
 def _fake_fit(noise: str = "normal", trend: str = "wright") -> xr.DataTree:
     rng = np.random.default_rng(0)
     c, d = 2, 50
+    p = "m" if trend == "time" else "w"  # the time trend's slope is m (per year)
 
     def v(*shape):
         return rng.normal(size=(c, d, *shape))
 
     post = xr.Dataset(
         {
-            "w_all": (("chain", "draw"), 0.3 + 0.01 * v()),
-            "tau_w_industry": (("chain", "draw"), np.abs(0.1 + 0.01 * v())),
-            "tau_w_series": (("chain", "draw"), np.abs(0.2 + 0.01 * v())),
-            "z_w_industry": (("chain", "draw", "industry"), v(2)),
+            f"{p}_all": (("chain", "draw"), 0.3 + 0.01 * v()),
+            f"tau_{p}_industry": (("chain", "draw"), np.abs(0.1 + 0.01 * v())),
+            f"tau_{p}_series": (("chain", "draw"), np.abs(0.2 + 0.01 * v())),
+            f"z_{p}_industry": (("chain", "draw", "industry"), v(2)),
             "log_sigma_all": (("chain", "draw"), -2.5 + 0.01 * v()),
             "tau_log_sigma": (("chain", "draw"), np.abs(0.6 + 0.01 * v())),
             "rho": (("chain", "draw"), 0.2 + 0.01 * v()),
@@ -62,12 +63,28 @@ def test_population_prior_from_a_fit() -> None:
     with pytest.raises(ModelError, match="not in the fit"):
         pr.population_prior(dt, "robotics")
     assert a.nu == pytest.approx(np.full(100, np.inf)) and not a.student_t
-    with pytest.raises(ModelError, match="pooled Wright fit"):
-        pr.population_prior(_fake_fit(trend="time"))
+    with pytest.raises(ModelError, match="pooled Wright or time-trend fit"):
+        pr.population_prior(_fake_fit(trend="experience_time"))
     t_fit = _fake_fit("student_t")
     t_prior = pr.population_prior(t_fit)
     assert t_prior.student_t
     assert t_prior.nu == pytest.approx(flat(t_fit["posterior"].to_dataset()["nu"]))
+
+
+def test_population_prior_from_a_time_trend_fit() -> None:
+    """A time-trend fit's prior holds the drift m (log cost per year) where Wright's holds w."""
+    dt = _fake_fit(trend="time")
+    post = dt["posterior"].to_dataset()
+    flat = lambda da: da.stack(s=("chain", "draw")).values  # noqa: E731
+    priors = pr.population_priors(dt)
+    assert priors["all"].attrs["trend"] == "time"
+    assert priors["all"].w_mu == pytest.approx(flat(post["m_all"]))
+    assert priors["all"].w_sd == pytest.approx(
+        np.sqrt(flat(post["tau_m_industry"]) ** 2 + flat(post["tau_m_series"]) ** 2)
+    )
+    m_wind = post["m_all"] + post["tau_m_industry"] * post["z_m_industry"].sel(industry="wind")
+    assert priors["wind"].w_mu == pytest.approx(flat(m_wind))
+    assert priors["wind"].w_sd == pytest.approx(flat(post["tau_m_series"]))
 
 
 def test_student_t_prior_save_load_roundtrip(tmp_path) -> None:
@@ -128,6 +145,32 @@ def test_shipped_prior_matches_the_current_model_and_snapshot() -> None:
     mask = np.ones(panel.n_obs)
     frame = panel.frame().with_columns(pl.Series("mask", lcm.data(mask)["mask"]))
     assert attrs["data_version"] == base.data_version(frame), stale
+    assert meta["n_series"] == panel.n_series and meta["n_differences"] == panel.n_obs
+
+
+def test_shipped_time_prior_matches_the_current_model_and_snapshot() -> None:
+    """The shipped time-trend prior (``learnrace forecast-prior --model time``) is from a
+    converged pooled time-trend fit of the current code and snapshot (every source's cost
+    series with >= 6 years); its drift m is a cost decline of a few percent a year."""
+    from learnrace_pipeline.lib.models import base
+    from learnrace_pipeline.lib.models.learning.config import LearningConfig
+    from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+    from learnrace_pipeline.lib.models.learning.panel import load_tables
+    from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
+
+    priors = pr.load_priors(pr.SHIPPED_TIME_PRIOR)
+    meta = json.loads(pr.SHIPPED_TIME_PRIOR.with_suffix(".meta.json").read_text())
+    assert priors["all"].attrs["trend"] == "time"
+    assert meta["diagnostics"]["max_rhat"] <= 1.01 and meta["diagnostics"]["divergences"] == 0
+    assert 0.02 <= priors["all"].w_mu.mean() <= 0.2
+    t = load_tables(meta["sources"])
+    panel = build_time_panel(t["cost_observations"], t["technologies"])
+    sampler = base.SamplerConfig(**json.loads(meta["attrs"]["sampler_config"]))
+    config = LearningConfig(trend="time", noise="student_t", ma1=True, level="pooled")
+    lcm = LearningCurveModel(panel, config, sampler)
+    stale = "re-run `learnrace forecast-prior --model time` to refit the shipped time prior"
+    assert meta["attrs"]["model_id"] == lcm.model_id, stale
+    assert meta["attrs"]["code_version"] == lcm.code_version, stale
     assert meta["n_series"] == panel.n_series and meta["n_differences"] == panel.n_obs
 
 
