@@ -9,19 +9,37 @@ plus a time drift shared by all series (does cost fall faster than each series' 
 says, by a common amount?). Tables ``evaluation.forecasts``,
 ``evaluation.scores`` (overall, per model), ``evaluation.scores_by_horizon``,
 ``evaluation.scores_by_industry``, ``evaluation.pit`` and ``evaluation.origins``.
+
+``time_only_hindcast`` scores the cost series without any experience series (time-only: most of
+Farmer & Lafond 2016, DNA sequencing, IRENA's national series) separately: the pooled
+time-trend model refitted per origin against the random walk with drift and no change
+(:mod:`learnrace_pipeline.lib.evaluation.hindcast_time`); tables ``evaluation.time_only_*``.
 """
 
 import dagster as dg
 import polars as pl
 
 from learnrace_pipeline.defs.resources import CalibrationSettings
-from learnrace_pipeline.defs.wiring import HARMONIZED_INS, MCMC_POOL, pooled_panel, table_out
+from learnrace_pipeline.defs.wiring import (
+    HARMONIZED_INS,
+    MCMC_POOL,
+    pooled_panel,
+    table_out,
+    time_panel,
+)
 from learnrace_pipeline.lib.evaluation.hindcast import HindcastConfig, run_hindcast
 from learnrace_pipeline.lib.evaluation.hindcast_scores import POOLED, coverage_check
+from learnrace_pipeline.lib.evaluation.hindcast_time import (
+    POOLED_TIME,
+    run_time_hindcast,
+    time_only_cost,
+)
+from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
 from learnrace_pipeline.lib.report.plots_evaluation import hindcast_plots
 
 SCORES_KEY = ["evaluation", "scores"]
+TIME_ONLY_SCORES_KEY = ["evaluation", "time_only_scores"]
 
 #: The hindcast's tables (asset ``evaluation/<name>`` = table ``evaluation.<name>``).
 TABLES = {
@@ -84,6 +102,72 @@ def hindcast(
     )
 
 
+#: The time-only hindcast's tables (asset ``evaluation/time_only_<name>``).
+TIME_ONLY_TABLES = {
+    "forecasts": "Every time-only hindcast forecast (cost series without experience): model "
+    "(pooled_time, rw_drift, no_change), origin, series, horizon (years), quantiles q025..q975 of "
+    "unit cost (the series' cost unit), the outcome, interval hits, log-pinball, log error of the "
+    "median, CRPS and PIT.",
+    "scores": "Time-only hindcast scores per model: coverage of the central 50/80/90/95% "
+    "intervals (shares), log-pinball and CRPS (log units), the median's bias and RMS log error, "
+    "PIT mean and sd, ratios of log-pinball and CRPS to the random walk with drift (rw_drift), RMS "
+    "log error growth per year of horizon.",
+    "scores_by_horizon": "The time-only scores per model and horizon (years ahead).",
+    "origins": "Per time-only origin: series fitted and forecast, sampler diagnostics of the "
+    "per-origin time-trend fit (max R-hat, min bulk ESS, divergences), MA(1) theta of rw_drift, "
+    "seconds.",
+}
+
+
+@dg.multi_asset(
+    name="time_only_hindcast",
+    outs={
+        f"time_only_{name}": table_out(["evaluation", f"time_only_{name}"], text, None)
+        for name, text in TIME_ONLY_TABLES.items()
+    },
+    ins=HARMONIZED_INS,
+    pool=MCMC_POOL,
+    check_specs=[dg.AssetCheckSpec("coverage_in_band", asset=TIME_ONLY_SCORES_KEY, blocking=False)],
+)
+def time_only_hindcast(
+    context: dg.AssetExecutionContext,
+    cost_observations: pl.DataFrame,
+    production: pl.DataFrame,
+    technologies: pl.DataFrame,
+    calibration: CalibrationSettings,
+):
+    """Hindcast of the time-only cost series (>= 6 years, no experience series): the pooled
+    time-trend model (drift m, log cost per year, Student-t MA(1)) refitted per origin, against
+    the random walk with drift and no change; coverage, log-pinball, CRPS, bias."""
+    wright = pooled_panel(cost_observations, production, technologies, calibration)
+    time_all = time_panel(cost_observations, technologies, calibration)
+    panel = build_time_panel(time_only_cost(cost_observations, time_all, wright), technologies)
+    results = run_time_hindcast(panel, progress=context.log.info)
+    ok, message = coverage_check(results["scores"], POOLED_TIME)
+    meta: dict = {
+        "n_series": dg.MetadataValue.int(panel.n_series),
+        "n_forecasts": dg.MetadataValue.int(results["forecasts"].height),
+        "scores": dg.MetadataValue.md("```\n" + str(results["scores"]) + "\n```"),
+    }
+    row = results["scores"].filter(pl.col("model") == POOLED_TIME)
+    for col in row.columns:
+        if col != "model" and row.schema[col].is_numeric() and row[col][0] is not None:
+            meta[f"pooled_time/{col}"] = dg.MetadataValue.float(float(row[col][0]))
+    for name in TIME_ONLY_TABLES:
+        yield dg.Output(
+            results[name],
+            output_name=f"time_only_{name}",
+            metadata=meta if name == "scores" else None,
+        )
+    yield dg.AssetCheckResult(
+        asset_key=dg.AssetKey(TIME_ONLY_SCORES_KEY),
+        check_name="coverage_in_band",
+        passed=ok,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=message,
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[hindcast])
+    return dg.Definitions(assets=[hindcast, time_only_hindcast])

@@ -169,3 +169,98 @@ def test_real_pooled_fit_is_blind_to_poisoned_futures() -> None:
         b.select("model", "series", "year", *QUANTS)
     )
     assert not a["log_actual"].equals(b["log_actual"])
+
+
+# --------------------------------------------------------------------------------------------
+# the time-only hindcast (pooled time trend vs random walk with drift)
+# --------------------------------------------------------------------------------------------
+
+
+def _time_panel(frames, poison_after: int | None = None):
+    from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
+
+    cost = frames["cost_observations"]
+    if poison_after is not None:
+        cost = cost.with_columns(
+            pl.when(pl.col("year") > poison_after)
+            .then(pl.col("unit_cost") * 1000.0)
+            .otherwise(pl.col("unit_cost"))
+            .alias("unit_cost")
+        )
+    return build_time_panel(cost, frames["technologies"])
+
+
+def test_time_only_fits_see_no_future_costs() -> None:
+    """The time-only hindcast: every fit sees only costs up to its origin, and poisoning every
+    later cost (x1000) moves no forecast of pooled_time, rw_drift or no_change."""
+    from learnrace_pipeline.lib.evaluation.hindcast_time import run_time_hindcast
+
+    frames = _frames(seed=13)
+    panel = _time_panel(frames)
+    assert not panel.has_experience
+    cfg = hc.HindcastConfig(**{**CFG.__dict__, "origin_step": 3})
+    years = hc.origins(panel, cfg)
+    assert len(years) >= 2
+    clean_spy, poison_spy = SpyFitter(), SpyFitter()
+    clean = run_time_hindcast(panel, cfg, fitter=clean_spy)
+    poisoned = run_time_hindcast(_time_panel(frames, poison_after=years[0]), cfg,
+                                 fitter=poison_spy)  # fmt: skip
+    assert [c[0] for c in clean_spy.calls] == years
+    for (o, obs, levels, mask), (_, obs_p, levels_p, mask_p) in zip(
+        clean_spy.calls, poison_spy.calls, strict=True
+    ):
+        assert levels["year"].max() <= o
+        after = obs.filter(pl.col("year") > o)
+        assert after.height > 0 and (after["dlogc"] == 0).all()
+        assert np.array_equal(mask, panel.origin_mask(o)) and np.array_equal(mask, mask_p)
+        if o == years[0]:  # the poison starts after the first origin: identical inputs there
+            assert obs.equals(obs_p) and levels.equals(levels_p)
+    a = clean["forecasts"].filter(pl.col("origin") == years[0])
+    b = poisoned["forecasts"].filter(pl.col("origin") == years[0])
+    assert set(a["model"]) == {"pooled_time", "rw_drift", "no_change"}
+    assert a.select("model", "series", "year", *QUANTS).equals(
+        b.select("model", "series", "year", *QUANTS)
+    )
+    assert (b["log_actual"] - a["log_actual"]).min() == pytest.approx(np.log(1000.0))
+    s = clean["scores"]
+    assert s.filter(pl.col("model") == "rw_drift")["log_pinball_ratio_rw"][0] == 1.0
+    assert set(s["model"]) == {"pooled_time", "rw_drift", "no_change"}
+    assert clean["origins"]["origin"].to_list() == years
+
+
+def test_time_only_series_are_those_without_experience() -> None:
+    """time_only_cost keeps the time-panel series whose technology and nation the Wright panel
+    lacks: here, one technology's series stripped of production."""
+    from learnrace_pipeline.lib.evaluation.hindcast_time import time_only_cost
+
+    frames = _frames(seed=15)
+    wright = _panel(frames)
+    time_all = _time_panel(frames)
+    drop = wright.series["series_id"][0]
+    prod = frames["production"].filter(pl.col("series_id") != drop)
+    wright_less = build_panel(frames["cost_observations"], prod, frames["technologies"])
+    assert time_only_cost(frames["cost_observations"], time_all, wright).height == 0
+    only = time_only_cost(frames["cost_observations"], time_all, wright_less)
+    assert set(only["series_id"]) == {drop}
+
+
+@pytest.mark.slow
+def test_real_time_fit_is_blind_to_poisoned_futures() -> None:
+    """The compiled pooled time-trend model, refitted at one origin, gives identical time-only
+    forecasts when every later cost is poisoned."""
+    from learnrace_pipeline.lib.evaluation.hindcast_time import run_time_hindcast
+
+    frames = _frames(seed=17, spi=4, n=(13, 16))
+    panel = _time_panel(frames)
+    origin = hc.origins(panel, CFG)[0]
+    cfg = hc.HindcastConfig(
+        **{**CFG.__dict__, "first_origin": origin, "last_origin": origin,
+           "sampler": SamplerConfig(draws=60, tune=60, chains=1, seed=5)},
+    )  # fmt: skip
+    fitter = PooledFitter(panel, cfg.sampler, max_prior_draws=60, trend="time")
+    a = run_time_hindcast(panel, cfg, fitter=fitter)["forecasts"]
+    b = run_time_hindcast(_time_panel(frames, poison_after=origin), cfg, fitter=fitter)
+    assert fitter.fits == 2
+    assert a.select("model", "series", "year", *QUANTS).equals(
+        b["forecasts"].select("model", "series", "year", *QUANTS)
+    )
