@@ -58,7 +58,9 @@ Student-t innovations. A prior from the Student-t Wright fit (the LOO-preferred 
 default of the shipped prior, the ``forecasts/population_prior`` asset and the hindcast) carries
 ``nu`` per draw; its series are updated on a (w, log sigma) grid instead of step 2's conjugate
 integral, and simulated with Student-t annual shocks (:mod:`.student_t`). A prior with
-``nu = inf`` takes the exact normal path above. Time-trend and experience+time fits are refused.
+``nu = inf`` takes the exact normal path above. A prior from a pooled time-trend fit drives the
+same code with ``log_q = year`` (:mod:`.time_trend`, ``learnrace forecast --model time``);
+experience+time and per-nation fits are refused.
 
 Layout: this module holds :func:`simulate` and the output frame; the task, settings and samples
 are :mod:`.types`; the normal update (steps 1-4) is :mod:`.normal`, the Student-t update
