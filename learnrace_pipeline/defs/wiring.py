@@ -121,10 +121,10 @@ def time_panel(
     performance: bool = False,
 ) -> Panel:
     """Every cost series (or, ``performance``, every performance series, reciprocal) with >= 6
-    years, production or not, one series per technology and nation; optionally restricted to
-    ``calibration.industries``."""
+    years, production or not, one series per technology and nation; cost series optionally
+    restricted to ``calibration.industries`` (the few performance series never are)."""
     panel = build_time_panel(cost_observations, technologies, performance=performance)
-    keep = _industry_ids(panel, calibration)
+    keep = None if performance else _industry_ids(panel, calibration)
     if keep is not None:
         panel = build_time_panel(
             cost_observations, technologies, performance=performance, series_ids=keep

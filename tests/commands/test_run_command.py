@@ -38,5 +38,5 @@ def test_run_reports_a_failing_source_and_exits_nonzero(tmp_path, monkeypatch):
         app, ["run", "--db", str(tmp_path / "w.duckdb"), "--select", "key:raw/owid_ifr_robots__*"]
     )
     assert r.exit_code == 1
-    assert "FAILED raw__owid_ifr_robots" in r.output
+    assert "FAILED source_owid_ifr_robots" in r.output
     assert "sha256 differs" in r.output
