@@ -19,7 +19,7 @@ from learnrace_pipeline.lib.storage.warehouse import query, read_table
 
 pytestmark = pytest.mark.slow
 
-INDUSTRIES = ["wind", "solar", "agriculture"]
+INDUSTRIES = ["energy", "solar", "wind"]
 
 
 @pytest.fixture(scope="module")

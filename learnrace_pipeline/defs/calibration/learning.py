@@ -62,7 +62,7 @@ COVERAGE_WARN_ONLY = ("wright_normal",)
 #: levels (thin industries such as wind, against w_all) mix slowly enough that 4 x 2,000 draws
 #: leave the largest R-hat at the 1.01 threshold by chance
 #: (docs/decisions/2026-11-28-learning-curve-default-sampler.md).
-DRAWS_FACTOR = {"wright": 1.5, "time": 1.5, "wright_normal": 1.5, "experience_time": 1.5}
+DRAWS_FACTOR = {"wright": 1.5, "time": 1.5, "wright_normal": 1.5, "experience_time": 1.0}
 
 #: National solar module price series -> the production series giving national and world
 #: cumulative installed capacity (IRENA, observed; not Helveston's "national" scenario).
