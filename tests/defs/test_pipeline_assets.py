@@ -1,9 +1,9 @@
 """The whole asset graph materialised on a small panel in a temporary warehouse.
 
 Real Dagster instance, real DuckDB file, real samplers with the default sampler settings of
-``make run`` (small panel: the wind, solar and agriculture series). Checks what the calibration, hindcast and prior
-assets write, that their checks ran, that every warehouse table is owned by an asset, and that
-posteriors travel between assets through the fit IO manager.
+``make run`` (small panel: the energy, solar and wind series). Checks what the calibration,
+hindcast and prior assets write, that their checks ran, that every warehouse table is owned by
+an asset, and that posteriors travel between assets through the fit IO manager.
 """
 
 from __future__ import annotations
