@@ -28,7 +28,11 @@ from learnrace_pipeline.defs.wiring import (
     time_panel,
 )
 from learnrace_pipeline.lib.evaluation.hindcast import HindcastConfig, run_hindcast
-from learnrace_pipeline.lib.evaluation.hindcast_scores import POOLED, coverage_check
+from learnrace_pipeline.lib.evaluation.hindcast_scores import (
+    POOLED,
+    coverage_check,
+    horizon_group_check,
+)
 from learnrace_pipeline.lib.evaluation.hindcast_time import (
     POOLED_TIME,
     run_time_hindcast,
@@ -39,6 +43,7 @@ from learnrace_pipeline.lib.report.images import markdown_image, save_png
 from learnrace_pipeline.lib.report.plots_evaluation import hindcast_plots
 
 SCORES_KEY = ["evaluation", "scores"]
+GROUP_KEY = ["evaluation", "scores_by_horizon_group"]
 TIME_ONLY_SCORES_KEY = ["evaluation", "time_only_scores"]
 
 #: The hindcast's tables (asset ``evaluation/<name>`` = table ``evaluation.<name>``).
@@ -50,6 +55,8 @@ TABLES = {
     "intervals (shares), log-pinball and CRPS (log units), the median's bias and RMS log error, "
     "PIT mean and sd, ratios to baseline (a), RMS log error growth per year of horizon.",
     "scores_by_horizon": "The same scores per model and horizon (years ahead).",
+    "scores_by_horizon_group": "The same scores per model and horizon group (1-2, 3-5 and 6-10 "
+    "years ahead).",
     "scores_by_industry": "The same scores per model and industry.",
     "pit": "PIT histogram per model (10 equal bins, share of forecasts per bin).",
     "origins": "Per origin: series fitted and forecast, sampler diagnostics of the per-origin fit "
@@ -62,7 +69,10 @@ TABLES = {
     outs={name: table_out(["evaluation", name], text, None) for name, text in TABLES.items()},
     ins=HARMONIZED_INS,
     pool=MCMC_POOL,
-    check_specs=[dg.AssetCheckSpec("coverage_in_band", asset=SCORES_KEY, blocking=False)],
+    check_specs=[
+        dg.AssetCheckSpec("coverage_in_band", asset=SCORES_KEY, blocking=False),
+        dg.AssetCheckSpec("horizon_groups_in_band", asset=GROUP_KEY, blocking=False),
+    ],
 )
 def hindcast(
     context: dg.AssetExecutionContext,
@@ -99,6 +109,14 @@ def hindcast(
         passed=ok,
         severity=dg.AssetCheckSeverity.WARN,
         description=message,
+    )
+    group_ok, group_message = horizon_group_check(results["scores_by_horizon_group"])
+    yield dg.AssetCheckResult(
+        asset_key=dg.AssetKey(GROUP_KEY),
+        check_name="horizon_groups_in_band",
+        passed=group_ok,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=group_message,
     )
 
 

@@ -31,6 +31,12 @@ POOLED = "pooled_wright"
 POOLED_PROJECTED = "pooled_wright_projected"
 #: Coverage bands the evaluation check warns outside of (nominal -> (low, high)).
 COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0.95)}
+#: Horizon groups of ``scores_by_horizon_group``: label -> (first, last) horizon, years ahead.
+HORIZON_GROUPS: dict[str, tuple[int, int]] = {"1-2": (1, 2), "3-5": (3, 5), "6-10": (6, 10)}
+#: Bands every horizon group of the pooled forecaster should stay in: central-interval coverage
+#: (nominal level -> (low, high) share) and the largest absolute mean log error of the median.
+GROUP_COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.42, 0.58), 90: (0.85, 0.95)}
+GROUP_BIAS_MAX = 0.05
 
 
 def forecast_rows(
@@ -156,6 +162,10 @@ def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
     horizon (:func:`error_growth`).
     """
     by_h = score_table(forecasts, ["model", "horizon"])
+    by_g = score_table(
+        forecasts.with_columns(horizon_group(pl.col("horizon")).alias("horizon_group")),
+        ["model", "horizon_group"],
+    )
     by_i = score_table(forecasts, ["model", "industry"])
     overall = score_table(forecasts, ["model"])
     key = ["origin", "series", "year"]
@@ -178,10 +188,44 @@ def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
     return {
         "forecasts": forecasts,
         "scores_by_horizon": by_h,
+        "scores_by_horizon_group": by_g,
         "scores_by_industry": by_i,
         "scores": overall.sort("model"),
         "pit": pit_histogram(forecasts, ["model"]),
     }
+
+
+def horizon_group(horizon: pl.Expr) -> pl.Expr:
+    """The :data:`HORIZON_GROUPS` label of a horizon (years ahead); ``">10"`` beyond them."""
+    expr = pl.lit(">10")
+    for label, (lo, hi) in reversed(HORIZON_GROUPS.items()):
+        expr = pl.when(horizon.is_between(lo, hi)).then(pl.lit(label)).otherwise(expr)
+    return expr
+
+
+def horizon_group_check(by_group: pl.DataFrame, model: str = POOLED) -> tuple[bool, str]:
+    """Whether every horizon group of ``model`` keeps its coverage in
+    :data:`GROUP_COVERAGE_BANDS` and its median's mean log error within +-:data:`GROUP_BIAS_MAX`;
+    a message naming each group's figures either way. ``by_group`` is
+    ``scores_by_horizon_group``."""
+    rows = by_group.filter(pl.col("model") == model).sort("horizon_group")
+    if rows.height == 0:
+        return False, f"model {model!r} has no scores by horizon group"
+    ok, parts = True, []
+    for r in rows.iter_rows(named=True):
+        bad = [
+            f"{nominal}% cover {r[f'coverage{nominal}']:.1%} (band {lo:.0%}-{hi:.0%})"
+            for nominal, (lo, hi) in GROUP_COVERAGE_BANDS.items()
+            if not lo <= r[f"coverage{nominal}"] <= hi
+        ]
+        if abs(r["bias_log"]) > GROUP_BIAS_MAX:
+            bad.append(f"bias {r['bias_log']:+.3f} log (limit +-{GROUP_BIAS_MAX})")
+        ok &= not bad
+        figures = f"50% {r['coverage50']:.1%}, 90% {r['coverage90']:.1%}, bias {r['bias_log']:+.3f}"
+        parts.append(
+            f"h{r['horizon_group']}: {figures}" + (f" OUTSIDE: {'; '.join(bad)}" if bad else "")
+        )
+    return ok, f"{model} by horizon group: " + " | ".join(parts)
 
 
 def coverage_check(

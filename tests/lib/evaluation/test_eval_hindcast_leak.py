@@ -100,7 +100,8 @@ def test_hindcast_tables() -> None:
     out = hc.run_hindcast(panel, CFG, fitter=spy)
     f = out["forecasts"]
     assert set(out) == {
-        "forecasts", "scores_by_horizon", "scores_by_industry", "scores", "pit", "origins",
+        "forecasts", "scores_by_horizon", "scores_by_horizon_group", "scores_by_industry",
+        "scores", "pit", "origins",
     }  # fmt: skip
     assert f["horizon"].min() >= 1 and f["horizon"].max() <= CFG.max_horizon
     assert (f["year"] - f["origin"] == f["horizon"]).all()

@@ -58,3 +58,61 @@ def test_error_growth_recovers_a_random_walks_error_from_forecast_rows() -> None
     expected = np.polyfit(hs_, s * np.sqrt(hs_), 1)[0]
     got = hs.error_growth(by_h)["rmse_log_growth"][0]
     assert got == pytest.approx(expected, rel=0.15)
+
+
+def _rows(
+    model: str, horizons: list[int], errors: list[float], covered: list[bool]
+) -> pl.DataFrame:
+    n = len(horizons)
+    return pl.DataFrame(
+        {
+            "model": [model] * n,
+            "series_id": [f"s{i % 3}" for i in range(n)],
+            "horizon": horizons,
+            "cover50": covered,
+            "cover80": [True] * n,
+            "cover90": [True] * n,
+            "cover95": [True] * n,
+            "log_pinball": [0.1] * n,
+            "crps": [0.2] * n,
+            "log_error": errors,
+            "pit": [0.5] * n,
+        }
+    )
+
+
+def test_horizon_groups_label_and_score_each_group_by_hand() -> None:
+    labels = pl.select(hs.horizon_group(pl.Series("h", [1, 2, 3, 5, 6, 10, 11]))).to_series()
+    assert labels.to_list() == ["1-2", "1-2", "3-5", "3-5", "6-10", "6-10", ">10"]
+    f = _rows(
+        "pooled_wright", [1, 2, 4, 7, 9], [0.0, 0.02, 0.1, 0.3, 0.1], [True, False] * 2 + [True]
+    )
+    g = score_table(f.with_columns(hs.horizon_group(pl.col("horizon")).alias("horizon_group")),
+                    ["model", "horizon_group"])  # fmt: skip
+    assert g["horizon_group"].to_list() == ["1-2", "3-5", "6-10"]
+    assert g["n"].to_list() == [2, 1, 2]
+    assert g["coverage50"].to_list() == [0.5, 1.0, 0.5]
+    assert g["bias_log"].to_list() == pytest.approx([0.01, 0.1, 0.2])
+
+
+def test_horizon_group_check_names_every_group_outside_its_band() -> None:
+    good = pl.DataFrame(
+        {
+            "model": ["pooled_wright"] * 3,
+            "horizon_group": ["1-2", "3-5", "6-10"],
+            "coverage50": [0.5, 0.45, 0.55],
+            "coverage90": [0.9, 0.88, 0.86],
+            "bias_log": [0.01, -0.04, 0.03],
+        }
+    )
+    ok, msg = hs.horizon_group_check(good)
+    assert ok and "OUTSIDE" not in msg
+    bad = good.with_columns(
+        pl.Series("coverage90", [0.9, 0.88, 0.80]), pl.Series("bias_log", [0.01, 0.06, 0.2])
+    )
+    ok, msg = hs.horizon_group_check(bad)
+    assert not ok
+    assert "h1-2: 50% 50.0%, 90% 90.0%, bias +0.010 |" in msg
+    assert "h3-5" in msg and "bias +0.060 log (limit +-0.05)" in msg
+    assert "90% cover 80.0% (band 85%-95%); bias +0.200 log" in msg
+    assert not hs.horizon_group_check(good, model="other")[0]
