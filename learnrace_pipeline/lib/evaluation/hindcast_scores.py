@@ -153,6 +153,28 @@ def error_growth(scores_by_horizon: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+def ratios_to(forecasts: pl.DataFrame, reference: str, suffix: str) -> pl.DataFrame | None:
+    """Per model, its mean log-pinball and CRPS over the ``reference`` model's on the same
+    forecasts (origin, series, year): columns ``model``, ``log_pinball_ratio_<suffix>``,
+    ``crps_ratio_<suffix>`` (below 1 beats the reference); None when ``reference`` made none."""
+    key = ["origin", "series", "year"]
+    ref = forecasts.filter(pl.col("model") == reference).select(
+        *key, pl.col("log_pinball").alias("_lp_ref"), pl.col("crps").alias("_crps_ref")
+    )
+    if ref.height == 0:
+        return None
+    return (
+        forecasts.join(ref, on=key, how="inner")
+        .group_by("model")
+        .agg(
+            (pl.col("log_pinball").mean() / pl.col("_lp_ref").mean()).alias(
+                f"log_pinball_ratio_{suffix}"
+            ),
+            (pl.col("crps").mean() / pl.col("_crps_ref").mean()).alias(f"crps_ratio_{suffix}"),
+        )
+    )
+
+
 def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Score tables from a forecasts frame: by horizon, by industry, overall, PIT histograms.
 
@@ -168,21 +190,8 @@ def summarise(forecasts: pl.DataFrame) -> dict[str, pl.DataFrame]:
     )
     by_i = score_table(forecasts, ["model", "industry"])
     overall = score_table(forecasts, ["model"])
-    key = ["origin", "series", "year"]
-    ref = forecasts.filter(pl.col("model") == bl.OLS_WRIGHT).select(
-        *key, pl.col("log_pinball").alias("_lp_ref"), pl.col("crps").alias("_crps_ref")
-    )
-    if ref.height:
-        ratios = (
-            forecasts.join(ref, on=key, how="inner")
-            .group_by("model")
-            .agg(
-                (pl.col("log_pinball").mean() / pl.col("_lp_ref").mean()).alias(
-                    "log_pinball_ratio_ols"
-                ),
-                (pl.col("crps").mean() / pl.col("_crps_ref").mean()).alias("crps_ratio_ols"),
-            )
-        )
+    ratios = ratios_to(forecasts, bl.OLS_WRIGHT, "ols")
+    if ratios is not None:
         overall = overall.join(ratios, on="model", how="left")
     overall = overall.join(error_growth(by_h), on="model", how="left")
     return {

@@ -44,6 +44,7 @@ from learnrace_pipeline.lib.evaluation.hindcast_scores import (
     FORECAST_COLUMNS,
     baseline_rows,
     forecast_rows,
+    ratios_to,
     summarise,
 )
 from learnrace_pipeline.lib.evaluation.scores import (
@@ -197,16 +198,10 @@ def run_time_hindcast(
 def _ratios_to_rw(forecasts: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
     """``scores`` plus each model's mean log-pinball and CRPS over ``rw_drift``'s on the same
     forecasts (origin, series, year); below 1 beats the random walk with drift."""
-    key = ["origin", "series", "year"]
-    ref = forecasts.filter(pl.col("model") == bl.RW_DRIFT).select(
-        *key, pl.col("log_pinball").alias("_lp"), pl.col("crps").alias("_crps")
-    )
-    ratios = (
-        forecasts.join(ref, on=key)
-        .group_by("model")
-        .agg(
-            (pl.col("log_pinball").mean() / pl.col("_lp").mean()).alias("log_pinball_ratio_rw"),
-            (pl.col("crps").mean() / pl.col("_crps").mean()).alias("crps_ratio_rw"),
-        )
-    )
+    ratios = ratios_to(forecasts, bl.RW_DRIFT, "rw")
+    if ratios is None:
+        ratios = pl.DataFrame(
+            schema={"model": pl.String, "log_pinball_ratio_rw": pl.Float64,
+                    "crps_ratio_rw": pl.Float64}
+        )  # fmt: skip
     return scores.join(ratios, on="model", how="left").sort("model")
