@@ -1,4 +1,5 @@
-"""Asset-check results from model diagnostics, shared by the calibration assets."""
+"""Asset-check results shared by the calibration and evaluation assets: from model diagnostics,
+and warnings (non-blocking checks that report a figure outside its band)."""
 
 import json
 
@@ -20,4 +21,22 @@ def diagnostics_check(key: list[str], name: str, diag: DiagnosticsResult) -> dg.
                 json.loads(json.dumps(diag.to_dict(), default=str))
             ),
         },
+    )
+
+
+def warn_check(
+    key: list[str],
+    name: str,
+    passed: bool,
+    description: str,
+    metadata: dict | None = None,
+) -> dg.AssetCheckResult:
+    """A WARN-severity asset-check result for asset ``key``."""
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(key),
+        check_name=name,
+        passed=passed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
     )

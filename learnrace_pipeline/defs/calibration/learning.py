@@ -26,7 +26,7 @@ import dagster as dg
 import polars as pl
 import xarray as xr
 
-from learnrace_pipeline.defs.calibration.checks import diagnostics_check
+from learnrace_pipeline.defs.calibration.checks import diagnostics_check, warn_check
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import (
     HARMONIZED_INS,
@@ -179,13 +179,12 @@ def learning_curve_fits(
         yield _check_result(key, "converged", dt, coverage=name not in COVERAGE_WARN_ONLY)
         if name in COVERAGE_WARN_ONLY:
             ok, cov = diagnostics.coverage_in_band(dt, (0.5, 0.9))
-            yield dg.AssetCheckResult(
-                asset_key=dg.AssetKey(key),
-                check_name="predictive_coverage",
-                passed=ok,
-                severity=dg.AssetCheckSeverity.WARN,
-                description=f"one-step predictive coverage {cov} (nominal 50%, 90%)",
-                metadata={k: dg.MetadataValue.float(v) for k, v in cov.items()},
+            yield warn_check(
+                key,
+                "predictive_coverage",
+                ok,
+                f"one-step predictive coverage {cov} (nominal 50%, 90%)",
+                {k: dg.MetadataValue.float(v) for k, v in cov.items()},
             )
     rates = pl.concat(
         [summaries.learning_rates(dt, model=n) for n, dt in fits.items()], how="diagonal_relaxed"

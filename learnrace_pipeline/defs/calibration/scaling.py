@@ -18,7 +18,7 @@
 import dagster as dg
 import polars as pl
 
-from learnrace_pipeline.defs.calibration.checks import diagnostics_check
+from learnrace_pipeline.defs.calibration.checks import diagnostics_check, warn_check
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import MCMC_POOL, fit_out, table_out
 from learnrace_pipeline.lib.evaluation import frontier_hindcast as fh
@@ -174,13 +174,12 @@ def _coverage_check(coverage: pl.DataFrame) -> dg.AssetCheckResult:
         band = max(0.05, 3.0 * (nominal * (1 - nominal) / n) ** 0.5)
         if abs(row[col] - nominal) > band:
             misses.append(f"{col} {row[col]:.2f} (nominal {nominal}, band {band:.2f})")
-    return dg.AssetCheckResult(
-        asset_key=dg.AssetKey(COVERAGE_KEY),
-        check_name="coverage_in_band",
-        passed=not misses,
-        severity=dg.AssetCheckSeverity.WARN,
-        description="; ".join(misses) or f"coverage within its binomial band over {n} forecasts",
-        metadata={k: dg.MetadataValue.float(float(row[k])) for k in ("coverage_50", "coverage_90")},
+    return warn_check(
+        COVERAGE_KEY,
+        "coverage_in_band",
+        not misses,
+        "; ".join(misses) or f"coverage within its binomial band over {n} forecasts",
+        {k: dg.MetadataValue.float(float(row[k])) for k in ("coverage_50", "coverage_90")},
     )
 
 

@@ -19,6 +19,7 @@ time-trend model refitted per origin against the random walk with drift and no c
 import dagster as dg
 import polars as pl
 
+from learnrace_pipeline.defs.calibration.checks import warn_check
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import (
     HARMONIZED_INS,
@@ -103,21 +104,9 @@ def hindcast(
         yield dg.Output(
             results[name], output_name=name, metadata=meta if name == "scores" else None
         )
-    yield dg.AssetCheckResult(
-        asset_key=dg.AssetKey(SCORES_KEY),
-        check_name="coverage_in_band",
-        passed=ok,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=message,
-    )
+    yield warn_check(SCORES_KEY, "coverage_in_band", ok, message)
     group_ok, group_message = horizon_group_check(results["scores_by_horizon_group"])
-    yield dg.AssetCheckResult(
-        asset_key=dg.AssetKey(GROUP_KEY),
-        check_name="horizon_groups_in_band",
-        passed=group_ok,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=group_message,
-    )
+    yield warn_check(GROUP_KEY, "horizon_groups_in_band", group_ok, group_message)
 
 
 #: The time-only hindcast's tables (asset ``evaluation/time_only_<name>``).
@@ -177,13 +166,7 @@ def time_only_hindcast(
             output_name=f"time_only_{name}",
             metadata=meta if name == "scores" else None,
         )
-    yield dg.AssetCheckResult(
-        asset_key=dg.AssetKey(TIME_ONLY_SCORES_KEY),
-        check_name="coverage_in_band",
-        passed=ok,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=message,
-    )
+    yield warn_check(TIME_ONLY_SCORES_KEY, "coverage_in_band", ok, message)
 
 
 @dg.definitions
