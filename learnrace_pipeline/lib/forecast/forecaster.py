@@ -125,7 +125,10 @@ def _block(
     if proj.any():
         x_target[proj] = project(tg, prod, ti[proj], k_samples, rng, cfg.production_damping)
     dx = x_target - obs_blk["x_last"][ti][:, None]
-    lq = np.quantile(x_target, [0.05, 0.5, 0.95], axis=1).T
+    # quantiles of production only where it was simulated; elsewhere it is one fixed value
+    lq = np.repeat(tg["lq_fixed"][:, None], 3, axis=1)
+    if proj.any():
+        lq[proj] = np.quantile(x_target[proj], [0.05, 0.5, 0.95], axis=1).T
     return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1], w, lq
 
 
