@@ -20,7 +20,7 @@ import polars as pl
 import xarray as xr
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
+from matplotlib.ticker import LogLocator, NullLocator
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.models.learning import lambda_prior_posterior
@@ -87,28 +87,38 @@ def forest_learning_rates(
     return _png(fig)
 
 
-def _curve_draws(dt: xr.DataTree, s: int, n_draws: int, seed: int) -> tuple[np.ndarray, ...]:
-    """Observed log q, log c and fitted log c draws (draws, points) for series index ``s``."""
-    fd = dt.fit_data
+def _slope_draws(dt: xr.DataTree, n_draws: int, seed: int) -> dict[str, np.ndarray]:
+    """``n_draws`` posterior draws (chains stacked, chosen once with ``seed``) of the slope
+    variables the curves need: ``w_series``, ``m_series`` (dims sample, series) and
+    ``lambda_nation`` (sample, nation), whichever the fit has."""
     post = dt.posterior.to_dataset()
+    names = [v for v in ("w_series", "m_series", "lambda_nation") if v in post]
+    stacked = post[names].stack(sample=("chain", "draw"))
+    n = stacked.sizes["sample"]
+    pick = np.random.default_rng(seed).choice(n, size=min(n_draws, n), replace=False)
+    return {v: stacked[v].transpose("sample", ...).values[pick] for v in names}
+
+
+def _curve_draws(dt: xr.DataTree, s: int, draws: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Observed log q, log c and fitted log c draws (draws, points) for series index ``s``,
+    from the slope draws of :func:`_slope_draws`."""
+    fd = dt.fit_data
     label = str(fd["series"].values[s])
     pts = fd["point_series"].values.astype(str) == label
     logq = fd["point_log_q"].values[pts]
     logc = fd["point_log_cost"].values[pts]
     year = fd["point_year"].values[pts].astype(float)
-    stacked = post.stack(sample=("chain", "draw"))
-    n = stacked.sizes["sample"]
-    pick = np.random.default_rng(seed).choice(n, size=min(n_draws, n), replace=False)
-    x = np.broadcast_to(logq, (pick.size, logq.size)).copy()
-    if "lambda_nation" in post:
+    n_pick = next(iter(draws.values())).shape[0] if draws else 1
+    x = np.broadcast_to(logq, (n_pick, logq.size)).copy()
+    if "lambda_nation" in draws:
         nat = int(fd["nation_of_series"].values[s])
-        lam = stacked["lambda_nation"].isel(nation=nat).values[pick][:, None]
+        lam = draws["lambda_nation"][:, nat][:, None]
         x = lam * logq + (1 - lam) * fd["point_log_q_world"].values[pts]
     pred = np.zeros_like(x)
-    if "w_series" in post:
-        pred -= stacked["w_series"].isel(series=s).values[pick][:, None] * x
-    if "m_series" in post:
-        pred -= stacked["m_series"].isel(series=s).values[pick][:, None] * (year - year[0])
+    if "w_series" in draws:
+        pred -= draws["w_series"][:, s][:, None] * x
+    if "m_series" in draws:
+        pred -= draws["m_series"][:, s][:, None] * (year - year[0])
     pred += (logc - pred).mean(axis=1, keepdims=True)  # least-squares level given the slope
     return logq, logc, pred
 
@@ -132,10 +142,11 @@ def experience_curves(
     nrows = int(np.ceil(len(chosen) / ncols))
     cols = min(ncols, len(chosen))
     fig = Figure(figsize=(2.6 * cols, 2.2 * nrows + 0.6))
+    draws = _slope_draws(dt, n_draws, seed)
     for k, label in enumerate(chosen):
         s = labels.index(label)
         ax = fig.add_subplot(nrows, cols, k + 1)
-        logq, logc, pred = _curve_draws(dt, s, n_draws, seed)
+        logq, logc, pred = _curve_draws(dt, s, draws)
         lo, mid, hi = np.quantile(pred, [0.05, 0.5, 0.95], axis=0)
         q = np.exp(logq)
         ax.fill_between(q, np.exp(lo), np.exp(hi), color="#1f77b4", alpha=0.25, lw=0)
@@ -143,8 +154,9 @@ def experience_curves(
         ax.plot(q, np.exp(logc), ".", color="black", ms=3)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.yaxis.set_minor_formatter(NullFormatter())
+        for axis in (ax.xaxis, ax.yaxis):  # no minor ticks: 90 log panels render in seconds
+            axis.set_major_locator(LogLocator(numticks=4))
+            axis.set_minor_locator(NullLocator())
         unit = str(fd["series_unit"].values[s])
         short = label.split(":", 1)[-1]
         ax.set_title(short if len(short) < 32 else short[:30] + "…", fontsize=8)
