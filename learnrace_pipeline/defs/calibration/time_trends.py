@@ -39,10 +39,15 @@ from learnrace_pipeline.lib.models.learning.panel import Panel
 from learnrace_pipeline.lib.models.learning.time_panel import PERFORMANCE_METRIC_KINDS
 
 #: The time-trend model of each fit (Student-t MA(1), as ``learning_curve_fits``' ``time``);
-#: the performance fit with priors for improvement rates of tens of percent per year.
+#: the performance fit with priors for improvement rates of tens of percent per year and a
+#: centred industry level: its 28 series (2 OWID, 26 Magee et al.) are below the 30 from which
+#: ``auto`` centres, and the non-centred level failed (R-hat 1.018 and bulk ESS 256 on
+#: ``z_m_industry``; docs/decisions/2026-12-06-magee-performance-series.md).
 CONFIGS = {
     "time_all": LearningConfig(trend="time", noise="student_t"),
-    "performance": LearningConfig(trend="time", noise="student_t", priors=PERFORMANCE_PRIORS),
+    "performance": LearningConfig(
+        trend="time", noise="student_t", priors=PERFORMANCE_PRIORS, trend_param="centred"
+    ),
 }
 #: Fit name -> (asset key, description).
 FITS = {
@@ -55,8 +60,9 @@ FITS = {
     "performance": (
         ["calibration", "performance_fit"],
         "Pooled time-trend fit of performance series (FLOP/s of the fastest supercomputer, "
-        "transistors per microprocessor) taken as 1/performance, Student-t MA(1): m = "
-        "improvement rate of performance in log units per year (doubling time ln 2 / m).",
+        "transistors per microprocessor, the Magee et al. 2016 performance series) taken as "
+        "1/performance, Student-t MA(1), centred industry level: m = improvement rate of "
+        "performance in log units per year (doubling time ln 2 / m).",
     ),
 }
 EXCLUDED_SCHEMA = {

@@ -34,6 +34,9 @@ INDUSTRIES = (
     "biotech",
     "computing",
     "hydrogen",
+    "telecom",
+    "medical_imaging",
+    "machinery",
 )
 
 

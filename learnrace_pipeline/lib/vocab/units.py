@@ -130,6 +130,30 @@ PHYSICAL = PHYSICAL | frozenset(
     }
 )
 
+#: Performance units of the Magee et al. (2016) series (farmer_lafond_alstott; higher is better).
+#: Values keep the source's numbers; composite indices keep the published ratio, whose scale the
+#: source does not state (a constant factor cancels in the log differences the fits use).
+PHYSICAL = PHYSICAL | frozenset(
+    {
+        "Mbit/cm3",  # storage density, megabits per cubic centimetre
+        "bit/s/m2",  # wireless coverage density, bits per second per square metre (10 MHz band)
+        "bit/s/Hz",  # spectral efficiency
+        "kbit/s",  # throughput
+        "calculation/s",  # calculations per second of electronic computers
+        "mV/um2",  # image-sensor sensitivity, millivolt per square micrometre
+        "1/(mm*s)",  # imaging: 1 / (resolution in mm x scan time in s)
+        "Wh/kg",  # specific energy
+        "kWh/kg",
+        "Wh/L",  # energy density
+        "W/kg",  # specific power
+        "W/L",  # power density
+        "hp/accuracy",  # milling machines: horsepower / machining accuracy (index)
+        "speed/layer thickness",  # stereolithography (index)
+        "areal throughput/accuracy",  # photolithography (index)
+        "K",  # kelvin (superconducting critical temperature)
+    }
+)
+
 _MONEY = re.compile(r"^(?:(?P<year>1[89]\d\d|20\d\d) )?(?P<cur>[A-Z]{3})/(?P<qty>.+)$")
 
 

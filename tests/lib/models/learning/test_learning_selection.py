@@ -178,13 +178,30 @@ def test_time_panel_covers_every_cost_series_of_six_years(snapshot_tables) -> No
     t = snapshot_tables
     p = build_time_panel(t["cost_observations"], t["technologies"])
     assert p.n_series == 144 and len(p.technologies) == 90
-    fla = t["technologies"].filter(pl.col("series_id").str.starts_with("farmer_lafond_alstott:"))
+    fla = t["technologies"].filter(
+        pl.col("series_id").str.starts_with("farmer_lafond_alstott:"),
+        pl.col("metric_kind") != "performance",
+    )
     assert set(fla["technology"]) <= set(p.technologies)
     reasons = p.excluded["reason"].to_list()
     assert all(r.startswith(("copy:", "metric_kind", "1 point", "2 point", "3 point",
                              "4 point", "5 point")) for r in reasons)  # fmt: skip
     perf = build_time_panel(t["cost_observations"], t["technologies"], performance=True)
-    assert sorted(perf.series["series_id"].to_list()) == [
-        "owid_datasets:top500_fastest_flops",
-        "owid_datasets:transistors_per_microprocessor",
-    ]
+    ids = perf.series["series_id"].to_list()
+    assert "owid_datasets:top500_fastest_flops" in ids
+    assert "owid_datasets:transistors_per_microprocessor" in ids
+    # the Magee et al. (2016) performance series with >= 6 points (farmer_lafond_alstott)
+    magee = [i for i in ids if i.startswith("farmer_lafond_alstott:magee_")]
+    assert perf.n_series == 28 and len(magee) == 26 and perf.n_obs == 373
+    assert "farmer_lafond_alstott:magee_integrated_circuit_memory_transistors_per_die" in magee
+    assert "farmer_lafond_alstott:magee_computation_electronic_CPS" in magee
+    assert {"semiconductors", "computing"} <= set(perf.industries)
+    why = dict(zip(perf.excluded["series_id"], perf.excluded["reason"], strict=True))
+    # Magee's 12 microprocessor counts are a copy of OWID's longer transistor series (kept)
+    micro = "farmer_lafond_alstott:magee_integrated_circuit_microprocessor_transistors_per_die"
+    assert why[micro].startswith("copy: same technology 'microprocessor'")
+    assert why["farmer_lafond_alstott:magee_Milling_yearlyaverage_hp.accuracy"].startswith(
+        "5 point"
+    )
+    # performance series never enter the cost-series time fit
+    assert not any(i.startswith("farmer_lafond_alstott:magee_") for i in p.series["series_id"])
