@@ -48,6 +48,11 @@ def register(app: typer.Typer) -> None:
 MODELS = ("wright", "time")
 
 
+def _where(path: Path | None) -> str:
+    """An output path as printed: ``-`` is standard output."""
+    return "standard output" if str(path) == "-" else str(path)
+
+
 def _load_priors(posterior: Path | None, model: str = "wright"):
     """The priors by level for ``model`` and where they came from; a prior of the other
     model's trend is refused (ModelError)."""
@@ -76,7 +81,12 @@ def forecast(
     input: Path = typer.Option(
         ..., "--input", help="Series CSV (see `learnrace forecast --help`)."
     ),
-    output: Path = typer.Option(..., "--output", help="Where to write the forecasts."),
+    output: Path = typer.Option(
+        ...,
+        "--output",
+        help="Where to write the forecasts (a new or regular file, not the input; - for "
+        "standard output).",
+    ),
     industry: str | None = typer.Option(
         None, "--industry", help="Use the industry-level prior (default: all technologies)."
     ),
@@ -89,7 +99,8 @@ def forecast(
     summary: Path | None = typer.Option(
         None,
         "--summary",
-        help="Also write each series' posterior Wright exponent and learning rate here.",
+        help="Also write each series' posterior Wright exponent and learning rate here (- for "
+        "standard output).",
     ),
     samples: int = typer.Option(2000, "--samples", min=200, help="Monte Carlo samples per year."),
     seed: int = typer.Option(20240601, "--seed", help="Seed of every random draw."),
@@ -124,6 +135,15 @@ def forecast(
     --summary writes one row per series: the posterior mean, sd and 5/50/95% quantiles of its
     Wright exponent w and the 5/50/95% quantiles of its learning rate 1 - 2^-w (share of unit
     cost lost per doubling of cumulative production), in the same format.
+
+    Years must be whole numbers from 1800 to 2200, and every cost and production value (given,
+    or cumulative production derived from annual) within 1e-200 to 1e200; a forecast that
+    leaves the floating-point range is refused, not written. --output (and --summary) may be -
+    for standard output; an output that is the input (or --posterior, or the other output), a
+    symbolic link, a directory or a special file (/dev/null, a FIFO) is refused before any
+    work. In CSV output a text cell starting with =, +, -, @, a tab or a carriage return (a
+    series_id a spreadsheet would run as a formula) is written with a leading ' (JSON keeps it
+    exact).
     """
     from learnrace_pipeline.lib import forecast as fc
     from learnrace_pipeline.lib.errors import LearnraceError
@@ -136,8 +156,14 @@ def forecast(
         if model not in MODELS:
             raise fi.DataError(f"unknown model {model!r}: use wright or time", source="--model")
         fi.check_industry(industry)
-        if summary is not None and summary.resolve() == output.resolve():
-            raise fi.DataError("--summary must be another file than --output", source="--summary")
+        if fc.is_stdout(output) and fc.is_stdout(summary):
+            raise fi.DataError(
+                "--output and --summary cannot both be - (standard output)", source="--summary"
+            )
+        reads = {"--input": input, "--posterior": posterior}
+        fc.check_output_path(output, "--output", {**reads, "--summary": summary})
+        if summary is not None:
+            fc.check_output_path(summary, "--summary", {**reads, "--output": output})
         inp = fi.read_input(input, model)  # type: ignore[arg-type]
         priors, prior_source = _load_priors(posterior, model)
         prior, note = fc.choose_prior(priors, industry)
@@ -152,6 +178,9 @@ def forecast(
             per_series = fc.drift_summary(per_series) if per_series is not None else None
         else:
             table = fc.quantile_frame(result, model=fc.model_name(prior))
+        fc.check_finite_output(table)
+        if summary is not None and per_series is not None:
+            fc.check_finite_output(per_series)
         fc.write_forecasts(table, output, fmt)  # type: ignore[arg-type]
         if summary is not None and per_series is not None:
             fc.write_forecasts(per_series, summary, fmt)  # type: ignore[arg-type]
@@ -184,18 +213,20 @@ def forecast(
         Col(rate_name, lambda r: sig3(100 * r["prior_rate"])),
         Col("time (s)", lambda r: sig3(r["seconds"])),
     ]
-    console.print(rich_table(run, columns, f"learnrace forecast -> {escape(str(output))}"))
+    # with a table on standard output, the run's report goes to standard error
+    report = err if fc.is_stdout(output) or fc.is_stdout(summary) else console
+    report.print(rich_table(run, columns, f"learnrace forecast -> {escape(_where(output))}"))
     if summary is not None and per_series is not None:
         if model == "time":
             d = per_series["annual_decline_q50"]
-            console.print(
-                f"per-series drifts -> {escape(str(summary))} (median cost decline: "
+            report.print(
+                f"per-series drifts -> {escape(_where(summary))} (median cost decline: "
                 f"{d.min():.1%} to {d.max():.1%} a year across series)"
             )
         else:
             lr = per_series["learning_rate_q50"]
-            console.print(
-                f"per-series exponents -> {escape(str(summary))} (median learning rate: "
+            report.print(
+                f"per-series exponents -> {escape(_where(summary))} (median learning rate: "
                 f"{lr.min():.1%} to {lr.max():.1%} across series)"
             )
 

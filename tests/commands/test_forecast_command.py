@@ -4,6 +4,8 @@ column, exit code 2, and no output file."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +173,71 @@ BAD = [
         "series_id,year,unit_cost,annual_production\na,2000,1,1\na,2001,0.9,2\na,2002,0.8,3\n",
         ["nothing to forecast"],
     ),
+    *[
+        (
+            f"year {year}",
+            f"series_id,year,unit_cost,annual_production\na,2000,1,1\na,2001,0.9,2\n"
+            f"a,2002,0.8,3\na,{year},,4\n",
+            ["series 'a'", f"year '{year}' is outside 1800-2200", "row 5", "column 'year'"],
+        )
+        for year in ("0", "-5", "1799", "2201", "99999", "1e30")
+    ],
+    (
+        "cost near the float limit",
+        "series_id,year,unit_cost,annual_production\na,2000,1e300,1\na,2001,9e299,2\n"
+        "a,2002,8e299,3\na,2003,,4\n",
+        [
+            "series 'a', year 2000",
+            "cost '1e300' is outside the accepted range 1e-200 to 1e200",
+            "row 2",
+            "column 'unit_cost'",
+        ],
+    ),
+    (
+        "huge cost among normal ones",
+        "series_id,year,unit_cost,annual_production\na,2000,1,1\na,2001,1e308,2\n"
+        "a,2002,0.8,3\na,2003,,4\n",
+        [
+            "series 'a', year 2001",
+            "cost '1e308' is outside the accepted range",
+            "row 3",
+            "column 'unit_cost'",
+        ],
+    ),
+    (
+        "tiny cost",
+        "series_id,year,unit_cost,annual_production\na,2000,1,1\na,2001,1e-250,2\n"
+        "a,2002,0.8,3\na,2003,,4\n",
+        [
+            "series 'a', year 2001",
+            "cost '1e-250' is outside the accepted range",
+            "row 3",
+            "column 'unit_cost'",
+        ],
+    ),
+    (
+        "huge production among normal ones",
+        "series_id,year,unit_cost,annual_production\na,2000,1,10\na,2001,0.9,1e308\n"
+        "a,2002,0.8,20\na,2003,,27\n",
+        [
+            "series 'a', year 2001",
+            "production '1e308' is outside the accepted range",
+            "row 3",
+            "column 'annual_production'",
+        ],
+    ),
+    (
+        "derived cumulative production out of range",
+        "series_id,year,unit_cost,annual_production,cumulative_production\na,2000,1,,9e199\n"
+        "a,2001,0.9,9e199,\na,2002,0.8,1,\na,2003,,1,\n",
+        [
+            "series 'a', year 2001",
+            "cumulative production derived from annual production is "
+            "1.8e+200, outside the accepted range",
+            "row 3",
+            "column 'annual_production'",
+        ],
+    ),
 ]
 
 
@@ -181,6 +248,7 @@ WRIGHT_ONLY = {
     "observed cost without production",
     "cumulative production falls",
     "no production column",
+    "derived cumulative production out of range",
 }
 BAD_BY_MODEL = [
     pytest.param(model, *b, id=f"{model}-{b[0]}")
@@ -270,10 +338,13 @@ def test_forecast_time_model_without_production(tmp_path: Path) -> None:
     assert "prior mean cost decline" in _flat(result.output)
 
 
-def test_error_leaves_an_existing_output_untouched(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["wright", "time"])
+def test_error_leaves_an_existing_output_untouched(tmp_path: Path, model: str) -> None:
     dest = tmp_path / "out.csv"
     dest.write_text("previous result\n")
-    result, _ = _run(tmp_path, "series_id,year,unit_cost,annual_production\na,x,1,1\n")
+    result, _ = _run(
+        tmp_path, "series_id,year,unit_cost,annual_production\na,x,1,1\n", "--model", model
+    )
     assert result.exit_code == 2
     assert dest.read_text() == "previous result\n"
 
@@ -326,12 +397,220 @@ def test_summary_gives_each_series_learning_rate(tmp_path: Path) -> None:
     assert {(r["series_id"], r["year"]) for r in forecasts} >= {("long", 2020), ("ev", 2021)}
 
 
-def test_summary_cannot_overwrite_the_forecasts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("model", ["wright", "time"])
+def test_summary_cannot_overwrite_the_forecasts(tmp_path: Path, model: str) -> None:
     src = tmp_path / "in.csv"
     src.write_text(GOOD, encoding="utf-8")
     dest = tmp_path / "out.csv"
     result = runner.invoke(app, ["forecast", "--input", str(src), "--output", str(dest),
-                                 "--summary", str(dest)])  # fmt: skip
+                                 "--summary", str(dest), "--model", model])  # fmt: skip
     assert result.exit_code == 2
-    assert "--summary must be another file" in _flat(result.output)
+    assert f"source '--output', file '{dest}': is the same file as --summary" in _flat(
+        result.output
+    )
     assert not dest.exists()
+
+
+def _hard_link(tmp_path: Path, src: Path) -> Path:
+    os.link(src, tmp_path / "hard.csv")
+    return tmp_path / "hard.csv"
+
+
+def _symlink(tmp_path: Path, src: Path) -> Path:
+    (tmp_path / "old.csv").write_text("old\n")
+    (tmp_path / "link.csv").symlink_to(tmp_path / "old.csv")
+    return tmp_path / "link.csv"
+
+
+def _dangling_symlink(tmp_path: Path, src: Path) -> Path:
+    (tmp_path / "link.csv").symlink_to(tmp_path / "nowhere.csv")
+    return tmp_path / "link.csv"
+
+
+def _fifo(tmp_path: Path, src: Path) -> Path:
+    os.mkfifo(tmp_path / "pipe")
+    return tmp_path / "pipe"
+
+
+def _char_device(tmp_path: Path, src: Path) -> Path:
+    """A character device like /dev/null, made here so that a failing test replaces a file of
+    its own folder, never /dev/null (mknod needs root: skipped otherwise)."""
+    try:
+        os.mknod(tmp_path / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except PermissionError:
+        pytest.skip("mknod needs root")
+    return tmp_path / "null"
+
+
+def _folder(tmp_path: Path, src: Path) -> Path:
+    (tmp_path / "sub").mkdir()
+    return tmp_path / "sub"
+
+
+#: Outputs refused before any work: (case, make the path, words of the one-line error).
+REFUSED_OUTPUTS = [
+    ("same as input", lambda tmp, src: src, ["is the same file as --input"]),
+    (
+        "same as input, other spelling",
+        lambda tmp, src: tmp / "." / ".." / tmp.name / src.name,
+        ["is the same file as --input"],
+    ),
+    ("hard link to the input", _hard_link, ["is the same file as --input"]),
+    ("symbolic link", _symlink, ["is a symbolic link"]),
+    ("dangling symbolic link", _dangling_symlink, ["is a symbolic link"]),
+    ("FIFO", _fifo, ["is a named pipe (FIFO), not a regular file"]),
+    ("character device", _char_device, ["is a character device, not a regular file"]),
+    ("directory", _folder, ["is a directory; give a file name"]),
+    (
+        "missing folder",
+        lambda tmp, src: tmp / "nope" / "out.csv",
+        ["output folder", "does not exist"],
+    ),
+]
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, bytes | None]]:
+    """Every entry of ``folder``: its file type and, for regular files, its bytes."""
+    out = {}
+    for p in sorted(folder.rglob("*")):
+        mode = p.lstat().st_mode
+        out[str(p)] = (stat.S_IFMT(mode), p.read_bytes() if stat.S_ISREG(mode) else None)
+    return out
+
+
+@pytest.mark.parametrize("option", ["--output", "--summary"])
+@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize(
+    ("case", "make", "expected"), REFUSED_OUTPUTS, ids=[c[0] for c in REFUSED_OUTPUTS]
+)
+def test_unsafe_outputs_are_refused_before_any_work(
+    tmp_path: Path, option: str, model: str, case: str, make, expected: list[str]
+) -> None:
+    """An output that is the input (however spelt, or hard-linked), a symbolic link, a special
+    file, a directory or in a missing folder: exit 2, one line naming the option and the path,
+    and nothing in the folder changes (the input is intact, no file appears)."""
+    src = tmp_path / "in.csv"
+    src.write_text(GOOD, encoding="utf-8")
+    bad = make(tmp_path, src)
+    other = tmp_path / "fine.csv"
+    paths = {"--output": other, "--summary": other, option: bad}
+    before = _snapshot(tmp_path)
+    args = ["forecast", "--input", str(src), "--model", model, "--samples", "200"]
+    result = runner.invoke(app, [*args, "--output", str(paths["--output"]),
+                                 "--summary", str(paths["--summary"])])  # fmt: skip
+    assert result.exit_code == 2, (case, result.output)
+    assert result.output.startswith("error ")
+    assert "Traceback" not in result.output
+    message = _flat(result.output)
+    assert f"source '{option}', file '{bad}'" in message, message
+    for part in expected:
+        assert part in message, (part, message)
+    assert _snapshot(tmp_path) == before
+
+
+def test_output_same_as_posterior_is_refused(tmp_path: Path) -> None:
+    from learnrace_pipeline.lib.forecast.priors import SHIPPED_PRIOR
+
+    src = tmp_path / "in.csv"
+    src.write_text(GOOD, encoding="utf-8")
+    prior = tmp_path / "prior.csv"
+    prior.write_bytes(SHIPPED_PRIOR.read_bytes())
+    result = runner.invoke(app, ["forecast", "--input", str(src), "--posterior", str(prior),
+                                 "--output", str(prior)])  # fmt: skip
+    assert result.exit_code == 2
+    assert "is the same file as --posterior" in _flat(result.output)
+    assert prior.read_bytes() == SHIPPED_PRIOR.read_bytes()
+
+
+@pytest.mark.parametrize("model", ["wright", "time"])
+def test_output_dash_is_standard_output(tmp_path: Path, model: str) -> None:
+    """--output -: the table (CSV, or JSON with --format json) is all standard output holds; the
+    run's report goes to standard error; no file named '-' appears."""
+    src = tmp_path / "in.csv"
+    src.write_text(GOOD, encoding="utf-8")
+    base = ["forecast", "--input", str(src), "--samples", "300", "--model", model]
+    as_file = runner.invoke(app, [*base, "--output", str(tmp_path / "f.csv")])
+    assert as_file.exit_code == 0, as_file.output
+    result = runner.invoke(app, [*base, "--output", "-"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (tmp_path / "f.csv").read_text()
+    assert result.stdout.startswith("series_id,year,q05,")
+    assert "learnrace forecast -> standard output" in _flat(result.stderr)
+    as_json = runner.invoke(app, [*base, "--output", "-", "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    rows = json.loads(as_json.stdout)
+    assert [(r["series_id"], r["year"]) for r in rows] == [("ev", 2021), ("pv", 2014),
+                                                            ("pv", 2016)]  # fmt: skip
+    assert not (Path.cwd() / "-").exists() and not (tmp_path / "-").exists()
+    # --summary - with a file output: the summary is standard output
+    summ = runner.invoke(app, [*base, "--output", str(tmp_path / "g.csv"), "--summary", "-"])
+    assert summ.exit_code == 0, summ.output
+    assert pl.read_csv(summ.stdout.encode())["series_id"].sort().to_list() == ["ev", "pv"]
+    both = runner.invoke(app, [*base, "--output", "-", "--summary", "-"])
+    assert both.exit_code == 2
+    assert "--output and --summary cannot both be - (standard output)" in _flat(both.output)
+
+
+#: Costs rising 130 orders of magnitude a year: every value is in range, but the forecast ten
+#: years on is beyond the largest float.
+EXPLODING = {
+    "time": "series_id,year,unit_cost\nboom,2010,1e-190\nboom,2011,1e-60\nboom,2012,1e70\n"
+    "boom,2013,1e199\nboom,2023,\n",
+    "wright": "series_id,year,unit_cost,cumulative_production\nboom,2010,1e-190,1\n"
+    "boom,2011,1e-60,2\nboom,2012,1e70,4\nboom,2013,1e199,8\nboom,2023,,8000\n",
+}
+
+
+@pytest.mark.parametrize("model", ["wright", "time"])
+def test_forecast_beyond_float_range_is_refused(tmp_path: Path, model: str) -> None:
+    result, dest = _run(tmp_path, EXPLODING[model], "--model", model, "--samples", "300")
+    assert result.exit_code == 2, result.output
+    message = _flat(result.output)
+    assert "error series 'boom', year 2023: q05 is inf, outside the floating-point range" in (
+        message
+    )
+    assert "nothing written" in message and "Traceback" not in result.output
+    assert not dest.exists()
+
+
+FORMULAS = """series_id,year,unit_cost,annual_production
+=HYPERLINK("http://x"),2010,2.0,10
+=HYPERLINK("http://x"),2011,1.7,14
+=HYPERLINK("http://x"),2012,1.5,20
+=HYPERLINK("http://x"),2013,,27
++1,2010,2.0,10
++1,2011,1.7,14
++1,2012,1.5,20
++1,2013,,27
+-2,2010,2.0,10
+-2,2011,1.7,14
+-2,2012,1.5,20
+-2,2013,,27
+@SUM(A1),2010,2.0,10
+@SUM(A1),2011,1.7,14
+@SUM(A1),2012,1.5,20
+@SUM(A1),2013,,27
+a=b,2010,2.0,10
+a=b,2011,1.7,14
+a=b,2012,1.5,20
+a=b,2013,,27
+"""
+
+
+@pytest.mark.parametrize("model", ["wright", "time"])
+def test_csv_output_neutralises_formulas(tmp_path: Path, model: str) -> None:
+    """Series ids a spreadsheet would run as formulas get a leading ' in CSV (forecasts and
+    --summary), and stay exact in JSON."""
+    result, dest = _run(tmp_path, FORMULAS, "--model", model, "--samples", "200",
+                        "--summary", str(tmp_path / "s.csv"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    expected = ["'+1", "'-2", '\'=HYPERLINK("http://x")', "'@SUM(A1)", "a=b"]
+    assert sorted(pl.read_csv(dest)["series_id"].to_list()) == expected
+    assert sorted(pl.read_csv(tmp_path / "s.csv")["series_id"].to_list()) == expected
+    raw = dest.read_text()  # as a spreadsheet reads it: ' first in the cell, quoted or not
+    assert "\n'+1,2013," in raw and '\n"\'=HYPERLINK(""http://x"")",2013,' in raw
+    result, dest = _run(tmp_path, FORMULAS, "--model", model, "--samples", "200",
+                        "--format", "json", out="out.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    ids = sorted(r["series_id"] for r in json.loads(dest.read_text()))
+    assert ids == ["+1", "-2", '=HYPERLINK("http://x")', "@SUM(A1)", "a=b"]

@@ -8,6 +8,7 @@ Public face (import from here in commands and assets; tests import from the defi
 - :mod:`.priors`: :class:`PopulationPrior`, the shipped prior file and its loading/saving;
 - :mod:`.forecaster`: :func:`simulate` and the output table;
 - :mod:`.inputs`: ``learnrace forecast`` input files (:func:`read_input`);
+- :mod:`.outputs`: its output paths (refusals), CSV/JSON rendering and writes;
 - :mod:`.normal`, :mod:`.student_t`: the per-series posterior update for each noise;
 - :mod:`.production`: given, interpolated and projected production paths;
 - :mod:`.series`: each series' posterior Wright exponent and learning rate;
@@ -19,11 +20,17 @@ from learnrace_pipeline.lib.forecast.forecaster import (
     check_finite,
     model_name,
     quantile_frame,
-    render_forecasts,
     simulate,
-    write_forecasts,
 )
 from learnrace_pipeline.lib.forecast.inputs import ForecastInput, check_industry, read_input
+from learnrace_pipeline.lib.forecast.outputs import (
+    STDOUT,
+    check_finite_output,
+    check_output_path,
+    is_stdout,
+    render_forecasts,
+    write_forecasts,
+)
 from learnrace_pipeline.lib.forecast.priors import (
     ALL,
     SHIPPED_PRIOR,
@@ -62,16 +69,20 @@ __all__ = [
     "SHIPPED_PRIOR",
     "SHIPPED_PRIOR_META",
     "SHIPPED_TIME_PRIOR",
+    "STDOUT",
     "ForecastConfig",
     "ForecastInput",
     "ForecastSamples",
     "ForecastTask",
     "PopulationPrior",
     "check_finite",
+    "check_finite_output",
     "check_industry",
+    "check_output_path",
     "check_time_prior",
     "choose_prior",
     "drift_summary",
+    "is_stdout",
     "load_priors",
     "model_name",
     "population_prior",

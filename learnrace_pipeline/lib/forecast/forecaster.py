@@ -64,16 +64,13 @@ experience+time and per-nation fits are refused.
 
 Layout: this module holds :func:`simulate` and the output frame; the task, settings and samples
 are :mod:`.types`; the normal update (steps 1-4) is :mod:`.normal`, the Student-t update
-:mod:`.student_t`, the production paths :mod:`.production`, the population priors :mod:`.priors` and the
-input checks of ``learnrace forecast`` :mod:`.inputs`.
+:mod:`.student_t`, the production paths :mod:`.production`, the population priors :mod:`.priors`, the
+input checks of ``learnrace forecast`` :mod:`.inputs` and its output paths and writes :mod:`.outputs`.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -97,7 +94,6 @@ from learnrace_pipeline.lib.forecast.types import (
     ForecastTask,
     qname,
 )
-from learnrace_pipeline.lib.storage.files import write_atomic_bytes
 
 
 def _block(
@@ -287,8 +283,10 @@ def quantile_frame(
     ``pooled_wright_student_t_ma1[...]``), ``production`` (given, interpolated or projected) and
     the cumulative production the forecast assumes, in the input's production units:
     ``cumulative_production_q50`` with its 90% interval ``cumulative_production_q05/_q95``
-    (equal where production is given or interpolated)."""
-    q = np.exp(fs.quantiles(levels))
+    (equal where production is given or interpolated). A quantile beyond the floating-point
+    range is ``inf`` (:func:`.outputs.check_finite_output` refuses to write it)."""
+    with np.errstate(over="ignore"):
+        q = np.exp(fs.quantiles(levels))
     cols = {qname(v): q[:, j] for j, v in enumerate(levels)}
     frame = fs.targets.select("series_id", "year").with_columns(
         *[pl.Series(k, v) for k, v in cols.items()],
@@ -296,30 +294,14 @@ def quantile_frame(
         fs.targets["production"],
     )
     if fs.log_q is not None:
-        cq = np.exp(fs.log_q)
+        with np.errstate(over="ignore"):
+            cq = np.exp(fs.log_q)
         frame = frame.with_columns(
             pl.Series("cumulative_production_q05", cq[:, 0]),
             pl.Series("cumulative_production_q50", cq[:, 1]),
             pl.Series("cumulative_production_q95", cq[:, 2]),
         )
     return frame
-
-
-OutputFormat = Literal["csv", "json"]
-
-
-def render_forecasts(frame: pl.DataFrame, fmt: OutputFormat = "csv") -> bytes:
-    """The forecast table as CSV (header + rows) or JSON (a list of row objects)."""
-    if fmt == "csv":
-        return frame.write_csv(float_precision=None).encode()
-    if fmt == "json":
-        return (json.dumps(frame.to_dicts(), indent=1) + "\n").encode()
-    raise DataError(f"unknown output format {fmt!r}: use csv or json", source="--format")
-
-
-def write_forecasts(frame: pl.DataFrame, path: str | Path, fmt: OutputFormat = "csv") -> Path:
-    """Render and write to ``path`` atomically (no partial file on error)."""
-    return write_atomic_bytes(render_forecasts(frame, fmt), path)
 
 
 def check_finite(fs: ForecastSamples) -> None:

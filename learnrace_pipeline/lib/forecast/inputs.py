@@ -4,12 +4,24 @@ Input: a comma-separated file with a header row and the columns
 
 ==========================  =================================================================
 ``series_id``               any non-empty text naming the series
-``year``                    calendar year, a whole number
+``year``                    calendar year, a whole number from ``MIN_YEAR`` (1800) to
+                            ``MAX_YEAR`` (2200) (:mod:`learnrace_pipeline.lib.sources.schema`)
 ``unit_cost``               cost per unit, > 0, in the series' own unit; **blank = a year to
                             forecast** (also ``NA``, ``N/A``, ``NaN``, ``null``)
 ``annual_production``       production in the year, > 0 (optional if cumulative is given)
 ``cumulative_production``   production through the end of the year, > 0, non-decreasing
 ==========================  =================================================================
+
+**Magnitudes.** Every cost and production value, given or derived (cumulative production from
+annual production: carried forward, or the Lafond initial stock plus the running sum), must lie
+in [``MIN_VALUE``, ``MAX_VALUE``] = [1e-200, 1e200]; anything else is refused (a value out of
+that range is a unit mistake, e.g. W given as nW, or a sentinel such as 1e308). The bound keeps
+every step of the forecast in floating-point range: logs lie within +-460.5, so differences of
+log cost or log production (at most 921 in size) and their squares are finite, and a forecast
+quantile exp(log cost) overflows (above 1.8e308) only if the forecast moves more than 249 log
+units (a factor of about 1e108) beyond the largest value accepted. Should a forecast still leave the
+floating-point range, :func:`~learnrace_pipeline.lib.forecast.outputs.check_finite_output`
+refuses to write it, naming the series. Rescale a column's unit to bring values into range.
 
 At least one production column must be present (``model="wright"``, the default). The
 time-trend model (``model="time"``, ``learnrace forecast --model time``) needs no production:
@@ -30,14 +42,17 @@ is the given annual production, or the difference of consecutive cumulative valu
 
 Every problem raises :class:`~learnrace_pipeline.lib.errors.DataError` with the file, the row
 (header = row 1) and the column, and the message names the series: a non-numeric value; a zero
-or negative cost or production; a year that is not a whole number; a duplicate
+or negative cost or production; a cost or production (given or derived) outside
+[1e-200, 1e200]; a year that is not a whole number or is outside [1800, 2200]; a duplicate
 ``(series_id, year)``; a series with fewer than 3 observed costs; an observed cost without
 cumulative production; falling cumulative production; a year to forecast before the series'
 last observed cost; a year to forecast with no production and fewer than 3 years of annual
 production to project it from; unknown or missing columns; an unknown industry.
 
-The forecasts are written by :func:`learnrace_pipeline.lib.forecast.forecaster.write_forecasts`
-(atomically: an error never leaves a partial output file).
+The forecasts are written by :func:`learnrace_pipeline.lib.forecast.outputs.write_forecasts`
+(atomically: an error never leaves a partial output file), after
+:func:`~learnrace_pipeline.lib.forecast.outputs.check_output_path` has refused any output that
+would replace the input or is not a plain file.
 """
 
 from __future__ import annotations
@@ -55,6 +70,7 @@ import polars as pl
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.forecast.time_trend import time_task
 from learnrace_pipeline.lib.forecast.types import ForecastTask
+from learnrace_pipeline.lib.sources.schema import MAX_YEAR, MIN_YEAR
 from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 from learnrace_pipeline.lib.vocab.taxonomy import INDUSTRIES
 
@@ -65,6 +81,10 @@ PRODUCTION = ("annual_production", "cumulative_production")
 NUMERIC = ("unit_cost", "annual_production", "cumulative_production")
 NA_TOKENS = frozenset({"", "na", "n/a", "nan", "null"})
 MIN_OBSERVED = 3
+#: Accepted magnitudes of every cost and production value, given or derived (module docstring).
+MIN_VALUE = 1e-200
+MAX_VALUE = 1e200
+VALUE_RANGE = "1e-200 to 1e200"  # the two bounds as messages print them
 MIN_ANNUAL_FOR_PROJECTION = 3
 
 
@@ -206,6 +226,12 @@ def _parse_frame(
             f"series {r['series_id']!r}: year {r['year']!r} is not a whole number",
             file, row=r["_row"], column="year",
         )  # fmt: skip
+    r = _first_bad(df, (year_f < MIN_YEAR) | (year_f > MAX_YEAR))
+    if r:
+        raise _fail(
+            f"series {r['series_id']!r}: year {r['year']!r} is outside {MIN_YEAR}-{MAX_YEAR}",
+            file, row=r["_row"], column="year",
+        )  # fmt: skip
     df = df.with_columns(year_f.cast(pl.Int64).alias("year"))
     # numeric columns: NA tokens are blank, anything else must be a finite number > 0
     for name in NUMERIC:
@@ -218,12 +244,19 @@ def _parse_frame(
                 f"series {r['series_id']!r}, year {r['year']}: non-numeric value {r[name]!r}",
                 file, row=r["_row"], column=name,
             )  # fmt: skip
+        what = "cost" if name == "unit_cost" else "production"
         r = _first_bad(df, ~is_na & (num <= 0))
         if r:
-            what = "cost" if name == "unit_cost" else "production"
             raise _fail(
                 f"series {r['series_id']!r}, year {r['year']}: zero or negative {what} "
                 f"{r[name]!r} (must be > 0)",
+                file, row=r["_row"], column=name,
+            )  # fmt: skip
+        r = _first_bad(df, ~is_na & ((num < MIN_VALUE) | (num > MAX_VALUE)))
+        if r:
+            raise _fail(
+                f"series {r['series_id']!r}, year {r['year']}: {what} {r[name]!r} is outside "
+                f"the accepted range {VALUE_RANGE} (rescale the unit)",
                 file, row=r["_row"], column=name,
             )  # fmt: skip
         df = df.with_columns(pl.when(is_na).then(None).otherwise(num).alias(name))
@@ -299,6 +332,15 @@ def _cumulative(df: pl.DataFrame, file: str) -> pl.DataFrame:
             if consecutive and np.isnan(cum[t]) and np.isfinite(cum[t - 1]) and np.isfinite(q[t]):
                 cum[t] = cum[t - 1] + q[t]
         ok = np.isfinite(cum)
+        out_of_range = ok & ((cum < MIN_VALUE) | (cum > MAX_VALUE))
+        if out_of_range.any():  # derived: given values were checked in _parse_frame
+            j = int(np.flatnonzero(out_of_range)[0])
+            raise _fail(
+                f"series {sid_all[lo]!r}, year {yr[j]}: cumulative production derived from "
+                f"annual production is {cum[j]:.3g}, outside the accepted range "
+                f"{VALUE_RANGE} (rescale the unit)",
+                file, row=int(rows_all[lo + j]), column="annual_production",
+            )  # fmt: skip
         if np.any(np.diff(cum[ok]) < 0):
             j = np.flatnonzero(ok)[1:][np.diff(cum[ok]) < 0][0]
             raise _fail(

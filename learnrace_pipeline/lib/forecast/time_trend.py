@@ -67,7 +67,7 @@ def drift_summary(series: pl.DataFrame) -> pl.DataFrame:
             for q in ("q05", "q50", "q95")
         ],
         pl.when(pl.col("m_q50") > 0)
-        .then(np.log(2.0) / pl.col("m_q50"))
+        .then(pl.lit(np.log(2.0)) / pl.col("m_q50"))
         .otherwise(None)
         .alias("halving_years_q50"),
     )

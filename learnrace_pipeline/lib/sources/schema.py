@@ -157,8 +157,12 @@ CUMULATIVE_METHODS = (
     "sum_from_first_year",  # sum of annual from the first year (initial stock taken as zero)
 )
 
-#: Years outside this window are refused as impossible for the sources we read.
+#: The window of plausible calendar years, declared once: the sources' tables refuse years
+#: before MIN_YEAR (:mod:`.validate`), and ``learnrace forecast`` input refuses any year outside
+#: [MIN_YEAR, MAX_YEAR] (:mod:`learnrace_pipeline.lib.forecast.inputs`). No series we read starts
+#: before 1800, and a forecast more than ~175 years past today is not a forecast.
 MIN_YEAR = 1800
+MAX_YEAR = 2200
 
 
 @dataclass(frozen=True)
