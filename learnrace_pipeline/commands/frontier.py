@@ -7,6 +7,7 @@ from pathlib import Path
 
 import polars as pl
 import typer
+from rich.markup import escape
 
 from learnrace_pipeline.commands._common import err, fits_dir, load_table
 from learnrace_pipeline.commands._tables import FORMATS, Col, interval, pow10, render, sci, sig3
@@ -57,6 +58,8 @@ def shown(table: pl.DataFrame) -> pl.DataFrame:
 def caption(table: pl.DataFrame) -> str:
     """What the table's frontier is at its date (observed records inside the data, forecast
     beyond it) and which nations it leaves out."""
+    from learnrace_pipeline.lib.models.frontier_posterior import MAX_FORECAST_YEARS
+
     if table.is_empty():
         return "no nation has a model with known compute by this date"
     left_out = table.height - shown(table).height
@@ -64,7 +67,10 @@ def caption(table: pl.DataFrame) -> str:
     if when <= end:
         what = f"inside the data (to {end}): the frontier is each nation's observed record"
     else:
-        what = f"{(when - end).days} days after the data (to {end}): the frontier is forecast"
+        what = (
+            f"{(when - end).days} days after the data (to {end}): the frontier is forecast "
+            f"(extrapolated; at most {MAX_FORECAST_YEARS} years past the data)"
+        )
     omitted = (
         f" {left_out} nation(s) with records over {10**SHOWN_OOM:,.0f}x below the largest left out."
         if left_out
@@ -89,8 +95,18 @@ def frontier(
     Uses the fit saved by `make run` when present; otherwise fits once (well under a minute) from
     the warehouse or the shipped snapshot and saves it for next time. --format json or csv gives
     every column: q05..q95 of the frontier (log10 FLOP), doubling time and gap, records per year.
+
+    --as-of must lie between the first model with known compute in the data and 10 years past
+    the data end; beyond the data end the frontier is a forecast (extrapolation: status
+    "forecast", and a note on standard error with --format json or csv).
     """
-    from learnrace_pipeline.lib.models.frontier_posterior import frontier_at
+    from learnrace_pipeline.lib.errors import LearnraceError
+    from learnrace_pipeline.lib.models.frontier_posterior import (
+        MAX_FORECAST_YEARS,
+        check_as_of,
+        frontier_at,
+        table_window,
+    )
     from learnrace_pipeline.lib.models.saved_fits import frontier_fit
 
     if fmt not in FORMATS:
@@ -100,11 +116,25 @@ def frontier(
     except ValueError:
         raise typer.BadParameter(f"--as-of {as_of!r} is not a YYYY-MM-DD date") from None
     ai_models, origin = load_table("ai_models", "epoch_ai", db)
-    with err.status(f"frontier posterior (data: {origin})"):
-        fit, reused = frontier_fit(ai_models, fits_dir(db))
-    err.print(
-        f"frontier model: {'saved fit reused' if reused else 'fitted and saved'}; data: {origin}"
-    )
-    table = frontier_at(fit, when)
+    try:
+        first, end = table_window(ai_models)
+        check_as_of(when, first, end)  # before fitting
+        with err.status(f"frontier posterior (data: {origin})"):
+            fit, reused = frontier_fit(ai_models, fits_dir(db))
+        err.print(
+            f"frontier model: {'saved fit reused' if reused else 'fitted and saved'}; "
+            f"data: {origin}"
+        )
+        table = frontier_at(fit, when)
+    except LearnraceError as e:
+        err.print(f"[red]error[/] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if when > end and fmt != "table":  # the table's caption says it
+        years = (when - end).days / 365.25
+        err.print(
+            f"[yellow]note[/] {when} is {years:.1f} years past the data end ({end}): the "
+            f"frontier is a forecast (extrapolation, allowed up to {MAX_FORECAST_YEARS} years)",
+            soft_wrap=True,
+        )
     title = f"AI training-compute frontier at {when}"
     render(table if fmt != "table" else shown(table), fmt, COLUMNS, title, caption(table))

@@ -24,6 +24,29 @@ def test_frontier_rejects_bad_date(empty_db):
     assert "not a YYYY-MM-DD date" in r.output
 
 
+@pytest.mark.parametrize(
+    ("as_of", "problem"),
+    [
+        ("1900-01-01", "as-of date 1900-01-01 is before the first model in the data"),
+        ("1950-07-01", "as-of date 1950-07-01 is before the first model in the data"),
+        ("9999-12-31", "as-of date 9999-12-31 is more than 10 years past the data end"),
+        ("2034-06-26", "as-of date 2034-06-26 is more than 10 years past the data end"),
+    ],
+)
+def test_frontier_refuses_dates_outside_the_data(empty_db, as_of, problem):
+    """Before the first model with known compute (Theseus, 1950-07-02) or more than 10 years
+    past the data end (2024-06-25): exit 2, one line naming the allowed range, no fit made."""
+    r = runner.invoke(app, ["frontier", "--as-of", as_of, "--db", str(empty_db)])
+    assert r.exit_code == 2, r.output
+    assert r.output.startswith("error ") and "Traceback" not in r.output
+    message = " ".join(r.output.split())
+    assert message == (
+        f"error {problem}: the frontier is given from 1950-07-02 (the first model with known "
+        "compute) to 2034-06-25 (10 years past the data end, 2024-06-25)"
+    )
+    assert not (empty_db.parent / "fits").exists()
+
+
 def test_av_rejects_bad_form_and_year(empty_db):
     r = runner.invoke(
         app, ["av", "--report-year", "2024", "--form", "cubic", "--db", str(empty_db)]
@@ -61,6 +84,33 @@ def test_frontier_json(empty_db):
         app, ["frontier", "--as-of", "2024-06-30", "--format", "json", "--db", str(empty_db)]
     )
     assert "saved fit reused" in r2.output
+
+
+@pytest.mark.slow
+def test_frontier_extrapolation_is_flagged(empty_db):
+    """Ten years past the data end is allowed: every modelled nation's status is 'forecast',
+    its interval above its record, and a note on standard error says it is extrapolated."""
+    r = runner.invoke(
+        app, ["frontier", "--as-of", "2034-06-25", "--format", "json", "--db", str(empty_db)]
+    )
+    assert r.exit_code == 0, r.output
+    rows = {row["nation"]: row for row in json.loads(r.stdout)}
+    assert rows["USA"]["status"] == "forecast" and rows["USA"]["data_end"] == "2024-06-25"
+    assert rows["USA"]["log10_flop_q05"] > rows["USA"]["record_log10_flop"]
+    assert {row["status"] for row in rows.values()} == {"forecast", "insufficient data"}
+    assert (
+        "note 2034-06-25 is 10.0 years past the data end (2024-06-25): the frontier is a "
+        "forecast (extrapolation, allowed up to 10 years)"
+    ) in " ".join(r.stderr.split())
+    table = runner.invoke(
+        app,
+        ["frontier", "--as-of", "2030-01-01", "--db", str(empty_db)],
+        env={"COLUMNS": "300"},  # the caption is cut at the table's width on a narrow terminal
+    )
+    assert table.exit_code == 0, table.output
+    assert "the frontier is forecast (extrapolated; at most 10 years past the data)" in (
+        " ".join(table.stdout.split())
+    )
 
 
 @pytest.mark.slow

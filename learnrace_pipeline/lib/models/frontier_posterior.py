@@ -15,6 +15,12 @@ All values are log10 FLOP, dates are calendar dates, the model is :mod:`.frontie
 - :func:`frontier_at`: the table per nation (record, frontier quantiles, doubling time, gap,
   P(leader), status).
 
+Dates it answers for (:func:`check_as_of`): from the first record in the data (the first model
+with known compute credited to a nation) to :data:`MAX_FORECAST_YEARS` past T_end. Before the
+first record there is no frontier; far beyond T_end the record process is extrapolated further
+than it was ever checked (and its run count grows with the horizon), so those dates are refused.
+Beyond T_end the status column says ``forecast``.
+
 Every random draw is seeded (``seed``).
 """
 
@@ -26,10 +32,17 @@ import numpy as np
 import polars as pl
 import xarray as xr
 
+from learnrace_pipeline.lib.errors import ModelError
+from learnrace_pipeline.lib.models import frontier_data
 from learnrace_pipeline.lib.models.frontier_data import CLASSES, T0, to_decimal_year
 from learnrace_pipeline.lib.models.groups import QUANTILES, SAMPLE_DIMS
 
 FORECAST_SEED = 20240601
+#: Furthest the frontier is forecast past the data end T_end, in years. The record process is
+#: fitted on about a decade of frontier runs and hindcast 1-2 years ahead; 10 years out the
+#: USA's 90% interval already spans 3 orders of magnitude, and further out it would be trend
+#: extrapolation with no check at all (issue 15: at 9999-12-31 a median of 10^6593 FLOP).
+MAX_FORECAST_YEARS = 10
 OBSERVED, FORECAST, INSUFFICIENT = "observed", "forecast", "insufficient data"
 
 
@@ -59,6 +72,56 @@ TABLE_SCHEMA: dict[str, pl.DataType] = {
 def data_end(dt: xr.DataTree) -> dt_.date:
     """T_end of the fit: the last date its data covers."""
     return dt_.date.fromisoformat(str(dt.attrs["end"]))
+
+
+def _add_years(d: dt_.date, years: int) -> dt_.date:
+    """``d`` plus whole calendar years (29 February -> 28 February in a common year), capped at
+    the last representable date."""
+    year = min(d.year + years, dt_.MAXYEAR)
+    try:
+        return d.replace(year=year)
+    except ValueError:
+        return d.replace(year=year, day=28)
+
+
+def as_of_window(first: dt_.date, end: dt_.date) -> tuple[dt_.date, dt_.date]:
+    """(earliest, latest) date a frontier is given for: the first record ``first`` and
+    :data:`MAX_FORECAST_YEARS` past the data end ``end``."""
+    return first, _add_years(end, MAX_FORECAST_YEARS)
+
+
+def check_as_of(when: dt_.date, first: dt_.date, end: dt_.date) -> None:
+    """Raise ModelError, naming the allowed range, unless ``when`` is in
+    :func:`as_of_window` of the first record ``first`` and the data end ``end``."""
+    lo, hi = as_of_window(first, end)
+    allowed = (
+        f"the frontier is given from {lo} (the first model with known compute) to {hi} "
+        f"({MAX_FORECAST_YEARS} years past the data end, {end})"
+    )
+    if when < lo:
+        raise ModelError(f"as-of date {when} is before the first model in the data: {allowed}")
+    if when > hi:
+        raise ModelError(
+            f"as-of date {when} is more than {MAX_FORECAST_YEARS} years past the data end: "
+            f"{allowed}"
+        )
+
+
+def data_window(dt: xr.DataTree) -> tuple[dt_.date, dt_.date]:
+    """(first record, T_end) of a fit: the dates :func:`check_as_of` is given."""
+    dates = dt["records"]["publication_date"].values
+    if dates.size == 0:
+        raise ModelError("the frontier fit has no records")
+    return dt_.date.fromisoformat(str(min(dates))), data_end(dt)
+
+
+def table_window(ai_models: pl.DataFrame) -> tuple[dt_.date, dt_.date]:
+    """(first record, T_end) of an ``ai_models`` table, as a fit of it would have them (so a
+    date can be checked before fitting)."""
+    first = frontier_data.running_records(ai_models)["publication_date"].min()
+    if first is None:
+        raise ModelError("no model in the data has known compute and a nation")
+    return first, frontier_data.data_end(ai_models)  # type: ignore[return-value]
 
 
 def modelled_nations(dt: xr.DataTree) -> list[str]:
@@ -189,7 +252,10 @@ def frontier_at(dt: xr.DataTree, as_of: dt_.date, *, seed: int = FORECAST_SEED) 
     record_log10_flop (its record at as_of, at T_end if as_of is later); log10_flop_q05..q95
     (frontier; null for insufficient data); doubling_months_q05..q95 and gap_years_q05..q95
     (modelled nations only); runs_per_year_q50; n_points (record setters fitted); data_end.
+
+    Raises ModelError for a date outside :func:`check_as_of`'s window.
     """
+    check_as_of(as_of, *data_window(dt))
     rec = record_at(dt, as_of)
     if rec.height == 0:
         return pl.DataFrame(schema=TABLE_SCHEMA)

@@ -223,7 +223,33 @@ def test_frontier_inside_the_data_is_the_record():
     assert tab["log10_flop_q05"].to_list() == tab["record_log10_flop"].to_list() == [23.5, 22.0]
     assert tab["record_model"].to_list() == ["U2", "F1"]
     assert tab["gap_years_q50"].to_list() == [0.0, None]  # FRA has no trend
-    assert fp.frontier_at(dt, D(2017, 1, 1)).height == 0  # nobody has a model yet
+    assert fp.frontier_at(dt, D(2018, 1, 1))["nation"].to_list() == ["USA"]  # the first record
+
+
+def test_as_of_outside_the_data_window_is_refused():
+    """From the first record (2018-01-01) to 10 years past the data end (2020-01-01): before it
+    there is no frontier, after it the record process would be extrapolated unchecked."""
+    dt = _fake_fit(beta=0.5, draws=200)
+    assert fp.data_window(dt) == (D(2018, 1, 1), END)
+    assert fp.as_of_window(D(2018, 1, 1), END) == (D(2018, 1, 1), D(2030, 1, 1))
+    allowed = (
+        "the frontier is given from 2018-01-01 (the first model with known compute) to "
+        "2030-01-01 (10 years past the data end, 2020-01-01)"
+    )
+    with pytest.raises(ModelError) as e:
+        fp.frontier_at(dt, D(2017, 12, 31))
+    assert str(e.value) == f"as-of date 2017-12-31 is before the first model in the data: {allowed}"
+    for late in (D(2030, 1, 2), D(9999, 12, 31)):
+        with pytest.raises(ModelError) as e:
+            fp.frontier_at(dt, late)
+        assert str(e.value) == (
+            f"as-of date {late} is more than 10 years past the data end: {allowed}"
+        )
+    edge = fp.frontier_at(dt, D(2030, 1, 1))  # the last date allowed: a forecast
+    assert edge.filter(pl.col("nation") == "USA")["status"].to_list() == ["forecast"]
+    # 29 February plus 10 years is 28 February; the window is capped at the last date
+    assert fp.as_of_window(D(2000, 1, 1), D(2024, 2, 29))[1] == D(2034, 2, 28)
+    assert fp.as_of_window(D(2000, 1, 1), D(9995, 1, 1))[1] == D(9999, 1, 1)
 
 
 def test_forecast_matches_the_poisson_closed_form():
