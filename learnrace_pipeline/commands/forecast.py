@@ -45,7 +45,9 @@ def register(app: typer.Typer) -> None:
     app.command("forecast-prior")(forecast_prior)
 
 
-MODELS = ("wright", "time")
+MODELS = ("auto", "wright", "experience_time", "time")
+#: the prior files shipped for each model
+PRIOR_MODELS = ("wright", "experience_time", "time")
 
 
 def _where(path: Path | None) -> str:
@@ -54,13 +56,16 @@ def _where(path: Path | None) -> str:
 
 
 def _load_priors(posterior: Path | None, model: str = "wright"):
-    """The priors by level for ``model`` and where they came from; a prior of the other
+    """The priors by level for ``model`` and where they came from; a prior of another
     model's trend is refused (ModelError)."""
     from learnrace_pipeline.lib import forecast as fc
     from learnrace_pipeline.lib.errors import ModelError
 
     if posterior is None:
-        shipped = fc.SHIPPED_TIME_PRIOR if model == "time" else fc.SHIPPED_PRIOR
+        shipped = {
+            "time": fc.SHIPPED_TIME_PRIOR,
+            "experience_time": fc.SHIPPED_EXPERIENCE_TIME_PRIOR,
+        }.get(model, fc.SHIPPED_PRIOR)
         priors, source = fc.load_priors(shipped), str(shipped.name)
     elif posterior.suffix == ".csv":
         priors, source = fc.load_priors(posterior), str(posterior)
@@ -69,7 +74,13 @@ def _load_priors(posterior: Path | None, model: str = "wright"):
     first = next(iter(priors.values()))
     if model == "time":
         fc.check_time_prior(first)
-    elif first.attrs.get("trend", "wright") != "wright":
+    elif model == "experience_time":
+        if not first.has_drift:
+            raise ModelError(
+                f"--model experience_time needs a prior from a pooled experience+time fit; "
+                f"{source} has no time drift (trend={first.attrs.get('trend')!r})"
+            )
+    elif first.has_drift or first.attrs.get("trend", "wright") != "wright":
         raise ModelError(
             f"--model wright needs a prior from a pooled Wright fit; {source} is from "
             f"trend={first.attrs.get('trend')!r} (use --model time)"
@@ -113,13 +124,23 @@ def forecast(
         "(1 = random walk with drift, the default; 0.8 forecasts production best in hindcasts).",
     ),
     model: str = typer.Option(
-        "wright",
+        "auto",
         "--model",
-        help="wright (cost vs cumulative production, the default) or time (a drift per year; "
-        "production columns optional and unused).",
+        help="auto (the default: the model the warehouse hindcast scores best, see the "
+        "README), wright (cost vs cumulative production), experience_time (cumulative "
+        "production and a drift per year together) or time (a drift per year; production "
+        "columns optional and unused).",
     ),
 ) -> None:
     """Forecast unit costs with calibrated intervals (Wright's law, pooled prior, MA(1) noise).
+
+    --model experience_time forecasts with the pooled experience+time model: cost falls with
+    cumulative production (exponent w) and by a drift m per year besides, the drift shrunk hard
+    toward the population's; --summary then also gives each series' m and, for every model, the
+    channel attribution of its furthest forecast year: the mean fall of log cost, its
+    experience part (w times the growth of log cumulative production) and time part (m times
+    the years ahead), which add up to it, their shares and intervals. --model auto (the
+    default) uses the model the warehouse hindcast scores best (README, "Which model").
 
     --model time forecasts with the pooled time-trend model instead (cost falls by a drift m
     per year, MA(1) noise, prior from the pooled time-trend fit of every cost series): the
@@ -154,7 +175,11 @@ def forecast(
         if fmt not in ("csv", "json"):
             raise fi.DataError(f"unknown format {fmt!r}: use csv or json", source="--format")
         if model not in MODELS:
-            raise fi.DataError(f"unknown model {model!r}: use wright or time", source="--model")
+            raise fi.DataError(
+                f"unknown model {model!r}: use {', '.join(MODELS)}", source="--model"
+            )
+        if model == "auto":
+            model = fc.AUTO_MODEL
         fi.check_industry(industry)
         if fc.is_stdout(output) and fc.is_stdout(summary):
             raise fi.DataError(
@@ -164,7 +189,7 @@ def forecast(
         fc.check_output_path(output, "--output", {**reads, "--summary": summary})
         if summary is not None:
             fc.check_output_path(summary, "--summary", {**reads, "--output": output})
-        inp = fi.read_input(input, model)  # type: ignore[arg-type]
+        inp = fi.read_input(input, "time" if model == "time" else "wright")
         priors, prior_source = _load_priors(posterior, model)
         prior, note = fc.choose_prior(priors, industry)
         config = fc.ForecastConfig(
@@ -178,6 +203,8 @@ def forecast(
             per_series = fc.drift_summary(per_series) if per_series is not None else None
         else:
             table = fc.quantile_frame(result, model=fc.model_name(prior))
+            if per_series is not None and result.attribution is not None:
+                per_series = fc.attribution_summary(per_series, result.attribution)
         fc.check_finite_output(table)
         if summary is not None and per_series is not None:
             fc.check_finite_output(per_series)
@@ -247,8 +274,11 @@ def forecast_prior(
     draws: int = typer.Option(2000, "--draws", help="Kept draws per chain."),
     tune: int = typer.Option(1000, "--tune", help="Warm-up draws per chain."),
     chains: int = typer.Option(4, "--chains", help="Chains."),
-    target_accept: float = typer.Option(
-        0.95, "--target-accept", help="NUTS target acceptance rate of the pooled fit."
+    target_accept: float | None = typer.Option(
+        None,
+        "--target-accept",
+        help="NUTS target acceptance rate of the pooled fit (default 0.95; 0.99 for "
+        "experience_time, whose drift ridge needs small steps).",
     ),
     max_draws: int = typer.Option(500, "--max-draws", help="Draws kept per level in the file."),
     noise: str = typer.Option(
@@ -258,11 +288,16 @@ def forecast_prior(
     model: str = typer.Option(
         "wright",
         "--model",
-        help="wright (the default prior) or time (the time-trend prior: every cost series of "
-        "the sources with >= 6 years, default every source).",
+        help="wright (the default prior), experience_time (the pooled experience+time prior: "
+        "every cost series with experience, default every source) or time (the time-trend "
+        "prior: every cost series of the sources with >= 6 years, default every source).",
     ),
 ) -> None:
     """Fit the pooled Wright model (or read a fit) and write the population prior file.
+
+    --model experience_time fits the pooled experience+time model (dlog c = -w dlog Q - m dt +
+    e, MA(1)) to the pooled panel of every source (the panel of the calibration fits) and
+    writes the experience+time prior (default: the shipped experience_time_prior.csv).
 
     --model time fits the pooled time-trend model (dlog c = -m dt + e, MA(1)) to every cost
     series with >= 6 years, one per technology and nation (the time_all panel), and writes the
@@ -275,16 +310,24 @@ def forecast_prior(
     from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
     from learnrace_pipeline.lib.sources import SOURCES
 
-    if model not in MODELS:
-        err.print(f"[red]error[/] unknown model {escape(model)!r}: use wright or time")
+    if model not in PRIOR_MODELS:
+        err.print(f"[red]error[/] unknown model {escape(model)!r}: use {', '.join(PRIOR_MODELS)}")
         raise typer.Exit(2)
-    sources = source or (list(SOURCES) if model == "time" else ["pcdb_carnegie"])
-    target = out or (fc.SHIPPED_TIME_PRIOR if model == "time" else fc.SHIPPED_PRIOR)
+    sources = source or (list(SOURCES) if model != "wright" else ["pcdb_carnegie"])
+    target = out or {
+        "time": fc.SHIPPED_TIME_PRIOR,
+        "experience_time": fc.SHIPPED_EXPERIENCE_TIME_PRIOR,
+    }.get(model, fc.SHIPPED_PRIOR)
+    if target_accept is None:
+        target_accept = 0.99 if model == "experience_time" else 0.95
     meta: dict[str, object] = {
         "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "made_by": "learnrace forecast-prior",
     }
     try:
+        if str(target) == "-":
+            raise LearnraceError("--out - is not supported: the prior is a CSV plus a sidecar")
+        fc.check_output_path(Path(target), "--out", {"--posterior": posterior})
         if posterior is not None:
             dt = base.load(posterior)
             meta["fit_file"] = str(posterior)
@@ -302,7 +345,8 @@ def forecast_prior(
             )
             if noise not in ("student_t", "normal"):
                 raise LearnraceError(f"unknown --noise {noise!r}: use student_t or normal")
-            cfg = LearningConfig(trend=model, noise=noise, ma1=True, level="pooled")
+            trend = "both" if model == "experience_time" else model
+            cfg = LearningConfig(trend=trend, noise=noise, ma1=True, level="pooled")
             with console.status(f"fitting the pooled {model} model"):
                 dt = LearningCurveModel(panel, cfg, sampler).fit(
                     log_likelihood=False, predictive=False
@@ -336,8 +380,10 @@ def forecast_prior(
         raise typer.Exit(2) from None
     t = Table(title=f"population prior -> {target}")
     time_model = model == "time"
+    drift = model == "experience_time"
     names = ("m mean", "decline/yr") if time_model else ("w mean", "LR")
-    for c in ("level", "draws", *names, "sigma median", "rho mean"):
+    for c in ("level", "draws", *names, *(("m mean",) if drift else ()), "sigma median",
+              "rho mean"):  # fmt: skip
         t.add_column(c)
     for level, p in priors.items():
         s = p.summary()
@@ -347,6 +393,7 @@ def forecast_prior(
             str(p.n_draws),
             f"{s['w_mean']:.3f}",
             f"{rate:.1%}",
+            *((f"{s['m_mean']:.3f}",) if drift else ()),
             f"{s['sigma_median']:.3f}",
             f"{s['rho_mean']:.2f}",
         )

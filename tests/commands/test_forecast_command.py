@@ -18,6 +18,8 @@ from learnrace_pipeline.lib.forecast import inputs as fi
 from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 
 runner = CliRunner()
+#: every --model the command takes besides auto (which resolves to one of them)
+MODELS = ["wright", "experience_time", "time"]
 
 GOOD = """series_id,year,unit_cost,annual_production
 pv,2010,2.0,10
@@ -252,9 +254,9 @@ WRIGHT_ONLY = {
 }
 BAD_BY_MODEL = [
     pytest.param(model, *b, id=f"{model}-{b[0]}")
-    for model in ("wright", "time")
+    for model in MODELS
     for b in BAD
-    if model == "wright" or b[0] not in WRIGHT_ONLY
+    if model != "time" or b[0] not in WRIGHT_ONLY
 ]
 
 
@@ -272,7 +274,7 @@ def test_bad_input_is_refused_without_output(
     assert [p.name for p in tmp_path.iterdir()] == ["in.csv"]
 
 
-@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize("model", MODELS)
 def test_unknown_industry_is_refused(tmp_path: Path, model: str) -> None:
     result, dest = _run(tmp_path, GOOD, "--industry", "unicorns", "--model", model)
     assert result.exit_code == 2
@@ -338,7 +340,7 @@ def test_forecast_time_model_without_production(tmp_path: Path) -> None:
     assert "prior mean cost decline" in _flat(result.output)
 
 
-@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize("model", MODELS)
 def test_error_leaves_an_existing_output_untouched(tmp_path: Path, model: str) -> None:
     dest = tmp_path / "out.csv"
     dest.write_text("previous result\n")
@@ -397,7 +399,7 @@ def test_summary_gives_each_series_learning_rate(tmp_path: Path) -> None:
     assert {(r["series_id"], r["year"]) for r in forecasts} >= {("long", 2020), ("ev", 2021)}
 
 
-@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize("model", MODELS)
 def test_summary_cannot_overwrite_the_forecasts(tmp_path: Path, model: str) -> None:
     src = tmp_path / "in.csv"
     src.write_text(GOOD, encoding="utf-8")
@@ -479,7 +481,7 @@ def _snapshot(folder: Path) -> dict[str, tuple[int, bytes | None]]:
 
 
 @pytest.mark.parametrize("option", ["--output", "--summary"])
-@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize(
     ("case", "make", "expected"), REFUSED_OUTPUTS, ids=[c[0] for c in REFUSED_OUTPUTS]
 )
@@ -522,7 +524,7 @@ def test_output_same_as_posterior_is_refused(tmp_path: Path) -> None:
     assert prior.read_bytes() == SHIPPED_PRIOR.read_bytes()
 
 
-@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize("model", MODELS)
 def test_output_dash_is_standard_output(tmp_path: Path, model: str) -> None:
     """--output -: the table (CSV, or JSON with --format json) is all standard output holds; the
     run's report goes to standard error; no file named '-' appears."""
@@ -559,16 +561,21 @@ EXPLODING = {
     "wright": "series_id,year,unit_cost,cumulative_production\nboom,2010,1e-190,1\n"
     "boom,2011,1e-60,2\nboom,2012,1e70,4\nboom,2013,1e199,8\nboom,2023,,8000\n",
 }
+EXPLODING["experience_time"] = EXPLODING["wright"]
 
 
-@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize("model", MODELS)
 def test_forecast_beyond_float_range_is_refused(tmp_path: Path, model: str) -> None:
     result, dest = _run(tmp_path, EXPLODING[model], "--model", model, "--samples", "300")
     assert result.exit_code == 2, result.output
     message = _flat(result.output)
-    assert "error series 'boom', year 2023: q05 is inf, outside the floating-point range" in (
-        message
+    expected = (
+        # the experience+time grid finds no finite posterior cell and says so before the table
+        "error non-finite forecast for 'boom' year 2023: its costs leave the range"
+        if model == "experience_time"
+        else "error series 'boom', year 2023: q05 is inf, outside the floating-point range"
     )
+    assert expected in message
     assert "nothing written" in message and "Traceback" not in result.output
     assert not dest.exists()
 
@@ -597,7 +604,7 @@ a=b,2013,,27
 """
 
 
-@pytest.mark.parametrize("model", ["wright", "time"])
+@pytest.mark.parametrize("model", MODELS)
 def test_csv_output_neutralises_formulas(tmp_path: Path, model: str) -> None:
     """Series ids a spreadsheet would run as formulas get a leading ' in CSV (forecasts and
     --summary), and stay exact in JSON."""
@@ -614,3 +621,41 @@ def test_csv_output_neutralises_formulas(tmp_path: Path, model: str) -> None:
     assert result.exit_code == 0, result.output
     ids = sorted(r["series_id"] for r in json.loads(dest.read_text()))
     assert ids == ["+1", "-2", '=HYPERLINK("http://x")', "@SUM(A1)", "a=b"]
+
+
+def test_experience_time_summary_attributes_the_decline(tmp_path: Path) -> None:
+    """--model experience_time: forecasts labelled with the model, and --summary gives each
+    series' drift m and the channel attribution of its furthest year, whose parts add up."""
+    result, dest = _run(tmp_path, GOOD, "--model", "experience_time", "--samples", "400",
+                        "--summary", str(tmp_path / "s.csv"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    out = pl.read_csv(dest)
+    assert set(out["model"]) == {"pooled_experience_time_student_t_ma1[all]"}
+    s = pl.read_csv(tmp_path / "s.csv")
+    assert s["series_id"].sort().to_list() == ["ev", "pv"]
+    assert s["attribution_year"].sort().to_list() == [2016, 2021]
+    total = s["decline_experience_mean"] + s["decline_time_mean"]
+    np.testing.assert_allclose(s["decline_total_mean"], total, rtol=1e-12)
+    np.testing.assert_allclose(s["share_experience"] + s["share_time"], 1.0, rtol=1e-12)
+    # the drift's part grows with the years ahead: 1 year for ev, 3 for pv
+    m = dict(zip(s["series_id"], s["m_mean"], strict=True))
+    t = dict(zip(s["series_id"], s["decline_time_mean"], strict=True))
+    assert t["ev"] == pytest.approx(m["ev"] * 1) and t["pv"] == pytest.approx(m["pv"] * 3)
+    assert (s["share_experience_q05"] <= s["share_experience_q95"]).all()
+
+
+def test_auto_is_the_declared_model_and_wright_attributes_everything_to_experience(
+    tmp_path: Path,
+) -> None:
+    from learnrace_pipeline.lib.forecast.types import AUTO_MODEL
+
+    auto, d_auto = _run(tmp_path, GOOD, "--samples", "300", out="a.csv")
+    named, d_named = _run(tmp_path, GOOD, "--samples", "300", "--model", AUTO_MODEL,
+                          "--summary", str(tmp_path / "s.csv"), out="b.csv")  # fmt: skip
+    assert auto.exit_code == 0 and named.exit_code == 0, (auto.output, named.output)
+    assert d_auto.read_bytes() == d_named.read_bytes()
+    wright, _ = _run(tmp_path, GOOD, "--samples", "300", "--model", "wright",
+                     "--summary", str(tmp_path / "w_s.csv"), out="w.csv")  # fmt: skip
+    assert wright.exit_code == 0, wright.output
+    s = pl.read_csv(tmp_path / "w_s.csv")
+    assert (s["decline_time_mean"] == 0).all() and (s["share_experience"] == 1).all()

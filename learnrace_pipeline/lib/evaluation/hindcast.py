@@ -58,10 +58,12 @@ from learnrace_pipeline.lib.evaluation.hindcast_fit import (
     OriginFitter,
     PooledFitter,
     default_sampler,
+    experience_time_sampler,
 )
 from learnrace_pipeline.lib.evaluation.hindcast_scores import (
     FORECAST_COLUMNS,
     POOLED,
+    POOLED_EXPERIENCE_TIME,
     POOLED_PROJECTED,
     baseline_rows,
     forecast_rows,
@@ -102,6 +104,14 @@ class HindcastConfig:
             ``normal``); the forecaster follows the fit.
         sampler: NUTS settings of each per-origin fit.
         forecast: settings of the pooled forecaster.
+        experience_time: also score ``pooled_experience_time``: the pooled experience+time
+            model refitted per origin (its own compiled model and ``experience_time_sampler``)
+            and the forecaster with its prior (``w`` and the drift ``m``), production realised.
+        experience_time_sampler: NUTS settings of its per-origin fits.
+        experience_time_refit: refit the experience+time model at every ``k``-th origin only;
+            the origins between reuse the latest fit, which saw less data (no leak), because
+            each fit costs tens of seconds (``evaluation.origins`` records the origin of the
+            fit each origin used, ``et_fit_origin``).
     """
 
     min_train_points: int = 8
@@ -116,6 +126,9 @@ class HindcastConfig:
     noise: Literal["student_t", "normal"] = "student_t"
     sampler: SamplerConfig = field(default_factory=default_sampler)
     forecast: ForecastConfig = field(default_factory=_default_forecast)
+    experience_time: bool = False
+    experience_time_sampler: SamplerConfig = field(default_factory=experience_time_sampler)
+    experience_time_refit: int = 1
 
     def __post_init__(self) -> None:
         if self.origin_step < 1 or self.max_horizon < 1 or self.min_train_points < 3:
@@ -205,6 +218,7 @@ def run_hindcast(
     config: HindcastConfig = HindcastConfig(),
     *,
     fitter: OriginFitter | None = None,
+    experience_time_fitter: OriginFitter | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, pl.DataFrame]:
     """Run the rolling-origin hindcast of ``panel`` and score every model.
@@ -214,6 +228,8 @@ def run_hindcast(
         config: origins, horizons, sampler and forecaster settings.
         fitter: fits the population model per origin (default: :class:`PooledFitter`,
             compiled once). Tests pass their own to inspect what a fit receives.
+        experience_time_fitter: the same for the experience+time model (used only with
+            ``config.experience_time``; default a :class:`PooledFitter` with ``trend="both"``).
         progress: called with a short message after each origin.
 
     Returns:
@@ -231,10 +247,23 @@ def run_hindcast(
             max_prior_draws=config.forecast.max_prior_draws,
             noise=config.noise,
         )
+    et_fitter = experience_time_fitter or (
+        PooledFitter(
+            panel,
+            config.experience_time_sampler,
+            max_prior_draws=config.forecast.max_prior_draws,
+            noise=config.noise,
+            trend="both",
+        )
+        if config.experience_time
+        else None
+    )
     info = panel.series.select("series", "series_id", "technology", "industry", "nation")
     industry_of = dict(zip(info["series"], info["industry"], strict=True))
     frames: list[pl.DataFrame] = []
     origin_rows: list[dict] = []
+    et_fit: tuple | None = None  # (origin fitted, priors, diagnostics) of the latest ET fit
+    n_origin = 0
     full = panel.levels
     for o in years:
         t0 = time.perf_counter()
@@ -252,6 +281,13 @@ def run_hindcast(
         if not eligible:
             continue
         priors, diag = fitter(o, train_panel, mask)
+        model_priors = {POOLED: priors, POOLED_PROJECTED: priors}
+        if et_fitter is not None:
+            if et_fit is None or n_origin % config.experience_time_refit == 0:
+                et_fit = (o, *et_fitter(o, train_panel, mask))
+            model_priors[POOLED_EXPERIENCE_TIME] = et_fit[1]
+            diag |= {"et_fit_origin": et_fit[0]} | {f"et_{k}": v for k, v in et_fit[2].items()}
+        n_origin += 1
         train = lv.filter(pl.col("series").is_in(eligible)).sort("series", "year")
         meta = (
             future.select("series", "year", "log_q", pl.col("log_cost").alias("log_actual"))
@@ -280,6 +316,8 @@ def run_hindcast(
         modes = [(POOLED, True)]
         if config.production == "projected":
             modes.append((POOLED_PROJECTED, False))
+        if et_fitter is not None:
+            modes.append((POOLED_EXPERIENCE_TIME, True))
         n_projected = 0
         for name, given in modes:
             targets = meta.select(
@@ -298,7 +336,12 @@ def run_hindcast(
                 n_projected = len(ok)
                 if not ok:
                     continue
-            fs = simulate(ForecastTask(use_obs, targets, annual), priors, level_of, config.forecast)
+            fs = simulate(
+                ForecastTask(use_obs, targets, annual),
+                model_priors[name],
+                level_of,
+                config.forecast,
+            )
             # simulate returns targets sorted by series then year, like meta
             order_check = fs.targets.select("series_id", "year").rename({"series_id": "series"})
             if not order_check.equals(use_meta.select("series", "year")):

@@ -41,6 +41,12 @@ HYPER_PARAMETERS = (
 )
 
 
+def experience_time_sampler() -> SamplerConfig:
+    """NUTS settings of each per-origin experience+time fit: as :func:`default_sampler` at
+    target_accept 0.99 (the full fit's setting: its drift ridge needs small steps)."""
+    return SamplerConfig(draws=1000, tune=1000, chains=2, seed=20240601, target_accept=0.99)
+
+
 def default_sampler() -> SamplerConfig:
     """NUTS settings of each per-origin fit: 2 chains x 1,000 draws after 1,000 warm-up steps
     at target_accept 0.95 (see docs/decisions/2026-11-28-hindcast-per-origin-sampler.md). Each
@@ -74,8 +80,9 @@ def _diagnostics(dt: xr.DataTree) -> dict[str, float]:
 
 
 class PooledFitter:
-    """Compile the pooled Wright (``trend="wright"``) or time-trend (``trend="time"``) model
-    once for ``panel``; refit per origin by swapping data.
+    """Compile the pooled Wright (``trend="wright"``), time-trend (``trend="time"``) or
+    experience+time (``trend="both"``, priors with the drift ``m``) model once for ``panel``;
+    refit per origin by swapping data.
 
     ``recompile=True`` is the naive approach (a freshly built and compiled model per origin),
     kept only to measure the speed-up in ``bench/bench_forecast.py``.
@@ -89,7 +96,7 @@ class PooledFitter:
         recompile: bool = False,
         max_prior_draws: int | None = None,
         noise: Literal["student_t", "normal"] = "student_t",
-        trend: Literal["wright", "time"] = "wright",
+        trend: Literal["wright", "time", "both"] = "wright",
     ) -> None:
         from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurveModel
 

@@ -10,6 +10,8 @@ Public face (import from here in commands and assets; tests import from the defi
 - :mod:`.inputs`: ``learnrace forecast`` input files (:func:`read_input`);
 - :mod:`.outputs`: its output paths (refusals), CSV/JSON rendering and writes;
 - :mod:`.normal`, :mod:`.student_t`: the per-series posterior update for each noise;
+- :mod:`.experience_time`: the update with experience and a time drift together
+  (``--model experience_time``) and the split of the forecast decline by channel;
 - :mod:`.production`: given, interpolated and projected production paths;
 - :mod:`.series`: each series' posterior Wright exponent and learning rate;
 - :mod:`.time_trend`: the time-trend forecaster (the same update with the year in place of log
@@ -33,6 +35,7 @@ from learnrace_pipeline.lib.forecast.outputs import (
 )
 from learnrace_pipeline.lib.forecast.priors import (
     ALL,
+    SHIPPED_EXPERIENCE_TIME_PRIOR,
     SHIPPED_PRIOR,
     SHIPPED_PRIOR_META,
     SHIPPED_TIME_PRIOR,
@@ -44,6 +47,7 @@ from learnrace_pipeline.lib.forecast.priors import (
     priors_from_posterior_file,
     save_priors,
 )
+from learnrace_pipeline.lib.forecast.series import attribution_summary
 from learnrace_pipeline.lib.forecast.time_trend import (
     check_time_prior,
     drift_summary,
@@ -52,6 +56,7 @@ from learnrace_pipeline.lib.forecast.time_trend import (
     time_task,
 )
 from learnrace_pipeline.lib.forecast.types import (
+    AUTO_MODEL,
     LEVELS,
     MODEL_NAME,
     MODEL_NAME_T,
@@ -63,9 +68,11 @@ from learnrace_pipeline.lib.forecast.types import (
 
 __all__ = [
     "ALL",
+    "AUTO_MODEL",
     "LEVELS",
     "MODEL_NAME",
     "MODEL_NAME_T",
+    "SHIPPED_EXPERIENCE_TIME_PRIOR",
     "SHIPPED_PRIOR",
     "SHIPPED_PRIOR_META",
     "SHIPPED_TIME_PRIOR",
@@ -75,6 +82,7 @@ __all__ = [
     "ForecastSamples",
     "ForecastTask",
     "PopulationPrior",
+    "attribution_summary",
     "check_finite",
     "check_finite_output",
     "check_industry",

@@ -76,6 +76,7 @@ import numpy as np
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError, ModelError
+from learnrace_pipeline.lib.forecast.experience_time import decline_parts, experience_time_block
 from learnrace_pipeline.lib.forecast.normal import normal_block, sigma_grid
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
 from learnrace_pipeline.lib.forecast.production import (
@@ -86,6 +87,8 @@ from learnrace_pipeline.lib.forecast.production import (
 from learnrace_pipeline.lib.forecast.series import exponent_summary
 from learnrace_pipeline.lib.forecast.student_t import student_t_block
 from learnrace_pipeline.lib.forecast.types import (
+    ET_MODEL_NAME,
+    ET_MODEL_NAME_T,
     LEVELS,
     MODEL_NAME,
     MODEL_NAME_T,
@@ -94,6 +97,36 @@ from learnrace_pipeline.lib.forecast.types import (
     ForecastTask,
     qname,
 )
+
+#: statistics of each part of the per-target decline attribution (:func:`_attribution`)
+ATTRIBUTION_STATS = ("mean", "q05", "q50", "q95")
+#: the attribution's columns, in the order of :func:`_attribution`'s output
+ATTRIBUTION_COLUMNS = (
+    *[f"decline_{p}_{s}" for p in ("experience", "time") for s in ATTRIBUTION_STATS],
+    "share_experience_q05",
+    "share_experience_q50",
+    "share_experience_q95",
+)
+
+
+def _attribution(exp_part: np.ndarray, time_part: np.ndarray) -> np.ndarray:
+    """Per target ``(n_targets, 11)``: mean and 5/50/95% quantiles of the experience and of the
+    time part of the deterministic decline (log units), then the 5/50/95% quantiles of the
+    experience share ``E / (E + T)`` over the samples whose decline ``E + T`` is positive (NaN
+    where none is)."""
+    out = []
+    for part in (exp_part, time_part):
+        out.append(part.mean(axis=1)[:, None])
+        out.append(np.quantile(part, [0.05, 0.5, 0.95], axis=1).T)
+    total = exp_part + time_part
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, exp_part / total, np.nan)
+    enough = np.isfinite(share).any(axis=1)
+    q = np.full((share.shape[0], 3), np.nan)
+    if enough.any():
+        q[enough] = np.nanquantile(share[enough], [0.05, 0.5, 0.95], axis=1).T
+    out.append(q)
+    return np.concatenate(out, axis=1)
 
 
 def _block(
@@ -105,12 +138,17 @@ def _block(
     spacing: float,
     cfg: ForecastConfig,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
     """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior, the
-    block's posterior draws of ``w`` (``(n_series_block, K)``) and the 5/50/95% quantiles of log
-    cumulative production at each target (``(n_targets_block, 3)``)."""
+    block's posterior draws of ``w`` and (experience+time prior) of the drift ``m``
+    (``(n_series_block, K)``, else None), the 5/50/95% quantiles of log cumulative production at
+    each target (``(n_targets_block, 3)``) and the decline attribution per target
+    (:func:`_attribution`)."""
     h_max = int(tg["h"].max()) if tg["h"].size else 1
-    if prior.student_t:
+    m = None
+    if prior.has_drift:
+        w, m, cum = experience_time_block(obs_blk, prior, h_max, cfg, rng)
+    elif prior.student_t:
         w, cum = student_t_block(obs_blk, prior, h_max, cfg, rng)
     else:
         w, cum = normal_block(obs_blk, prior, grid, spacing, h_max, cfg, rng)
@@ -125,7 +163,10 @@ def _block(
     lq = np.repeat(tg["lq_fixed"][:, None], 3, axis=1)
     if proj.any():
         lq[proj] = np.quantile(x_target[proj], [0.05, 0.5, 0.95], axis=1).T
-    return obs_blk["y_last"][ti][:, None] - w[ti] * dx + cum[ti, :, tg["h"] - 1], w, lq
+    h = tg["h"].astype(float)[:, None]
+    exp_part, time_part = decline_parts(w[ti], np.zeros_like(w[ti]) if m is None else m[ti], dx, h)
+    samples = obs_blk["y_last"][ti][:, None] - exp_part - time_part + cum[ti, :, tg["h"] - 1]
+    return samples, w, lq, m, _attribution(exp_part, time_part)
 
 
 def simulate(
@@ -212,7 +253,12 @@ def simulate(
     order = sorted(range(len(series)), key=lambda i: (levels[i], counts[i]))
     out = np.empty((targets.height, config.n_samples), dtype=np.float64)
     out_lq = np.empty((targets.height, 3), dtype=np.float64)
+    out_attr = np.empty((targets.height, len(ATTRIBUTION_COLUMNS)), dtype=np.float64)
     w_draws = np.empty((len(series), config.n_samples), dtype=np.float64)
+    has_drift = any(p.has_drift for p in prior_map.values())
+    if has_drift and not all(p.has_drift for p in prior_map.values()):
+        raise ModelError("priors of one forecast must all have a drift (m) or none")
+    m_draws = np.empty((len(series), config.n_samples)) if has_drift else None
     rng_root = np.random.SeedSequence(config.seed)
     grids = {k: sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()}
     blocks: list[list[int]] = []
@@ -258,20 +304,32 @@ def simulate(
         prior = prior_map[levels[ids[0]]]
         grid, spacing = grids[levels[ids[0]]]
         rng = np.random.default_rng(seed)
-        out[trow], w_draws[ids], out_lq[trow] = _block(
+        out[trow], w_draws[ids], out_lq[trow], m_blk, out_attr[trow] = _block(
             obs_blk, tg, sub_prod, prior, grid, spacing, config, rng
         )
+        if m_draws is not None:
+            m_draws[ids] = m_blk
     level_col = [levels[i] for i in t_i]
     frame = targets.select("series_id", "year", "horizon", "production").with_columns(
         pl.Series("level", level_col, dtype=pl.String)
     )
+    attribution = frame.select("series_id", "year", "horizon").with_columns(
+        *[pl.Series(name, out_attr[:, j]) for j, name in enumerate(ATTRIBUTION_COLUMNS)]
+    )
     return ForecastSamples(
-        frame, out, exponent_summary(series, levels, counts, w_draws), log_q=out_lq
+        frame,
+        out,
+        exponent_summary(series, levels, counts, w_draws, m_draws),
+        log_q=out_lq,
+        attribution=attribution,
     )
 
 
 def model_name(prior: PopulationPrior) -> str:
-    """The ``model`` label of forecasts made with ``prior`` (normal or Student-t innovations)."""
+    """The ``model`` label of forecasts made with ``prior`` (Wright or experience+time; normal
+    or Student-t innovations)."""
+    if prior.has_drift:
+        return ET_MODEL_NAME_T if prior.student_t else ET_MODEL_NAME
     return MODEL_NAME_T if prior.student_t else MODEL_NAME
 
 
@@ -309,4 +367,7 @@ def check_finite(fs: ForecastSamples) -> None:
     bad = ~np.all(np.isfinite(fs.samples), axis=1)
     if bad.any():
         r = fs.targets.filter(pl.Series(bad)).row(0, named=True)
-        raise ModelError(f"non-finite forecast for {r['series_id']!r} year {r['year']}")
+        raise ModelError(
+            f"non-finite forecast for {r['series_id']!r} year {r['year']}: its costs leave the "
+            "range the model can evaluate; nothing written"
+        )

@@ -4,7 +4,8 @@ industry.
 
 - :class:`PopulationPrior`: draws of ``w`` (mean and sd; Wright exponent, unit-free), of
   ``log sigma`` (mean and sd; log of the innovation scale of log cost per year), of ``rho``
-  (MA(1)) and of ``nu`` (Student-t degrees of freedom; ``inf`` for normal noise).
+  (MA(1)) and of ``nu`` (Student-t degrees of freedom; ``inf`` for normal noise); from an
+  experience+time fit also of the time drift ``m`` (mean and sd; log cost per year).
 - :func:`population_prior` / :func:`population_priors`: from a fitted ``xarray.DataTree``.
 - :func:`save_priors` / :func:`load_priors`: the CSV + ``.meta.json`` file format (the package
   ships one, :data:`SHIPPED_PRIOR`, made by ``learnrace forecast-prior``).
@@ -36,9 +37,15 @@ ALL = "all"
 PRIOR_COLUMNS = ("level", "draw", "w_mu", "w_sd", "log_sigma_mu", "log_sigma_sd", "rho", "nu")
 #: columns a prior file must have (``nu`` is optional: absent means normal noise)
 REQUIRED_PRIOR_COLUMNS = PRIOR_COLUMNS[:-1]
+#: the time drift of an experience+time prior (both or neither)
+DRIFT_COLUMNS = ("m_mu", "m_sd")
 #: The slope a pooled fit's prior describes, by trend: Wright's ``w`` (per unit of log
-#: cumulative production) or the time trend's ``m`` (per year).
-SLOPE_OF_TREND = {"wright": "w", "time": "m"}
+#: cumulative production) or the time trend's ``m`` (per year); ``both`` (experience+time)
+#: has ``w`` as the slope and ``m`` as its drift.
+SLOPE_OF_TREND = {"wright": "w", "time": "m", "both": "w"}
+#: The shipped prior of the experience+time forecaster (``--model experience_time``), made by
+#: ``learnrace forecast-prior --model experience_time`` from the pooled experience+time fit.
+SHIPPED_EXPERIENCE_TIME_PRIOR = Path(__file__).with_name("experience_time_prior.csv")
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,6 +66,9 @@ class PopulationPrior:
         attrs: provenance (model id, data version, code version, ...), strings.
         nu: Student-t degrees of freedom of the innovations per draw; ``inf`` (the default)
             for normal noise.
+        m_mu, m_sd: mean and sd of the new series' time drift ``m`` (log unit cost lost per
+            year, on top of experience) per draw: only in a prior from an experience+time fit
+            (``dlog c = -w dlog Q - m dt + e``); None otherwise.
     """
 
     level: str
@@ -69,6 +79,8 @@ class PopulationPrior:
     rho: np.ndarray
     attrs: Mapping[str, str] = field(default_factory=dict)
     nu: np.ndarray | None = None
+    m_mu: np.ndarray | None = None
+    m_sd: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.nu is None:
@@ -78,6 +90,15 @@ class PopulationPrior:
             arr = np.asarray(getattr(self, name), dtype=float).ravel()
             arrays[name] = arr
             object.__setattr__(self, name, arr)
+        if (self.m_mu is None) != (self.m_sd is None):
+            raise ModelError(f"population prior {self.level!r}: m_mu and m_sd go together")
+        if self.m_mu is not None:
+            for name in DRIFT_COLUMNS:
+                arr = np.asarray(getattr(self, name), dtype=float).ravel()
+                arrays[name] = arr
+                object.__setattr__(self, name, arr)
+            if np.any(arrays["m_sd"] <= 0):
+                raise ModelError(f"population prior {self.level!r}: m_sd must be > 0")
         sizes = {a.size for a in arrays.values()}
         if len(sizes) != 1 or 0 in sizes:
             raise ModelError(f"population prior {self.level!r}: draws of unequal or zero length")
@@ -103,6 +124,11 @@ class PopulationPrior:
         return int(self.w_mu.size)
 
     @property
+    def has_drift(self) -> bool:
+        """Whether the prior carries a time drift ``m`` (an experience+time prior)."""
+        return self.m_mu is not None
+
+    @property
     def student_t(self) -> bool:
         """Whether the innovations are Student-t (finite ``nu``) rather than normal."""
         return bool(np.all(np.isfinite(self.nu)))
@@ -121,25 +147,29 @@ class PopulationPrior:
             self.rho[idx],
             dict(self.attrs),
             self.nu[idx],
+            None if self.m_mu is None else self.m_mu[idx],
+            None if self.m_sd is None else self.m_sd[idx],
         )
 
     def to_frame(self) -> pl.DataFrame:
-        return pl.DataFrame(
-            {
-                "level": [self.level] * self.n_draws,
-                "draw": np.arange(self.n_draws, dtype=np.int64),
-                "w_mu": self.w_mu,
-                "w_sd": self.w_sd,
-                "log_sigma_mu": self.log_sigma_mu,
-                "log_sigma_sd": self.log_sigma_sd,
-                "rho": self.rho,
-                "nu": self.nu,
-            }
-        )
+        cols = {
+            "level": [self.level] * self.n_draws,
+            "draw": np.arange(self.n_draws, dtype=np.int64),
+            "w_mu": self.w_mu,
+            "w_sd": self.w_sd,
+            "log_sigma_mu": self.log_sigma_mu,
+            "log_sigma_sd": self.log_sigma_sd,
+            "rho": self.rho,
+            "nu": self.nu,
+        }
+        if self.m_mu is not None:
+            cols |= {"m_mu": self.m_mu, "m_sd": self.m_sd}
+        return pl.DataFrame(cols)
 
     def summary(self) -> dict[str, float]:
-        """Means of the draws and the implied prior mean learning rate (for messages)."""
-        return {
+        """Means of the draws and the implied prior mean learning rate (for messages); with a
+        drift also its mean ``m_mean`` (log cost per year)."""
+        out = {
             "w_mean": float(self.w_mu.mean()),
             "w_sd_total": float(np.sqrt(self.w_mu.var() + np.mean(self.w_sd**2))),
             "learning_rate": float(1 - 2 ** (-self.w_mu.mean())),
@@ -147,6 +177,9 @@ class PopulationPrior:
             "rho_mean": float(self.rho.mean()),
             "nu_median": float(np.median(self.nu)),
         }
+        if self.m_mu is not None:
+            out["m_mean"] = float(self.m_mu.mean())
+        return out
 
 
 def _stack(da: xr.DataArray) -> np.ndarray:
@@ -160,14 +193,18 @@ def _stack(da: xr.DataArray) -> np.ndarray:
 def population_prior(
     dt: xr.DataTree, industry: str | None = None, *, max_draws: int | None = None
 ) -> PopulationPrior:
-    """The new-series prior from a pooled Wright or time-trend fit of
+    """The new-series prior from a pooled Wright, time-trend or experience+time fit of
     ``learning.LearningCurveModel``.
 
     For a Wright fit ``w`` is the Wright exponent (per unit of log cumulative production); for a
     time-trend fit (``dlog c = -m dt + e``) the prior's ``w_mu``/``w_sd`` hold the drift ``m``
     (log cost decline per year), i.e. the slope on the year in place of log production: the
     forecaster then runs unchanged with ``log_q = year`` (:mod:`.time_trend`). The fit's trend
-    is recorded in ``attrs["trend"]``.
+    is recorded in ``attrs["trend"]``. For an experience+time fit (``trend="both"``,
+    ``dlog c = -w dlog Q - m dt + e``) the prior holds ``w`` as for a Wright fit and the drift
+    ``m`` (``m_mu``/``m_sd``) at the same level: the model's priors on ``w`` and ``m`` are
+    independent given the population draw, so a new series' ``m ~ N(m_industry, tau_m_series)``
+    at an industry and ``N(m_all, sqrt(tau_m_industry^2 + tau_m_series^2))`` at the all level.
 
     ``industry=None`` gives the all-technology level; an industry absent from the fit's
     ``industry`` coordinate is refused (use the all level for an unseen industry). A Student-t
@@ -189,31 +226,12 @@ def population_prior(
             f"Student-t noise); got trend={trend!r} noise={cfg.get('noise')!r} "
             f"level={cfg.get('level')!r}"
         )
-    p = SLOPE_OF_TREND[trend]
     post = dt["posterior"].to_dataset()
-    top = _stack(post[f"{p}_all"])
-
-    def _tau(name: str) -> np.ndarray:  # a level with one member has no spread
-        return _stack(post[name]) if name in post else np.zeros_like(top)
-
-    tau_s = _tau(f"tau_{p}_series")
-    if industry is None:
-        w_mu = top
-        w_sd = np.sqrt(_tau(f"tau_{p}_industry") ** 2 + tau_s**2)
-        level = ALL
-    else:
-        labels = _industries(dt)
-        if industry not in labels:
-            raise ModelError(f"industry {industry!r} is not in the fit (it has {labels})")
-        if f"{p}_industry" in post:
-            w_mu = _stack(post[f"{p}_industry"].sel(industry=industry))
-        elif f"z_{p}_industry" in post:  # only free variables stored: all + tau * z
-            w_ind = post[f"{p}_all"] + post[f"tau_{p}_industry"] * post[f"z_{p}_industry"]
-            w_mu = _stack(w_ind.sel(industry=industry))
-        else:  # a single industry: no industry level, the top level is the industry
-            w_mu = top
-        w_sd = tau_s
-        level = industry
+    if industry is not None and industry not in _industries(dt):
+        raise ModelError(f"industry {industry!r} is not in the fit (it has {_industries(dt)})")
+    w_mu, w_sd = _slope_prior(post, SLOPE_OF_TREND[trend], industry)
+    m_mu, m_sd = _slope_prior(post, "m", industry) if trend == "both" else (None, None)
+    level = ALL if industry is None else industry
     rho = _stack(post["rho"]) if "rho" in post else np.zeros_like(w_mu)
     nu = _stack(post["nu"]) if cfg.get("noise") == "student_t" else None
     attrs = {
@@ -226,12 +244,35 @@ def population_prior(
         w_mu,
         w_sd,
         _stack(post["log_sigma_all"]),
-        _tau("tau_log_sigma"),
+        _stack(post["tau_log_sigma"]) if "tau_log_sigma" in post else np.zeros_like(w_mu),
         rho,
         attrs,
         nu,
+        m_mu,
+        m_sd,
     )
     return prior.thin(max_draws) if max_draws else prior
+
+
+def _slope_prior(post: xr.Dataset, p: str, industry: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the mean and sd of a new series' slope ``p`` (``w`` or ``m``) at the all level
+    (``industry=None``) or at a (known) industry."""
+    top = _stack(post[f"{p}_all"])
+
+    def _tau(name: str) -> np.ndarray:  # a level with one member has no spread
+        return _stack(post[name]) if name in post else np.zeros_like(top)
+
+    tau_s = _tau(f"tau_{p}_series")
+    if industry is None:
+        return top, np.sqrt(_tau(f"tau_{p}_industry") ** 2 + tau_s**2)
+    if f"{p}_industry" in post:
+        mu = _stack(post[f"{p}_industry"].sel(industry=industry))
+    elif f"z_{p}_industry" in post:  # only free variables stored: all + tau * z
+        ind = post[f"{p}_all"] + post[f"tau_{p}_industry"] * post[f"z_{p}_industry"]
+        mu = _stack(ind.sel(industry=industry))
+    else:  # a single industry: no industry level, the top level is the industry
+        mu = top
+    return mu, tau_s
 
 
 def population_priors(
@@ -277,7 +318,7 @@ def save_priors(
     sidecar = dict(meta) | {
         "levels": list(priors),
         "draws_per_level": {k: p.n_draws for k, p in priors.items()},
-        "columns": list(PRIOR_COLUMNS),
+        "columns": list(frame.columns),
         "attrs": next(iter(priors.values())).attrs,
     }
     write_atomic_bytes(
@@ -303,6 +344,13 @@ def load_priors(path: str | Path = SHIPPED_PRIOR) -> dict[str, PopulationPrior]:
             f"missing column(s) {missing}", source="population_prior", file=str(path), row=1,
             column=missing[0],
         )  # fmt: skip
+    drift = [c for c in DRIFT_COLUMNS if c in frame.columns]
+    if len(drift) == 1:
+        raise DataError(
+            f"column {drift[0]!r} without its partner (m_mu and m_sd go together)",
+            source="population_prior", file=str(path), row=1, column=drift[0],
+        )  # fmt: skip
+    has_drift = bool(drift)
     meta_path = path.with_suffix(".meta.json")
     attrs = {}
     if meta_path.is_file():
@@ -318,6 +366,7 @@ def load_priors(path: str | Path = SHIPPED_PRIOR) -> dict[str, PopulationPrior]:
             g["rho"].to_numpy(),
             attrs,
             g["nu"].to_numpy() if "nu" in g.columns else None,
+            *((g["m_mu"].to_numpy(), g["m_sd"].to_numpy()) if has_drift else (None, None)),
         )
     if ALL not in out:
         raise DataError(

@@ -27,13 +27,17 @@ def exponent_summary(
     levels: Sequence[str],
     n_costs: np.ndarray,
     w: np.ndarray,
+    m: np.ndarray | None = None,
 ) -> pl.DataFrame:
-    """One row per series from posterior draws ``w`` (``(n_series, n_samples)``).
+    """One row per series from posterior draws ``w`` (``(n_series, n_samples)``) and, for an
+    experience+time forecast, of the drift ``m`` (same shape).
 
     Columns: ``series_id``, ``level`` (the prior used), ``n_costs`` (observed costs),
     ``w_mean``, ``w_sd``, ``w_q05``, ``w_q50``, ``w_q95`` (Wright exponent, unit-free) and
     ``learning_rate_q05``, ``learning_rate_q50``, ``learning_rate_q95`` (share of unit cost lost
-    per doubling of cumulative production, in [0, 1) for ``w > 0``).
+    per doubling of cumulative production, in [0, 1) for ``w > 0``); with ``m`` also
+    ``m_mean``, ``m_sd``, ``m_q05``, ``m_q50``, ``m_q95`` (log unit cost lost per year besides
+    experience).
     """
     w = np.asarray(w, dtype=float)
     q = np.quantile(w, SUMMARY_LEVELS, axis=1).T
@@ -48,4 +52,50 @@ def exponent_summary(
         cols[f"w_q{round(v * 100):02d}"] = q[:, j]
     for j, v in enumerate(SUMMARY_LEVELS):
         cols[f"learning_rate_q{round(v * 100):02d}"] = learning_rate(q[:, j])
+    if m is not None:
+        m = np.asarray(m, dtype=float)
+        qm = np.quantile(m, SUMMARY_LEVELS, axis=1).T
+        cols["m_mean"] = m.mean(axis=1)
+        cols["m_sd"] = m.std(axis=1, ddof=1)
+        for j, v in enumerate(SUMMARY_LEVELS):
+            cols[f"m_q{round(v * 100):02d}"] = qm[:, j]
     return pl.DataFrame(cols)
+
+
+def attribution_summary(series: pl.DataFrame, attribution: pl.DataFrame) -> pl.DataFrame:
+    """``series`` (one row per series) with the channel attribution of its furthest forecast
+    year joined on: ``attribution_year``, ``decline_total_mean`` (mean deterministic fall of
+    log unit cost from the last observation to that year, noise excluded) and its two parts
+    ``decline_experience_mean`` (``w`` times the growth of log cumulative production) and
+    ``decline_time_mean`` (the drift ``m`` times the years ahead), which add up to it, each part's
+    5/50/95% quantiles, ``share_experience`` and ``share_time`` (the parts' shares of the mean
+    decline, summing to 1; null where the mean decline is not positive) and the 5/50/95%
+    quantiles of the experience share over the samples whose decline is positive
+    (``share_experience_q05/_q50/_q95``). Series with no year to forecast get nulls."""
+    last = (
+        attribution.sort("series_id", "year")
+        .group_by("series_id", maintain_order=True)
+        .last()
+        .rename({"year": "attribution_year"})
+        .drop("horizon")
+    )
+    total = pl.col("decline_experience_mean") + pl.col("decline_time_mean")
+    last = last.with_columns(total.alias("decline_total_mean")).with_columns(
+        pl.when(pl.col("decline_total_mean") > 0)
+        .then(pl.col("decline_experience_mean") / pl.col("decline_total_mean"))
+        .otherwise(None)
+        .alias("share_experience"),
+    )
+    last = last.with_columns((1.0 - pl.col("share_experience")).alias("share_time"))
+    order = [
+        "series_id",
+        "attribution_year",
+        "decline_total_mean",
+        *[c for c in last.columns if c.startswith("decline_") and c != "decline_total_mean"],
+        "share_experience",
+        "share_time",
+        "share_experience_q05",
+        "share_experience_q50",
+        "share_experience_q95",
+    ]
+    return series.join(last.select(order), on="series_id", how="left")

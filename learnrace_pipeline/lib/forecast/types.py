@@ -32,6 +32,12 @@ PRODUCTION_DAMPING = 1.0
 
 MODEL_NAME = "pooled_wright_ma1"
 MODEL_NAME_T = "pooled_wright_student_t_ma1"
+#: ``model`` label stems of experience+time forecasts (normal or Student-t MA(1) noise)
+ET_MODEL_NAME = "pooled_experience_time_ma1"
+ET_MODEL_NAME_T = "pooled_experience_time_student_t_ma1"
+#: The model ``learnrace forecast --model auto`` uses: the one the warehouse's rolling-origin
+#: hindcast scores best (docs/decisions/2026-12-06-experience-time-forecaster.md).
+AUTO_MODEL = "wright"
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,12 +97,17 @@ class ForecastSamples:
     of its Wright exponent and learning rate (:func:`.series.exponent_summary`).
     ``log_q`` (``(n_targets, 3)``) holds the 5/50/95% quantiles of log cumulative production
     at each target (the same value three times where production is given or interpolated).
+    ``attribution`` has one row per target (``series_id, year, horizon``) with the mean and
+    5/50/95% quantiles of the two parts of the deterministic forecast decline of log cost:
+    ``decline_experience_*`` (``w`` times the growth of log cumulative production) and
+    ``decline_time_*`` (the drift ``m`` times the horizon in years; 0 for a Wright-only prior).
     """
 
     targets: pl.DataFrame
     samples: np.ndarray
     series: pl.DataFrame | None = None
     log_q: np.ndarray | None = None
+    attribution: pl.DataFrame | None = None
 
     def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
         return np.quantile(self.samples, np.asarray(levels), axis=1).T

@@ -41,7 +41,7 @@ def _panel(frames, poison_after: int | None = None):
 class SpyFitter:
     """Records what each fit receives and returns a fixed population prior."""
 
-    def __init__(self) -> None:
+    def __init__(self, drift: bool = False) -> None:
         self.calls: list[tuple[int, pl.DataFrame, pl.DataFrame, np.ndarray]] = []
         rng = np.random.default_rng(0)
         self.prior = PopulationPrior(
@@ -51,6 +51,9 @@ class SpyFitter:
             rng.normal(-2.5, 0.05, 100),
             np.full(100, 0.4),
             np.full(100, 0.2),
+            nu=np.full(100, 5.0) if drift else None,
+            m_mu=rng.normal(0.02, 0.005, 100) if drift else None,
+            m_sd=np.full(100, 0.01) if drift else None,
         )
 
     def __call__(self, origin, train, mask):
@@ -91,6 +94,37 @@ def test_fits_see_no_future_data_and_poisoned_futures_change_nothing() -> None:
     assert a.select("model", "series", "year", *QUANTS).equals(
         b.select("model", "series", "year", *QUANTS)
     )
+    assert (b["log_actual"] - a["log_actual"]).min() == pytest.approx(np.log(1000.0))
+
+
+def test_the_experience_time_forecaster_sees_no_future_data() -> None:
+    frames = _frames()
+    panel = _panel(frames)
+    origin = hc.origins(panel, CFG)[1]
+    cfg = hc.HindcastConfig(
+        **{**CFG.__dict__, "first_origin": origin, "last_origin": origin, "experience_time": True}
+    )
+    runs, spies = [], []
+    for poison in (None, origin):
+        spy = SpyFitter(drift=True)
+        spies.append(spy)
+        runs.append(
+            hc.run_hindcast(
+                _panel(frames, poison_after=poison),
+                cfg,
+                fitter=SpyFitter(),
+                experience_time_fitter=spy,
+            )
+        )
+    ((o, obs, levels, mask),) = spies[0].calls
+    assert o == origin and levels["year"].max() <= origin
+    assert (obs.filter(pl.col("year") > origin)["dlogc"] == 0).all()
+    assert np.array_equal(mask, panel.origin_mask(origin))
+    (_, obs_p, levels_p, mask_p) = spies[1].calls[0]
+    assert obs.equals(obs_p) and levels.equals(levels_p) and np.array_equal(mask, mask_p)
+    a, b = (r["forecasts"].filter(pl.col("model") == "pooled_experience_time") for r in runs)
+    assert a.height > 0
+    assert a.select("series", "year", *QUANTS).equals(b.select("series", "year", *QUANTS))
     assert (b["log_actual"] - a["log_actual"]).min() == pytest.approx(np.log(1000.0))
 
 
