@@ -12,13 +12,13 @@ already holds the same model id and data version.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import xarray as xr
 
 from learnrace_pipeline.lib.models import base
+from learnrace_pipeline.lib.storage.files import create_temporary, temporary_name
 
 
 def fit_path(fits_dir: Path, name: str, model_id: str, data_version: str) -> Path:
@@ -26,25 +26,38 @@ def fit_path(fits_dir: Path, name: str, model_id: str, data_version: str) -> Pat
     return Path(fits_dir) / f"{name}-{model_id}-{data_version[:16]}.nc"
 
 
-def _temporary(path: Path) -> Path:
-    """A fresh, unique temporary path beside ``path`` (same file system, so a rename is atomic)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    return Path(tmp)
-
-
 def save_atomic(dt: xr.DataTree, path: Path) -> Path:
-    """Write ``dt`` to ``path`` through a unique temporary file and a rename: readers see the old
-    file or the new one, never part of one, and two writers never share a temporary name."""
-    tmp = _temporary(path)
+    """Write ``dt`` to ``path`` through a uniquely named temporary file beside it and a rename:
+    readers see the old file or the new one, never part of one, and two writers (threads or
+    processes fitting the same model) never share a temporary file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = create_temporary(path, suffix=path.suffix)  # reserved: nobody else writes there
+    os.close(fd)
     try:
-        base.save(dt, tmp)
+        base.save(dt, tmp)  # truncates the reserved file
         tmp.replace(path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _link_atomic(saved: Path, target: Path) -> None:
+    """Replace ``target`` by a hard link to ``saved``: link under a fresh random name (``link``
+    fails rather than reuse an existing name), then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(100):
+        tmp = temporary_name(target, target.suffix)
+        try:
+            os.link(saved, tmp)
+        except FileExistsError:
+            continue
+        try:
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def fit_or_load(
@@ -82,12 +95,10 @@ def publish(dt: xr.DataTree, target: Path, fits_dir: Path | None = None) -> tupl
     if fits_dir is not None and all(ids):
         saved = next(iter(sorted(Path(fits_dir).glob(f"*-{ids[0]}-{ids[1][:16]}.nc"))), None)
     if saved is not None:
-        tmp = _temporary(target)
         try:
-            os.link(saved, tmp)
-            tmp.replace(target)
+            _link_atomic(saved, target)
             return target, True
         except OSError:
-            tmp.unlink(missing_ok=True)
+            pass  # no hard links here (another file system): write a copy
     save_atomic(dt, target)
     return target, True
