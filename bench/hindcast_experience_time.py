@@ -17,14 +17,20 @@ import time
 
 import polars as pl
 
-from bench.common import save_json
+from bench.common import RESULTS, save_json
 from learnrace_pipeline.lib.evaluation.hindcast import HindcastConfig, run_hindcast
 from learnrace_pipeline.lib.models.base import SamplerConfig
 from learnrace_pipeline.lib.models.learning.panel import load_tables, pooled_wright_panel
 from learnrace_pipeline.lib.sources import SOURCES
 
 REFIT = 4
-MODELS = ("pooled_wright", "pooled_experience_time", "ols_wright", "ols_wright_shared_drift")
+MODELS = (
+    "pooled_wright",
+    "pooled_experience_time",
+    "pool_wright_experience_time",
+    "ols_wright",
+    "ols_wright_shared_drift",
+)
 
 
 def main() -> None:
@@ -60,6 +66,8 @@ def main() -> None:
         ]
         print(origins.select("origin", *diag))
     print(f"hindcast seconds: {seconds:.1f}")
+    keep = out["forecasts"].filter(pl.col("model").is_in(MODELS))
+    keep.write_parquet(RESULTS / "hindcast_experience_time_forecasts.parquet")
     save_json(
         "hindcast_experience_time.json",
         {

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
     app.command("forecast-prior")(forecast_prior)
 
 
-MODELS = ("auto", "wright", "experience_time", "time")
+MODELS = ("auto", "pool", "wright", "experience_time", "time")
 #: the prior files shipped for each model
 PRIOR_MODELS = ("wright", "experience_time", "time")
 
@@ -127,16 +127,19 @@ def forecast(
         "auto",
         "--model",
         help="auto (the default: the model the warehouse hindcast scores best, see the "
-        "README), wright (cost vs cumulative production), experience_time (cumulative "
-        "production and a drift per year together) or time (a drift per year; production "
-        "columns optional and unused).",
+        "README), pool (the equal-weight mixture of wright and experience_time), wright (cost "
+        "vs cumulative production), experience_time (cumulative production and a drift per "
+        "year together) or time (a drift per year; production columns optional and unused).",
     ),
 ) -> None:
     """Forecast unit costs with calibrated intervals (Wright's law, pooled prior, MA(1) noise).
 
     --model experience_time forecasts with the pooled experience+time model: cost falls with
     cumulative production (exponent w) and by a drift m per year besides, the drift shrunk hard
-    toward the population's; --summary then also gives each series' m and, for every model, the
+    toward the population's. --model pool forecasts with the equal-weight mixture of the wright
+    and experience_time forecasters (their samples together; a --posterior is refused, as the
+    pool needs one prior of each). --summary then also gives each series' m and, for every
+    model, the
     channel attribution of its furthest forecast year: the mean fall of log cost, its
     experience part (w times the growth of log cumulative production) and time part (m times
     the years ahead), which add up to it, their shares and intervals. --model auto (the
@@ -189,20 +192,33 @@ def forecast(
         fc.check_output_path(output, "--output", {**reads, "--summary": summary})
         if summary is not None:
             fc.check_output_path(summary, "--summary", {**reads, "--output": output})
+        if model == "pool" and posterior is not None:
+            raise fi.DataError(
+                "--model pool uses the shipped Wright and experience+time priors; give "
+                "--posterior with --model wright or experience_time",
+                source="--posterior",
+            )
         inp = fi.read_input(input, "time" if model == "time" else "wright")
-        priors, prior_source = _load_priors(posterior, model)
+        priors, prior_source = _load_priors(posterior, "wright" if model == "pool" else model)
         prior, note = fc.choose_prior(priors, industry)
         config = fc.ForecastConfig(
             n_samples=samples, seed=seed, production_damping=production_damping
         )
-        result = fc.simulate(inp.task, prior, config=config)
+        if model == "pool":
+            et_priors, et_source = _load_priors(None, "experience_time")
+            et_prior, _ = fc.choose_prior(et_priors, industry)
+            prior_source = f"{prior_source} + {et_source}"
+            result = fc.simulate_pool(inp.task, prior, et_prior, config=config)
+        else:
+            result = fc.simulate(inp.task, prior, config=config)
         fc.check_finite(result)
         per_series = result.series
         if model == "time":
             table = fc.time_quantile_frame(result, prior)
             per_series = fc.drift_summary(per_series) if per_series is not None else None
         else:
-            table = fc.quantile_frame(result, model=fc.model_name(prior))
+            label = fc.POOL_MODEL_NAME if model == "pool" else fc.model_name(prior)
+            table = fc.quantile_frame(result, model=label)
             if per_series is not None and result.attribution is not None:
                 per_series = fc.attribution_summary(per_series, result.attribution)
         fc.check_finite_output(table)

@@ -19,7 +19,7 @@ from learnrace_pipeline.lib.vocab.cumulative import initial_stock
 
 runner = CliRunner()
 #: every --model the command takes besides auto (which resolves to one of them)
-MODELS = ["wright", "experience_time", "time"]
+MODELS = ["wright", "experience_time", "pool", "time"]
 
 GOOD = """series_id,year,unit_cost,annual_production
 pv,2010,2.0,10
@@ -561,7 +561,7 @@ EXPLODING = {
     "wright": "series_id,year,unit_cost,cumulative_production\nboom,2010,1e-190,1\n"
     "boom,2011,1e-60,2\nboom,2012,1e70,4\nboom,2013,1e199,8\nboom,2023,,8000\n",
 }
-EXPLODING["experience_time"] = EXPLODING["wright"]
+EXPLODING["experience_time"] = EXPLODING["pool"] = EXPLODING["wright"]
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -572,7 +572,7 @@ def test_forecast_beyond_float_range_is_refused(tmp_path: Path, model: str) -> N
     expected = (
         # the experience+time grid finds no finite posterior cell and says so before the table
         "error non-finite forecast for 'boom' year 2023: its costs leave the range"
-        if model == "experience_time"
+        if model in ("experience_time", "pool")
         else "error series 'boom', year 2023: q05 is inf, outside the floating-point range"
     )
     assert expected in message
@@ -659,3 +659,24 @@ def test_auto_is_the_declared_model_and_wright_attributes_everything_to_experien
     assert wright.exit_code == 0, wright.output
     s = pl.read_csv(tmp_path / "w_s.csv")
     assert (s["decline_time_mean"] == 0).all() and (s["share_experience"] == 1).all()
+
+
+def test_pool_mixes_both_forecasters(tmp_path: Path) -> None:
+    """--model pool: the label says pool, and its 90% interval reaches at least as far down as
+    the experience+time forecast's and as far up as the Wright forecast's medians."""
+    runs = {}
+    for model in ("wright", "experience_time", "pool"):
+        result, dest = _run(tmp_path, GOOD, "--model", model, "--samples", "1000",
+                            out=f"{model}.csv")  # fmt: skip
+        assert result.exit_code == 0, result.output
+        runs[model] = pl.read_csv(dest).sort("series_id", "year")
+    assert set(runs["pool"]["model"]) == {"pool_wright_experience_time[all]"}
+    pool, w, et = runs["pool"], runs["wright"], runs["experience_time"]
+    lo = np.minimum(w["q50"].to_numpy(), et["q50"].to_numpy())
+    hi = np.maximum(w["q50"].to_numpy(), et["q50"].to_numpy())
+    assert (pool["q05"].to_numpy() < lo).all() and (pool["q95"].to_numpy() > hi).all()
+    assert (pool["q50"].to_numpy() >= lo * 0.97).all() and (
+        pool["q50"].to_numpy() <= hi * 1.03
+    ).all()
+    result, _ = _run(tmp_path, GOOD, "--model", "pool", "--posterior", "x.csv", out="p2.csv")
+    assert result.exit_code == 2 and "--model pool uses the shipped" in _flat(result.output)

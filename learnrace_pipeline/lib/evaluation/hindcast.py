@@ -62,6 +62,7 @@ from learnrace_pipeline.lib.evaluation.hindcast_fit import (
 )
 from learnrace_pipeline.lib.evaluation.hindcast_scores import (
     FORECAST_COLUMNS,
+    POOL,
     POOLED,
     POOLED_EXPERIENCE_TIME,
     POOLED_PROJECTED,
@@ -106,7 +107,10 @@ class HindcastConfig:
         forecast: settings of the pooled forecaster.
         experience_time: also score ``pooled_experience_time``: the pooled experience+time
             model refitted per origin (its own compiled model and ``experience_time_sampler``)
-            and the forecaster with its prior (``w`` and the drift ``m``), production realised.
+            and the forecaster with its prior (``w`` and the drift ``m``), production realised;
+            and ``pool_wright_experience_time``, the equal-weight linear pool of it and
+            ``pooled_wright`` (:mod:`learnrace_pipeline.lib.forecast.pool`: the union of both
+            forecasters' samples).
         experience_time_sampler: NUTS settings of its per-origin fits.
         experience_time_refit: refit the experience+time model at every ``k``-th origin only;
             the origins between reuse the latest fit, which saw less data (no leak), because
@@ -318,6 +322,7 @@ def run_hindcast(
             modes.append((POOLED_PROJECTED, False))
         if et_fitter is not None:
             modes.append((POOLED_EXPERIENCE_TIME, True))
+        given_samples: dict[str, object] = {}
         n_projected = 0
         for name, given in modes:
             targets = meta.select(
@@ -346,18 +351,26 @@ def run_hindcast(
             order_check = fs.targets.select("series_id", "year").rename({"series_id": "series"})
             if not order_check.equals(use_meta.select("series", "year")):
                 raise ModelError("internal: forecast rows out of order")
+            runs = [(name, fs.samples)]
+            if given:
+                given_samples[name] = fs.samples
+            if name == POOLED_EXPERIENCE_TIME:
+                # the equal-weight linear pool: the union of both forecasters' samples
+                pool = np.concatenate([given_samples[POOLED], fs.samples], axis=1)
+                runs.append((POOL, pool))
             y = use_meta["log_actual"].to_numpy()
-            frames.append(
-                forecast_rows(
-                    name,
-                    o,
-                    use_meta.drop("log_q"),
-                    sample_quantiles(fs.samples, HINDCAST_LEVELS),
-                    sample_pit(fs.samples, y),
-                    crps_samples(fs.samples, y),
-                    fs.targets["production"].to_list(),
+            for label, samples in runs:
+                frames.append(
+                    forecast_rows(
+                        label,
+                        o,
+                        use_meta.drop("log_q"),
+                        sample_quantiles(samples, HINDCAST_LEVELS),
+                        sample_pit(samples, y),
+                        crps_samples(samples, y),
+                        fs.targets["production"].to_list(),
+                    )
                 )
-            )
         origin_rows.append(
             {
                 "origin": o,

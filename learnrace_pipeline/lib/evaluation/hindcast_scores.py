@@ -30,6 +30,7 @@ from learnrace_pipeline.lib.evaluation.scores import (
 POOLED = "pooled_wright"
 POOLED_PROJECTED = "pooled_wright_projected"
 POOLED_EXPERIENCE_TIME = "pooled_experience_time"
+POOL = "pool_wright_experience_time"
 #: Coverage bands the evaluation check warns outside of (nominal -> (low, high)).
 COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0.95)}
 #: Horizon groups of ``scores_by_horizon_group``: label -> (first, last) horizon, years ahead.

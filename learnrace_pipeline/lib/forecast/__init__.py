@@ -12,6 +12,8 @@ Public face (import from here in commands and assets; tests import from the defi
 - :mod:`.normal`, :mod:`.student_t`: the per-series posterior update for each noise;
 - :mod:`.experience_time`: the update with experience and a time drift together
   (``--model experience_time``) and the split of the forecast decline by channel;
+- :mod:`.pool`: the equal-weight mixture of the Wright and experience+time forecasters
+  (``--model pool``);
 - :mod:`.production`: given, interpolated and projected production paths;
 - :mod:`.series`: each series' posterior Wright exponent and learning rate;
 - :mod:`.time_trend`: the time-trend forecaster (the same update with the year in place of log
@@ -33,6 +35,7 @@ from learnrace_pipeline.lib.forecast.outputs import (
     render_forecasts,
     write_forecasts,
 )
+from learnrace_pipeline.lib.forecast.pool import POOL_MODEL_NAME, simulate_pool
 from learnrace_pipeline.lib.forecast.priors import (
     ALL,
     SHIPPED_EXPERIENCE_TIME_PRIOR,
@@ -72,6 +75,7 @@ __all__ = [
     "LEVELS",
     "MODEL_NAME",
     "MODEL_NAME_T",
+    "POOL_MODEL_NAME",
     "SHIPPED_EXPERIENCE_TIME_PRIOR",
     "SHIPPED_PRIOR",
     "SHIPPED_PRIOR_META",
@@ -102,6 +106,7 @@ __all__ = [
     "render_forecasts",
     "save_priors",
     "simulate",
+    "simulate_pool",
     "time_model_name",
     "time_quantile_frame",
     "time_task",

@@ -98,9 +98,9 @@ from learnrace_pipeline.lib.forecast.types import (
     qname,
 )
 
-#: statistics of each part of the per-target decline attribution (:func:`_attribution`)
+#: statistics of each part of the per-target decline attribution (:func:`decline_attribution`)
 ATTRIBUTION_STATS = ("mean", "q05", "q50", "q95")
-#: the attribution's columns, in the order of :func:`_attribution`'s output
+#: the attribution's columns, in the order of :func:`decline_attribution`'s output
 ATTRIBUTION_COLUMNS = (
     *[f"decline_{p}_{s}" for p in ("experience", "time") for s in ATTRIBUTION_STATS],
     "share_experience_q05",
@@ -109,7 +109,7 @@ ATTRIBUTION_COLUMNS = (
 )
 
 
-def _attribution(exp_part: np.ndarray, time_part: np.ndarray) -> np.ndarray:
+def decline_attribution(exp_part: np.ndarray, time_part: np.ndarray) -> np.ndarray:
     """Per target ``(n_targets, 11)``: mean and 5/50/95% quantiles of the experience and of the
     time part of the deterministic decline (log units), then the 5/50/95% quantiles of the
     experience share ``E / (E + T)`` over the samples whose decline ``E + T`` is positive (NaN
@@ -138,12 +138,12 @@ def _block(
     spacing: float,
     cfg: ForecastConfig,
     rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior, the
     block's posterior draws of ``w`` and (experience+time prior) of the drift ``m``
     (``(n_series_block, K)``, else None), the 5/50/95% quantiles of log cumulative production at
-    each target (``(n_targets_block, 3)``) and the decline attribution per target
-    (:func:`_attribution`)."""
+    each target (``(n_targets_block, 3)``) and the experience and time parts of the
+    deterministic decline per target and sample (``(n_targets_block, K)`` each)."""
     h_max = int(tg["h"].max()) if tg["h"].size else 1
     m = None
     if prior.has_drift:
@@ -166,7 +166,7 @@ def _block(
     h = tg["h"].astype(float)[:, None]
     exp_part, time_part = decline_parts(w[ti], np.zeros_like(w[ti]) if m is None else m[ti], dx, h)
     samples = obs_blk["y_last"][ti][:, None] - exp_part - time_part + cum[ti, :, tg["h"] - 1]
-    return samples, w, lq, m, _attribution(exp_part, time_part)
+    return samples, w, lq, m, exp_part, time_part
 
 
 def simulate(
@@ -174,6 +174,8 @@ def simulate(
     priors: PopulationPrior | Mapping[str, PopulationPrior],
     level_of: Mapping[str, str] | None = None,
     config: ForecastConfig = ForecastConfig(),
+    *,
+    keep_draws: bool = False,
 ) -> ForecastSamples:
     """Posterior predictive samples of log unit cost at every target of ``task``.
 
@@ -182,6 +184,8 @@ def simulate(
         priors: one prior for every series, or priors keyed by level.
         level_of: series_id -> key into ``priors`` (required when ``priors`` is a mapping).
         config: sample sizes, quadrature nodes, seed.
+        keep_draws: also keep each series' draws of ``w`` (and ``m``) and each target's
+            per-sample decline parts in ``ForecastSamples.draws`` (for :mod:`.pool`).
 
     Raises:
         DataError: a series with fewer than 3 observed points, a target not after the last
@@ -259,6 +263,7 @@ def simulate(
     if has_drift and not all(p.has_drift for p in prior_map.values()):
         raise ModelError("priors of one forecast must all have a drift (m) or none")
     m_draws = np.empty((len(series), config.n_samples)) if has_drift else None
+    parts = np.empty((2, targets.height, config.n_samples)) if keep_draws else None
     rng_root = np.random.SeedSequence(config.seed)
     grids = {k: sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()}
     blocks: list[list[int]] = []
@@ -304,9 +309,12 @@ def simulate(
         prior = prior_map[levels[ids[0]]]
         grid, spacing = grids[levels[ids[0]]]
         rng = np.random.default_rng(seed)
-        out[trow], w_draws[ids], out_lq[trow], m_blk, out_attr[trow] = _block(
+        out[trow], w_draws[ids], out_lq[trow], m_blk, exp_part, time_part = _block(
             obs_blk, tg, sub_prod, prior, grid, spacing, config, rng
         )
+        out_attr[trow] = decline_attribution(exp_part, time_part)
+        if parts is not None:
+            parts[0, trow], parts[1, trow] = exp_part, time_part
         if m_draws is not None:
             m_draws[ids] = m_blk
     level_col = [levels[i] for i in t_i]
@@ -322,6 +330,11 @@ def simulate(
         exponent_summary(series, levels, counts, w_draws, m_draws),
         log_q=out_lq,
         attribution=attribution,
+        draws=(
+            {"w": w_draws, "m": m_draws, "parts": parts, "levels": levels, "n_costs": counts}
+            if keep_draws
+            else None
+        ),
     )
 
 

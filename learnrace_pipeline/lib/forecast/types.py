@@ -37,7 +37,7 @@ ET_MODEL_NAME = "pooled_experience_time_ma1"
 ET_MODEL_NAME_T = "pooled_experience_time_student_t_ma1"
 #: The model ``learnrace forecast --model auto`` uses: the one the warehouse's rolling-origin
 #: hindcast scores best (docs/decisions/2026-12-06-experience-time-forecaster.md).
-AUTO_MODEL = "wright"
+AUTO_MODEL = "pool"
 
 
 # --------------------------------------------------------------------------------------------
@@ -101,6 +101,10 @@ class ForecastSamples:
     5/50/95% quantiles of the two parts of the deterministic forecast decline of log cost:
     ``decline_experience_*`` (``w`` times the growth of log cumulative production) and
     ``decline_time_*`` (the drift ``m`` times the horizon in years; 0 for a Wright-only prior).
+    ``draws`` (only when asked for) holds each series' draws ``w`` and ``m`` (``(n_series,
+    n_samples)``, ``m`` None without a drift) and ``parts`` (``(2, n_targets, n_samples)``: the
+    experience and time parts of the deterministic decline per sample), with ``levels`` and
+    ``n_costs`` per series.
     """
 
     targets: pl.DataFrame
@@ -108,6 +112,7 @@ class ForecastSamples:
     series: pl.DataFrame | None = None
     log_q: np.ndarray | None = None
     attribution: pl.DataFrame | None = None
+    draws: dict | None = None
 
     def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
         return np.quantile(self.samples, np.asarray(levels), axis=1).T

@@ -152,3 +152,25 @@ def test_priors_with_a_drift_survive_save_and_load(tmp_path) -> None:
         load_priors(tmp_path / "half.csv")
     with pytest.raises(ModelError, match="m_sd must be > 0"):
         dataclasses.replace(prior, m_sd=np.zeros(20))
+
+
+def test_the_pool_is_the_union_of_both_forecasters() -> None:
+    from learnrace_pipeline.lib.forecast.pool import simulate_pool
+
+    obs, targets, _, _ = _simulate(10, 12, 5, 5.0, seed=8)
+    task = ForecastTask(obs, targets)
+    cfg = ForecastConfig(n_samples=600, seed=4)
+    wright = simulate(task, _prior(5.0, m=False), config=cfg)
+    et = simulate(task, _prior(5.0), config=dataclasses.replace(cfg, seed=5))
+    pool = simulate_pool(task, _prior(5.0, m=False), _prior(5.0), config=cfg)
+    np.testing.assert_array_equal(pool.samples, np.concatenate([wright.samples, et.samples], 1))
+    # the mixture's mean decline parts are the averages of the two forecasters' parts
+    for part in ("experience", "time"):
+        col = f"decline_{part}_mean"
+        np.testing.assert_allclose(
+            pool.attribution[col], (wright.attribution[col] + et.attribution[col]) / 2, rtol=1e-9
+        )
+    # m is 0 in the Wright half: the pooled mean drift is half the experience+time one
+    np.testing.assert_allclose(pool.series["m_mean"], et.series["m_mean"] / 2, rtol=1e-9)
+    with pytest.raises(ModelError, match="Wright priors without a time drift"):
+        simulate_pool(task, _prior(5.0), _prior(5.0), config=cfg)
