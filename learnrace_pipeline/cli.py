@@ -9,6 +9,7 @@ Subcommands:
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -55,6 +57,40 @@ def _dagster_home() -> Path:
     return home
 
 
+def _say(message: str) -> None:
+    """A line about a wait (a lock) on stderr."""
+    err.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
+
+
+class _SayHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        _say(self.format(record))
+
+
+def _show_waits() -> None:
+    """Print the lib's lines about waits (``learnrace_pipeline`` logger, WARNING) on stderr."""
+    logger = logging.getLogger("learnrace_pipeline")
+    if not any(isinstance(h, _SayHandler) for h in logger.handlers):
+        logger.addHandler(_SayHandler(logging.WARNING))
+
+
+def _set_lock_timeout(seconds: float | None) -> None:
+    from learnrace_pipeline.lib.storage.locks import ENV_TIMEOUT
+
+    if seconds is not None:
+        if seconds < 0:
+            raise typer.BadParameter("--lock-timeout must be zero or more seconds")
+        os.environ[ENV_TIMEOUT] = f"{seconds:g}"
+
+
+LOCK_TIMEOUT_OPTION = typer.Option(
+    None,
+    "--lock-timeout",
+    help="Seconds to wait for the warehouse lock or DuckDB's lock before failing "
+    "(default $LEARNRACE_LOCK_TIMEOUT or 600).",
+)
+
+
 def root_cause(error) -> str:
     """The innermost message of a Dagster serialisable error chain (e.g. the DataError text)."""
     if error is None:
@@ -91,12 +127,16 @@ def run(
     log_level: str = typer.Option(
         "INFO", "--log-level", help="Dagster console log level: DEBUG shows every event."
     ),
+    lock_timeout: float | None = LOCK_TIMEOUT_OPTION,
 ) -> None:
     """Materialise the main job into the warehouse and print what it holds.
 
     Progress is logged as each asset works (INFO); the summary at the end lists every table with
-    its rows, failed steps with their root cause, and failed checks with their severity.
+    its rows, failed steps with their root cause, and failed checks with their severity. A wait
+    for a lock is said on stderr and gives up after --lock-timeout seconds.
     """
+    _set_lock_timeout(lock_timeout)
+    _show_waits()
     db_path = _db(db)
     if raw_dir is not None:
         os.environ["LEARNRACE_RAW_DIR"] = str(Path(raw_dir).resolve())
@@ -171,10 +211,16 @@ def tables(
 ) -> None:
     """List the warehouse tables and their row counts."""
     from learnrace_pipeline.commands._tables import FORMATS
+    from learnrace_pipeline.lib.errors import LearnraceError
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
-    print_counts(_db(db), fmt)
+    _show_waits()
+    try:
+        print_counts(_db(db), fmt)
+    except LearnraceError as e:  # e.g. gave up waiting for a writer's lock
+        err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @datasets_app.command("build")

@@ -7,6 +7,7 @@ repo's ``datasets/``) and ``LEARNRACE_RAW_DIR`` (when set, sources are parsed fr
 files instead of the snapshot).
 """
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -14,14 +15,19 @@ import dagster as dg
 import polars as pl
 import xarray as xr
 from dagster_duckdb import DuckDBIOManager, DuckDBResource
-from dagster_duckdb.io_manager import DuckDbClient
+from dagster_duckdb.io_manager import DbIOManager, DuckDbClient
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
 from learnrace_pipeline.lib.models import base as model_base
 from learnrace_pipeline.lib.models.cache import publish
 from learnrace_pipeline.lib.sources import reader
 from learnrace_pipeline.lib.storage import snapshot
-from learnrace_pipeline.lib.storage.warehouse import default_db_path, write_tables
+from learnrace_pipeline.lib.storage.warehouse import (
+    connect,
+    default_db_path,
+    transaction,
+    write_tables,
+)
 
 
 class WarehousePolarsTypeHandler(DuckDBPolarsTypeHandler):
@@ -50,8 +56,41 @@ class WarehousePolarsTypeHandler(DuckDBPolarsTypeHandler):
         return connection.sql(DuckDbClient.get_select_statement(table_slice=table_slice)).pl()
 
 
+class WarehouseDbClient(DuckDbClient):
+    """DuckDB connections of the IO manager, opened like every other warehouse connection.
+
+    An output is written inside one transaction while holding the warehouse lock
+    (:func:`~learnrace_pipeline.lib.storage.warehouse.transaction`: the old rows are deleted and
+    the new ones inserted together, or nothing changes); an input is read on a read-only
+    connection. Both wait for locks with a logged line, up to ``$LEARNRACE_LOCK_TIMEOUT``.
+    """
+
+    @staticmethod
+    def delete_table_slice(context: dg.OutputContext, table_slice, connection) -> None:
+        # DuckDbClient runs the DELETE and ignores a missing table; inside a transaction that
+        # error would abort the transaction, so look first.
+        exists = connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [table_slice.schema, table_slice.table],
+        ).fetchone()[0]
+        if exists:
+            DuckDbClient.delete_table_slice(context, table_slice, connection)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def connect(context, _):
+        database = context.resource_config["database"]
+        if isinstance(context, dg.InputContext):
+            with connect(database, read_only=True) as con:
+                yield con
+        else:
+            with transaction(database) as con:
+                yield con
+
+
 class WarehouseIOManager(DuckDBIOManager):
-    """DuckDB IO manager storing and loading Polars frames (``schema.table`` = asset key)."""
+    """DuckDB IO manager storing and loading Polars frames (``schema.table`` = asset key), its
+    connections opened by :class:`WarehouseDbClient`."""
 
     @staticmethod
     def type_handlers() -> list:
@@ -60,6 +99,16 @@ class WarehouseIOManager(DuckDBIOManager):
     @staticmethod
     def default_load_type() -> type:
         return pl.DataFrame
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(
+            db_client=WarehouseDbClient(),
+            database=self.database,
+            schema=self.schema_,
+            type_handlers=self.type_handlers(),
+            default_load_type=self.default_load_type(),
+            io_manager_name="WarehouseIOManager",
+        )
 
 
 class FitIOManager(dg.ConfigurableIOManager):

@@ -8,8 +8,11 @@ Pools (limits from the instance's ``concurrency.pools.default_limit``, 1 as writ
 - ``duckdb_write``: steps that write the warehouse and do little else (sources, harmonized
   tables). DuckDB allows one writer per file.
 - ``mcmc``: steps that sample a posterior or refit per hindcast origin; one at a time keeps the
-  two cores for one sampler's chains. Their short table writes rely on the warehouse's lock
-  retries (:mod:`learnrace_pipeline.lib.storage.warehouse`).
+  two cores for one sampler's chains.
+
+Pools order the steps of runs sharing one ``DAGSTER_HOME`` only. Every write, in either pool,
+also holds the warehouse lock for its transaction (:mod:`learnrace_pipeline.lib.storage.warehouse`),
+which orders writers of every process.
 """
 
 import dagster as dg

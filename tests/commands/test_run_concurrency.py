@@ -1,0 +1,124 @@
+"""``learnrace run`` processes started side by side, killed, or racing a reader: real
+subprocesses of the real command on a small selection (one source, one harmonized table).
+
+Every wait in these tests is bounded; a run prints its waits on stderr, which the tests read.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from learnrace_pipeline.lib.storage.warehouse import read_table, table_counts
+
+LEARNRACE = Path(sys.executable).parent / "learnrace"
+SOURCE = "key:raw/owid_ifr_robots__*"
+WITH_HARMONIZED = f"{SOURCE} or key:harmonized/production"
+POOL = "duckdb_write"
+
+pytestmark = pytest.mark.slow
+
+
+class Run:
+    """A ``learnrace run`` subprocess, its stdout and stderr in ``<name>.log``."""
+
+    def __init__(self, tmp: Path, name: str, db: Path, home: Path, select: str, timeout_s: float):
+        self.log = tmp / f"{name}.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNRACE_")}
+        env.update(
+            DAGSTER_HOME=str(home),
+            LEARNRACE_LOCK_TIMEOUT=f"{timeout_s:g}",
+            COLUMNS="1000",  # no wrapped lines
+        )
+        with self.log.open("w") as out:
+            self.proc = subprocess.Popen(
+                [str(LEARNRACE), "run", "--db", str(db), "--select", select],
+                cwd=tmp,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_for(self, text: str, timeout: float = 180) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.output():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} not printed; output:\n{self.output()}")
+
+    def finish(self, timeout: float = 240) -> int:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise AssertionError(f"run did not end in {timeout} s:\n{self.output()}") from None
+
+
+HOLD_READ_ONLY = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print("open", flush=True)
+sys.stdin.readline()
+con.close()
+"""
+
+
+def _reader(db: Path) -> subprocess.Popen:
+    p = subprocess.Popen(
+        [sys.executable, "-c", HOLD_READ_ONLY, str(db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stdout.readline().strip() == "open"
+    return p
+
+
+def test_a_run_waits_for_a_long_reader_or_gives_up_cleanly(tmp_path):
+    """Two warehouses, each held by a process with a read-only DuckDB connection while a run
+    starts on it. The patient run waits, says for whom, and writes once the reader closes; the
+    impatient one (timeout 3 s) fails naming the reader, and its warehouse is as it was."""
+    import polars as pl
+
+    from learnrace_pipeline.lib.storage.warehouse import write_tables
+
+    dbs = {n: tmp_path / n / "w.duckdb" for n in ("patient", "impatient")}
+    readers = {}
+    for n, db in dbs.items():
+        write_tables(db, {("main", "keep"): pl.DataFrame({"a": [1]})})
+        readers[n] = _reader(db)
+    try:
+        patient = Run(tmp_path, "patient", dbs["patient"], tmp_path / "dh1", WITH_HARMONIZED, 180)
+        impatient = Run(tmp_path, "impatient", dbs["impatient"], tmp_path / "dh2", SOURCE, 3)
+        patient.wait_for("waiting for DuckDB's lock")
+        assert f"PID {readers['patient'].pid}" in patient.output()
+        time.sleep(3)  # the reader keeps it a while longer; the run keeps waiting
+        assert patient.proc.poll() is None
+        readers["patient"].communicate("\n", timeout=10)
+        assert patient.finish() == 0, patient.output()
+        assert impatient.finish() == 1
+    finally:
+        for p in readers.values():
+            if p.poll() is None:
+                p.communicate("\n", timeout=10)
+    assert read_table(dbs["patient"], "harmonized", "production").height == 77
+    out = impatient.output()
+    assert "gave up after 3 s waiting for DuckDB's lock" in out
+    assert f"PID {readers['impatient'].pid}" in out and "nothing was written" in out
+    assert "FAILED source_owid_ifr_robots: learnrace_pipeline.lib.storage.locks.LockTimeout" in out
+    assert table_counts(dbs["impatient"]).rows() == [("main", "keep", 1)]  # nothing half-written
