@@ -43,20 +43,6 @@ def _db(db: Path | None) -> Path:
     return path
 
 
-def _dagster_home() -> Path:
-    home = Path(os.environ.get("DAGSTER_HOME", Path(".learnrace") / "dagster_home")).resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    cfg = home / "dagster.yaml"
-    if not cfg.exists():
-        # One writer at a time on the DuckDB file, one MCMC fit at a time on this machine.
-        cfg.write_text(
-            "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n",
-            encoding="utf-8",
-        )
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
-
-
 def _say(message: str) -> None:
     """A line about a wait (a lock) on stderr."""
     err.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
@@ -135,13 +121,16 @@ def run(
     its rows, failed steps with their root cause, and failed checks with their severity. A wait
     for a lock is said on stderr and gives up after --lock-timeout seconds.
     """
+    from learnrace_pipeline.lib.errors import LearnraceError
+
     _set_lock_timeout(lock_timeout)
     _show_waits()
     db_path = _db(db)
     if raw_dir is not None:
         os.environ["LEARNRACE_RAW_DIR"] = str(Path(raw_dir).resolve())
-    home = _dagster_home()
-    import dagster as dg
+    from learnrace_pipeline.instance import dagster_home
+
+    home = dagster_home()
 
     from learnrace_pipeline.definitions import defs as load_defs
 
@@ -149,26 +138,17 @@ def run(
     job = defs.resolve_job_def("main")
     console.print(f"[bold]learnrace run[/]: warehouse {db_path}, DAGSTER_HOME {home}")
     start = time.perf_counter()
-    with dg.DagsterInstance.get() as instance:
-        kwargs = (
-            {}
-            if select == "*"
-            else {
-                "asset_selection": sorted(
-                    dg.AssetSelection.from_string(select).resolve(defs.resolve_asset_graph())
-                )
-            }
-        )
-        run_config = {"loggers": {"console": {"config": {"log_level": log_level.upper()}}}}
-        result = job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config, **kwargs
-        )
-        failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE",)]
-        check_fail = [
-            e
-            for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
-        ]
+    try:
+        result = _execute(job, defs, home, select, log_level)
+    except LearnraceError as e:
+        err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE",)]
+    check_fail = [
+        e
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION" and not e.event_specific_data.passed
+    ]
     elapsed = time.perf_counter() - start
     print_counts(db_path)
     for e in failed:
@@ -186,6 +166,28 @@ def run(
         raise typer.Exit(1)
 
 
+def _execute(job, defs, home: Path, select: str, log_level: str):
+    """Execute ``job`` in this process on the instance of ``home``."""
+    import dagster as dg
+
+    from learnrace_pipeline.instance import open_instance
+
+    with open_instance(home, say=_say) as instance:
+        kwargs = (
+            {}
+            if select == "*"
+            else {
+                "asset_selection": sorted(
+                    dg.AssetSelection.from_string(select).resolve(defs.resolve_asset_graph())
+                )
+            }
+        )
+        run_config = {"loggers": {"console": {"config": {"log_level": log_level.upper()}}}}
+        return job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=run_config, **kwargs
+        )
+
+
 @app.command()
 def ui(
     host: str = typer.Option("127.0.0.1", "--host"),
@@ -196,8 +198,11 @@ def ui(
     one-writer pool limit) and warehouse as `learnrace run`."""
     import shutil
 
+    from learnrace_pipeline.instance import dagster_home, open_instance
+
     _db(db)
-    _dagster_home()
+    with open_instance(dagster_home(), say=_say):
+        pass  # storage created under the instance lock
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     console.print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it)")

@@ -69,6 +69,16 @@ class Run:
             raise AssertionError(f"run did not end in {timeout} s:\n{self.output()}") from None
 
 
+def test_two_first_runs_on_a_fresh_dagster_home_both_succeed(tmp_path):
+    home = tmp_path / "fresh"
+    runs = [Run(tmp_path, n, tmp_path / f"{n}.duckdb", home, SOURCE, timeout_s=240) for n in "ab"]
+    codes = [r.finish() for r in runs]
+    for r in runs:
+        assert "already exists" not in r.output() and "Traceback" not in r.output(), r.output()
+        assert "main job succeeded" in r.output()
+    assert codes == [0, 0]
+
+
 HOLD_READ_ONLY = """
 import sys, duckdb
 con = duckdb.connect(sys.argv[1], read_only=True)
