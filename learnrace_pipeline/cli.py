@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import typer
@@ -44,7 +45,7 @@ def _db(db: Path | None) -> Path:
 
 
 def _say(message: str) -> None:
-    """A line about a wait (a lock) on stderr."""
+    """A line about a wait (a lock, a pool slot) or a recovery, on stderr."""
     err.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
@@ -72,7 +73,7 @@ def _set_lock_timeout(seconds: float | None) -> None:
 LOCK_TIMEOUT_OPTION = typer.Option(
     None,
     "--lock-timeout",
-    help="Seconds to wait for the warehouse lock or DuckDB's lock before failing "
+    help="Seconds to wait for the warehouse lock, DuckDB's lock or a pool slot before failing "
     "(default $LEARNRACE_LOCK_TIMEOUT or 600).",
 )
 
@@ -119,7 +120,7 @@ def run(
 
     Progress is logged as each asset works (INFO); the summary at the end lists every table with
     its rows, failed steps with their root cause, and failed checks with their severity. A wait
-    for a lock is said on stderr and gives up after --lock-timeout seconds.
+    for a lock or a pool slot is said on stderr and gives up after --lock-timeout seconds.
     """
     from learnrace_pipeline.lib.errors import LearnraceError
 
@@ -167,11 +168,14 @@ def run(
 
 
 def _execute(job, defs, home: Path, select: str, log_level: str):
-    """Execute ``job`` in this process on the instance of ``home``."""
+    """Execute ``job`` in this process on the instance of ``home``, tagged with this process,
+    watched for pool waits; the run's pool slots are freed however it ends."""
     import dagster as dg
 
-    from learnrace_pipeline.instance import open_instance
+    from learnrace_pipeline.instance import PoolWatch, open_instance, run_tags
+    from learnrace_pipeline.lib.storage.locks import LockTimeout
 
+    run_id = str(uuid.uuid4())
     with open_instance(home, say=_say) as instance:
         kwargs = (
             {}
@@ -183,9 +187,27 @@ def _execute(job, defs, home: Path, select: str, log_level: str):
             }
         )
         run_config = {"loggers": {"console": {"config": {"log_level": log_level.upper()}}}}
-        return job.execute_in_process(
-            instance=instance, raise_on_error=False, run_config=run_config, **kwargs
-        )
+        watch = PoolWatch(run_id, _say)
+        try:
+            with watch.watching(instance):
+                result = job.execute_in_process(
+                    instance=instance,
+                    raise_on_error=False,
+                    run_config=run_config,
+                    run_id=run_id,
+                    tags=run_tags(),
+                    **kwargs,
+                )
+            if watch.timed_out:  # the run failed on it; say why plainly
+                raise LockTimeout(watch.timed_out)
+            return result
+        finally:
+            # In-process: once execute_in_process is over (returned, raised, interrupted), no
+            # step of this run runs any more: it must not stay STARTED nor keep a slot.
+            run = instance.get_run_by_id(run_id)
+            if run is not None and not run.is_finished:
+                instance.report_run_failed(run, watch.timed_out or "the run was interrupted")
+            instance.event_log_storage.free_concurrency_slots_for_run(run_id)
 
 
 @app.command()
@@ -202,7 +224,7 @@ def ui(
 
     _db(db)
     with open_instance(dagster_home(), say=_say):
-        pass  # storage created under the instance lock
+        pass  # storage created under the instance lock, slots of dead runs freed
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     console.print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it)")

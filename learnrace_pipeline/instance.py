@@ -1,15 +1,26 @@
 """The Dagster instance ``learnrace run`` executes on, made safe for several processes at once.
 
-- :func:`dagster_home`: ``$DAGSTER_HOME`` (default ``.learnrace/dagster_home``).
-- :func:`open_instance`: the instance, created (its ``dagster.yaml`` limiting every pool to one
-  slot, its SQLite tables) under an exclusive lock on ``<DAGSTER_HOME>/.instance.lock``: two
-  first runs on a fresh home would otherwise both create the tables and one would crash.
+- :func:`dagster_home`: ``$DAGSTER_HOME`` (default ``.learnrace/dagster_home``) with a
+  ``dagster.yaml`` limiting every pool to one slot.
+- :func:`open_instance`: the instance, created under an exclusive lock on
+  ``<DAGSTER_HOME>/.instance.lock`` (two first runs on a fresh home would otherwise both create
+  the SQLite tables and one would crash), and freed of pool slots held by dead runs
+  (:func:`release_dead_runs`).
+- :func:`run_tags`: every run records the PID, start time and host of the process that executes
+  it (``learnrace/pid``, ``learnrace/pid_start``, ``learnrace/host``), so a later run can tell
+  that a run left ``STARTED`` by ``kill -9`` is dead: it is marked failed and its slots freed.
+- :class:`PoolWatch`: while a run executes, a thread says on the console when one of its steps
+  waits for a pool slot (naming the run holding it), frees slots of holders that died meanwhile,
+  and ends the run when the wait passes ``$LEARNRACE_LOCK_TIMEOUT``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -22,6 +33,14 @@ DAGSTER_YAML = (
     # One writer at a time on the DuckDB file, one MCMC fit at a time on this machine.
     "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
 )
+PID_TAG, START_TAG, HOST_TAG = "learnrace/pid", "learnrace/pid_start", "learnrace/host"
+IN_PROGRESS = [
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
+
 Say = Callable[[str], None]
 
 
@@ -40,7 +59,7 @@ def instance_lock(home: Path) -> Path:
 @contextlib.contextmanager
 def open_instance(home: Path, say: Say = print) -> Iterator[dg.DagsterInstance]:
     """The instance of ``home``, created (``dagster.yaml``, storage tables) under the home's
-    instance lock."""
+    instance lock, with the slots of dead runs freed before it is handed out."""
     with locks.hold(
         instance_lock(home),
         f"the Dagster instance lock {instance_lock(home)}",
@@ -54,8 +73,173 @@ def open_instance(home: Path, say: Say = print) -> Iterator[dg.DagsterInstance]:
             # Touch every storage so that all tables exist before the lock is released.
             instance.get_run_records(limit=1)
             instance.event_log_storage.get_concurrency_keys()
+            release_dead_runs(instance, say)
         except BaseException:
             instance.dispose()
             raise
     with instance:
         yield instance
+
+
+def run_tags() -> dict[str, str]:
+    """Tags naming the process that executes a run (read by :func:`release_dead_runs`)."""
+    pid = os.getpid()
+    return {
+        PID_TAG: str(pid),
+        START_TAG: locks.process_start(pid),
+        HOST_TAG: socket.gethostname(),
+    }
+
+
+def run_process_gone(run: dg.DagsterRun) -> bool | None:
+    """True when the process that executed ``run`` is gone; None when unknown (no tags: a run
+    launched by the UI or a daemon, or another host)."""
+    try:
+        pid = int(run.tags.get(PID_TAG, ""))
+    except ValueError:
+        return None
+    return locks.process_gone(pid, run.tags.get(START_TAG, ""), run.tags.get(HOST_TAG, ""))
+
+
+def describe_run(instance: dg.DagsterInstance, run_id: str) -> str:
+    run = instance.get_run_by_id(run_id)
+    if run is None:
+        return f"run {run_id[:8]} (deleted)"
+    pid = run.tags.get(PID_TAG)
+    where = f"PID {pid}" if pid else "no PID recorded"
+    host = run.tags.get(HOST_TAG)
+    if host and host != socket.gethostname():
+        where += f" on {host}"
+    return f"run {run_id[:8]} ({run.status.value}, {where})"
+
+
+def release_dead_runs(instance: dg.DagsterInstance, say: Say = print) -> list[str]:
+    """Mark runs in progress whose recorded process is gone as failed, and free the pool slots
+    of those runs and of finished runs that still hold some; return the run ids freed."""
+    storage = instance.event_log_storage
+    freed: list[str] = []
+    for record in instance.get_run_records(filters=dg.RunsFilter(statuses=IN_PROGRESS)):
+        run = record.dagster_run
+        if run_process_gone(run):
+            instance.report_run_failed(
+                run,
+                f"the process that executed this run (PID {run.tags.get(PID_TAG)}) is gone "
+                "(killed?); marked failed by a later learnrace run",
+            )
+            storage.free_concurrency_slots_for_run(run.run_id)
+            freed.append(run.run_id)
+            say(
+                f"run {run.run_id[:8]}: its process (PID {run.tags.get(PID_TAG)}) is gone; "
+                "marked failed, its pool slots freed"
+            )
+    if storage.supports_global_concurrency_limits:
+        for run_id in storage.get_concurrency_run_ids() - set(freed):
+            run = instance.get_run_by_id(run_id)
+            if run is None or run.is_finished:
+                storage.free_concurrency_slots_for_run(run_id)
+                freed.append(run_id)
+                say(f"{describe_run(instance, run_id)}: freed the pool slots it still held")
+    return freed
+
+
+class PoolWatch:
+    """Watches run ``run_id`` from a thread while it executes in the main thread.
+
+    Every ``poll_s`` seconds: if a step of the run waits for a pool slot, say so once (and every
+    :data:`~learnrace_pipeline.lib.storage.locks.REMIND_S` s), naming the run holding the slot;
+    free the slots of holders that died meanwhile; past ``timeout`` seconds of waiting, record
+    the reason in :attr:`timed_out` (see :meth:`watching` for how the run then stops).
+    """
+
+    def __init__(
+        self, run_id: str, say: Say, timeout: float | None = None, poll_s: float = 1.0
+    ) -> None:
+        self.run_id = run_id
+        self.say = say
+        self.timeout = locks.lock_timeout() if timeout is None else timeout
+        self.poll_s = poll_s
+        self.timed_out: str = ""
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="learnrace-pool-watch", daemon=True)
+        self._waits: dict[tuple[str, str], locks.Waiting] = {}
+
+    @contextlib.contextmanager
+    def watching(self, instance: dg.DagsterInstance) -> Iterator[PoolWatch]:
+        """Watch while the ``with`` block executes the run on ``instance``.
+
+        Dagster defers interrupts while a run waits for a slot (it raises them only inside a
+        step), so a timed-out wait is ended from inside: the run's next claim of a slot on
+        ``instance`` raises :class:`~learnrace_pipeline.lib.storage.locks.LockTimeout`, which
+        Dagster reports as the run's failure (within its claim interval, at most 15 s).
+        """
+        storage = instance.event_log_storage
+        claim = storage.claim_concurrency_slot
+
+        def guarded_claim(concurrency_key, run_id, step_key, priority=None):
+            if run_id == self.run_id and self.timed_out:
+                raise locks.LockTimeout(self.timed_out)
+            return claim(concurrency_key, run_id, step_key, priority)
+
+        storage.claim_concurrency_slot = guarded_claim  # this instance object only
+        self._thread.start()
+        try:
+            yield self
+        finally:
+            self._stop.set()
+            self._thread.join(timeout=10)
+            del storage.claim_concurrency_slot
+
+    def _loop(self) -> None:
+        with dg.DagsterInstance.get() as instance:
+            last_release, failures = 0.0, 0
+            while not self._stop.wait(self.poll_s):
+                try:
+                    waiting = self._check(instance)
+                    if waiting and time.monotonic() - last_release > 2.0:
+                        release_dead_runs(instance, self.say)
+                        last_release = time.monotonic()
+                    failures = 0
+                except Exception as e:  # the watch must never take the run down
+                    failures += 1  # a busy SQLite file now and then is no news
+                    if failures == 10:
+                        self.say(f"pool watch: {type(e).__name__}: {e} (10 times in a row)")
+                if self.timed_out:
+                    return
+
+    def _check(self, instance: dg.DagsterInstance) -> bool:
+        storage = instance.event_log_storage
+        if not storage.supports_global_concurrency_limits:
+            return False
+        now_waiting: set[tuple[str, str]] = set()
+        for pool in storage.get_concurrency_keys():
+            info = storage.get_concurrency_info(pool)
+            for step in info.pending_steps:
+                if step.run_id != self.run_id or step.assigned_timestamp is not None:
+                    continue
+                key = (pool, step.step_key)
+                now_waiting.add(key)
+                holders = sorted(
+                    {
+                        f"{describe_run(instance, s.run_id)} step {s.step_key}"
+                        for s in info.claimed_slots
+                        if s.run_id != self.run_id
+                    }
+                )
+                held_by = "; ".join(holders) or "nobody yet (slot being assigned)"
+                wait = self._waits.setdefault(
+                    key,
+                    locks.Waiting(
+                        f"a slot of pool {pool} (limit {info.limit}) for step {step.step_key}",
+                        self.timeout,
+                        say=self.say,
+                    ),
+                )
+                if wait.expired():
+                    self.timed_out = str(
+                        wait.timed_out(held_by, "the run was stopped before that step")
+                    )
+                    return True
+                wait.note(held_by)
+        for key in set(self._waits) - now_waiting:
+            del self._waits[key]
+        return bool(now_waiting)

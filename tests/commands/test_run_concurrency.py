@@ -7,14 +7,17 @@ Every wait in these tests is bounded; a run prints its waits on stderr, which th
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
-from learnrace_pipeline.lib.storage.warehouse import read_table, table_counts
+from learnrace_pipeline.lib.storage import locks
+from learnrace_pipeline.lib.storage.warehouse import lock_path, read_table, table_counts
 
 LEARNRACE = Path(sys.executable).parent / "learnrace"
 SOURCE = "key:raw/owid_ifr_robots__*"
@@ -67,6 +70,58 @@ class Run:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             raise AssertionError(f"run did not end in {timeout} s:\n{self.output()}") from None
+
+
+def _instance(home: Path, monkeypatch) -> dg.DagsterInstance:
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return dg.DagsterInstance.get()
+
+
+def _slot_holder(instance: dg.DagsterInstance, timeout: float = 60) -> str:
+    """The run id holding the pool's slot, polled from the instance."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        claimed = instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
+        if claimed:
+            return claimed[0].run_id
+        time.sleep(0.2)
+    raise AssertionError(f"no run holds a slot of {POOL}")
+
+
+def test_kill_9_of_a_run_holding_the_write_slot_does_not_block_later_runs(tmp_path, monkeypatch):
+    home, db = tmp_path / "dh", tmp_path / "w.duckdb"
+    # Run A claims the duckdb_write slot for its source step, then waits for the warehouse
+    # lock, which this test holds: A holds the slot for as long as the test wants.
+    with locks.hold(lock_path(db), "the test's hold", timeout=5):
+        a = Run(tmp_path, "a", db, home, SOURCE, timeout_s=300)
+        try:
+            a.wait_for("waiting for the warehouse write lock")
+            with _instance(home, monkeypatch) as instance:
+                a_run = _slot_holder(instance)
+                assert instance.get_run_by_id(a_run).tags["learnrace/pid"] == str(a.pid)
+
+            # B shares the home: it waits for the slot, says so, and gives up after its bound.
+            b = Run(tmp_path, "b", tmp_path / "b.duckdb", home, SOURCE, timeout_s=4)
+            assert b.finish() == 1
+            out = b.output()
+            assert f"waiting for a slot of pool {POOL}" in out
+            assert f"held by run {a_run[:8]} (STARTED, PID {a.pid})" in out
+            assert "gave up after" in out and "LEARNRACE_LOCK_TIMEOUT" in out
+            assert "main job succeeded" not in out
+        finally:
+            os.kill(a.pid, signal.SIGKILL)
+            a.proc.wait(30)
+
+    # C after the kill: A is marked failed, its slot freed, and C writes.
+    c = Run(tmp_path, "c", db, home, SOURCE, timeout_s=120)
+    assert c.finish() == 0, c.output()
+    out = c.output()
+    assert f"run {a_run[:8]}: its process (PID {a.pid}) is gone" in out
+    assert "main job succeeded" in out
+    assert read_table(db, "raw", "owid_ifr_robots__production").height == 77
+    with _instance(home, monkeypatch) as instance:
+        assert instance.get_run_by_id(a_run).status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_info(POOL).claimed_slots
 
 
 def test_two_first_runs_on_a_fresh_dagster_home_both_succeed(tmp_path):

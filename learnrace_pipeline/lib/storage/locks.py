@@ -12,6 +12,9 @@ every :data:`REMIND_S` seconds while it lasts) and gives up after :func:`lock_ti
 Within one process a lock is re-entrant for the thread holding it (``flock`` locks belong to an
 open file, so a second open of the same file by the same process would otherwise wait for itself);
 other threads of the process wait on a thread lock first.
+
+:func:`process_start` and :func:`process_gone` tell whether a recorded process still runs (the
+start time guards against a reused PID).
 """
 
 from __future__ import annotations
@@ -58,6 +61,36 @@ def lock_timeout() -> float:
 
 def give_up_hint() -> str:
     return f"set {ENV_TIMEOUT} (seconds, now {lock_timeout():g}) to wait longer"
+
+
+# --- processes ---------------------------------------------------------------------------------
+
+
+def process_start(pid: int) -> str:
+    """The start time of process ``pid`` in clock ticks since boot (``/proc/<pid>/stat`` field
+    22); empty where unknown (no ``/proc``, no such process)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    # The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
+def process_gone(pid: int, start: str = "", host: str = "") -> bool | None:
+    """True when process ``pid`` (started at ``start``, see :func:`process_start`) no longer runs
+    on this host; None when that cannot be known (another host)."""
+    if host and host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        pass  # exists, owned by someone else
+    # A different start time: the PID was reused by a later process.
+    return bool(start) and process_start(pid) not in ("", start)
 
 
 def describe_process(pid: int) -> str:

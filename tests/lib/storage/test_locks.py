@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -116,3 +117,14 @@ def test_lock_timeout_reads_the_environment(monkeypatch):
         monkeypatch.setenv(locks.ENV_TIMEOUT, bad)
         with pytest.raises(LearnraceError, match=locks.ENV_TIMEOUT):
             locks.lock_timeout()
+
+
+def test_process_gone_tells_a_dead_or_reused_pid():
+    me = os.getpid()
+    start = locks.process_start(me)
+    assert start and locks.process_gone(me, start) is False
+    assert locks.process_gone(me, str(int(start) + 1)) is True  # same PID, later process
+    assert locks.process_gone(me, start, host="not-" + socket.gethostname()) is None
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait(timeout=30)
+    assert locks.process_gone(dead.pid) is True
