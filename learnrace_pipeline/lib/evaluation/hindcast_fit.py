@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior, population_priors
+from learnrace_pipeline.lib.models import diagnostics
 from learnrace_pipeline.lib.models.base import SamplerConfig
 from learnrace_pipeline.lib.models.learning.panel import Panel
 
@@ -63,17 +64,17 @@ class OriginFitter(Protocol):
 
 
 def _diagnostics(dt: xr.DataTree) -> dict[str, float]:
-    import arviz as az
-
+    """Divergences, worst rank R-hat and bulk ESS of the population parameters (ArviZ's
+    estimators, vectorised: :mod:`learnrace_pipeline.lib.models.diagnostics`), seconds."""
     post = dt["posterior"].to_dataset()
     names = [v for v in HYPER_PARAMETERS if v in post]
     out = {"divergences": float(dt["sample_stats"]["diverging"].sum())}
     if dt["posterior"].sizes.get("chain", 1) > 1:
-        rhat = az.rhat(dt, var_names=names)
+        rhat = diagnostics.rhat(post[names])
         out["max_rhat"] = float(max(float(rhat[v].max()) for v in names))
     else:
         out["max_rhat"] = float("nan")
-    ess = az.ess(dt, var_names=names)
+    ess = diagnostics.ess(post[names], "bulk")
     out["min_ess_bulk"] = float(min(float(ess[v].min()) for v in names))
     out["sample_seconds"] = float(dt.attrs.get("sample_seconds", np.nan))
     return out
