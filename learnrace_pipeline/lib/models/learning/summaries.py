@@ -21,7 +21,8 @@
 
 Columns of quantities a model does not have are null. :func:`model_comparison` gives PSIS-LOO
 ``elpd`` and its ``se`` per model and industry (pointwise ELPD summed over the industry's
-differences), with the difference to the best model of the industry (ArviZ 1.x ``loo``).
+differences), with the difference to the best model of the industry (the values of ArviZ 1.x
+``loo``, computed for all differences at once by :mod:`learnrace_pipeline.lib.models.psis`).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-import arviz_stats as azs
 import numpy as np
 import polars as pl
 import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
+from learnrace_pipeline.lib.models import psis
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 _QNAMES = ("q05", "q25", "q50", "q75", "q95")
@@ -197,15 +198,13 @@ MODEL_COMPARISON_SCHEMA: dict[str, pl.DataType] = {
 
 
 def pointwise_loo(dt: xr.DataTree) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PSIS-LOO pointwise ``elpd_i``, ``p_loo_i`` and Pareto ``k`` per difference (ArviZ 1.x)."""
+    """PSIS-LOO pointwise ``elpd_i``, ``p_loo_i`` and Pareto ``k`` per difference (the values
+    of ArviZ 1.x ``loo``, computed for all differences at once by
+    :func:`learnrace_pipeline.lib.models.psis.loo_pointwise`)."""
     if "log_likelihood" not in dt.children:
         raise ModelError("model comparison needs a log_likelihood group (fit with log_likelihood)")
-    res = azs.loo(dt, pointwise=True, var_name="dlogc")
-    elpd_i = np.asarray(res.elpd_i.values, dtype=float)
-    k = np.asarray(res.pareto_k.values, dtype=float)
+    elpd_i, k, lppd_i = psis.loo_pointwise(dt, "dlogc")
     # pointwise effective number of parameters: lppd_i - elpd_i
-    ll = dt.log_likelihood["dlogc"].stack(sample=("chain", "draw")).transpose(..., "sample").values
-    lppd_i = np.logaddexp.reduce(ll, axis=-1) - np.log(ll.shape[-1])
     return elpd_i, lppd_i - elpd_i, k
 
 

@@ -4,7 +4,9 @@ summaries, model comparison, forecasts and plots."""
 from __future__ import annotations
 
 import json
+import warnings
 
+import arviz_stats as azs
 import numpy as np
 import polars as pl
 import pytest
@@ -124,6 +126,29 @@ def test_diagnostics_pass_and_name_failures(wright_fit) -> None:
     assert strict.to_dict()["failing_parameters"] == strict.failing_parameters
     with pytest.raises(ModelError):
         diagnostics.check_fit(xr.DataTree())
+
+
+@pytest.mark.parametrize("fit", ["wright_fit", "both_fit"])
+def test_diagnostics_and_loo_equal_arviz_on_a_fit(request, fit) -> None:
+    """The vectorised R-hat/ESS and PSIS-LOO give ArviZ's values on real (small) fits."""
+    dt = request.getfixturevalue(fit)
+    post = dt.posterior.to_dataset()
+    table = diagnostics.per_parameter(dt)
+    want = {
+        "rhat": azs.rhat(post, sample_dims=["chain", "draw"], method="rank"),
+        "ess_bulk": azs.ess(post, sample_dims=["chain", "draw"], method="bulk"),
+        "ess_tail": azs.ess(post, sample_dims=["chain", "draw"], method="tail"),
+    }
+    for col, res in want.items():
+        values = np.concatenate([res[v].values.ravel() for v in post.data_vars])
+        np.testing.assert_allclose(table[col].to_numpy(), values, rtol=1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loo = azs.loo(dt, pointwise=True, var_name="dlogc")
+    elpd_i, p_loo_i, k = summaries.pointwise_loo(dt)
+    np.testing.assert_allclose(elpd_i, loo.elpd_i.values, rtol=1e-12)
+    np.testing.assert_allclose(k, loo.pareto_k.values, rtol=1e-12)
+    assert float(p_loo_i.sum()) == pytest.approx(float(loo.p), rel=1e-9)
 
 
 def test_coverage_check_fails_on_a_miscalibrated_predictive(wright_fit) -> None:
