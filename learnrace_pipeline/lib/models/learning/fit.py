@@ -227,7 +227,9 @@ class LearningCurveModel:
                 "observed_data": xr.Dataset({"dlogc": ("obs", data["dlogc"])}),
                 "fit_data": _fit_data(panel, data),
             }
-            parts = _obs_parts(posterior, data, config) if log_likelihood or predictive else None
+            wanted = {"e": log_likelihood, "scale": log_likelihood or predictive, "loc": predictive}
+            keys = tuple(k for k, want in wanted.items() if want)
+            parts = _obs_parts(posterior, data, config, keys) if keys else None
             if log_likelihood:
                 groups["log_likelihood"] = pointwise_log_likelihood(posterior, data, config, parts)
             if predictive:

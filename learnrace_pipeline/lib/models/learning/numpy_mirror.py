@@ -7,7 +7,9 @@ computed here from the posterior draws, so refits need no extra compilation:
   numba loop), the NumPy twin of the recursion in the model's fused Op (:mod:`.loglik_op`);
 - :func:`add_deterministics`: the model's ``pm.Deterministic`` quantities from free draws;
 - :func:`pointwise_log_likelihood` and :func:`one_step_predictive`: the ``log_likelihood`` and
-  one-step ``posterior_predictive`` groups of a fit;
+  one-step ``posterior_predictive`` groups of a fit, from per-draw, per-obs parts that one
+  compiled pass computes (:func:`_obs_parts`; the arithmetic, and so every value, of the plain
+  NumPy expressions, without their full-size temporaries);
 - :func:`simulate_dlogc`: the generative model (prior predictive checks, simulation tests).
 """
 
@@ -79,9 +81,10 @@ def _post(dt: Draws) -> xr.Dataset:
 
 
 def _stacked(dt: Draws, name: str) -> np.ndarray:
-    """Posterior draws of ``name`` as an array with (chain*draw) first."""
-    da = _post(dt)[name]
-    return da.stack(sample=("chain", "draw")).transpose("sample", ...).values
+    """Posterior draws of ``name`` as an array with (chain*draw) first (chain-major); a view of
+    the posterior's data where its layout allows (read it, do not write to it)."""
+    da = _post(dt)[name].transpose("chain", "draw", ...)
+    return da.values.reshape(-1, *da.shape[2:])
 
 
 def add_deterministics(
@@ -169,47 +172,127 @@ def add_deterministics(
     return post
 
 
+PARTS = ("mu", "scale", "e", "carry", "loc")
+
+
 def _obs_parts(
-    dt: Draws, panel_data: Mapping[str, np.ndarray], config: LearningConfig
+    dt: Draws,
+    panel_data: Mapping[str, np.ndarray],
+    config: LearningConfig,
+    keys: tuple[str, ...] = ("mu", "scale", "e", "carry"),
 ) -> dict[str, np.ndarray]:
-    """Per draw and obs: mean mu, innovation scale, innovations e, and rho*e[t-1]."""
-    s_idx = panel_data["series_idx"]
-    dlogc, dlogq, dtv, pos = (
-        panel_data["dlogc"],
-        panel_data["dlogq"],
-        panel_data["dt"],
-        panel_data["pos"],
-    )
-    mu = np.zeros((_stacked(dt, "sigma_all").shape[0], dlogc.size))
-    if config.level == "nation":
-        lam = _stacked(dt, "lambda_nation")[:, panel_data["nation_of_series"][s_idx]]
-        x = lam * dlogq + (1 - lam) * panel_data["dlogq_world"]
+    """Per draw and obs (arrays ``(chain*draw, n_obs)``): mean ``mu``, innovation ``scale``,
+    innovations ``e``, ``carry`` = rho*e[t-1] and ``loc`` = mu + carry (the one-step mean);
+    only the ``keys`` asked for are returned.
+
+    One pass of a compiled loop over draws and obs (:func:`_parts_kernel`) with the
+    arithmetic of the NumPy expressions it replaces, in the same order::
+
+        x = dlogq                                   # nation level: lam dlogq + (1 - lam) dlogq_world
+        mu = (0 - w[s] x) - m[s] dt                 # the terms a model has
+        scale = sigma[s] sqrt(dt);  r = dlogc - mu
+        e = r - rho e[t-1] (e[-1] = sigma[s] z_e0[s]);  carry = r - e   # MA(1); else e = r, carry 0
+    """
+    unknown = set(keys) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown parts {sorted(unknown)}: choose from {PARTS}")
+    s_idx = np.ascontiguousarray(panel_data["series_idx"], dtype=np.int64)
+    dlogc = np.ascontiguousarray(panel_data["dlogc"], dtype=float)
+    dtv = np.ascontiguousarray(panel_data["dt"], dtype=float)
+    sigma = np.ascontiguousarray(_stacked(dt, "sigma_series"), dtype=float)
+    n_draws, n_obs = sigma.shape[0], dlogc.size
+    none = np.zeros((n_draws, 1))
+
+    def draws(name: str, wanted: bool) -> np.ndarray:
+        return np.ascontiguousarray(_stacked(dt, name), dtype=float) if wanted else none
+
+    nation = config.level == "nation"
+    if nation:
+        lam = draws("lambda_nation", True)
+        nation_of_series = np.asarray(panel_data["nation_of_series"], dtype=np.int64)
+        dlogq_world = np.ascontiguousarray(panel_data["dlogq_world"], dtype=float)
     else:
-        x = dlogq
-    if config.has_w:
-        mu = mu - _stacked(dt, "w_series")[:, s_idx] * x
-    if config.has_m:
-        mu = mu - _stacked(dt, "m_series")[:, s_idx] * dtv
-    sigma = _stacked(dt, "sigma_series")
-    scale = sigma[:, s_idx] * np.sqrt(dtv)
-    r = dlogc - mu
-    if config.ma1:
-        rho = _stacked(dt, "rho")[:, None]
-        e0 = (sigma * _stacked(dt, "z_e0"))[:, s_idx]
-        e = ma1_innovations(r, rho, pos, e0)
-        carry = r - e  # rho * e[t-1]
-    else:
-        e = r
-        carry = np.zeros_like(r)
-    return {"mu": mu, "scale": scale, "e": e, "carry": carry}
+        lam, nation_of_series, dlogq_world = none, np.zeros(1, np.int64), np.zeros(1)
+    rho = _stacked(dt, "rho").reshape(-1) if config.ma1 else np.zeros(n_draws)
+    out = {k: np.empty((n_draws, n_obs)) if k in keys else np.empty((0, 0)) for k in PARTS}
+    _parts_kernel(
+        dlogc, np.ascontiguousarray(panel_data["dlogq"], dtype=float), dtv, np.sqrt(dtv), s_idx,
+        np.ascontiguousarray(panel_data["pos"], dtype=np.int64),
+        nation, lam, nation_of_series, dlogq_world,
+        config.has_w, draws("w_series", config.has_w),
+        config.has_m, draws("m_series", config.has_m),
+        sigma, config.ma1, np.ascontiguousarray(rho, dtype=float), draws("z_e0", config.ma1),
+        out["mu"], out["scale"], out["e"], out["carry"], out["loc"],
+    )  # fmt: skip
+    return {k: out[k] for k in keys}
+
+
+# Plain IEEE arithmetic (no fastmath, so no fused multiply-adds): each value is the one the NumPy
+# expressions give, operation for operation.
+@numba.njit(cache=True)
+def _parts_kernel(
+    dlogc, dlogq, dt, sqrt_dt, s_idx, pos, nation, lam, nation_of_series, dlogq_world,
+    has_w, w, has_m, m, sigma, ma1, rho, z_e0, mu_out, scale_out, e_out, carry_out, loc_out,
+):  # fmt: skip
+    n_draws, n_obs = sigma.shape[0], dlogc.size
+    want_mu, want_scale, want_e = mu_out.size > 0, scale_out.size > 0, e_out.size > 0
+    want_carry, want_loc = carry_out.size > 0, loc_out.size > 0
+    for d in range(n_draws):
+        a = -rho[d]
+        prev = 0.0
+        for i in range(n_obs):
+            s = s_idx[i]
+            x = dlogq[i]
+            if nation:
+                share = lam[d, nation_of_series[s]]
+                x = share * dlogq[i] + (1.0 - share) * dlogq_world[i]
+            mu = 0.0
+            if has_w:
+                mu = mu - w[d, s] * x
+            if has_m:
+                mu = mu - m[d, s] * dt[i]
+            r = dlogc[i] - mu
+            if ma1:
+                if pos[i] == 0:
+                    prev = sigma[d, s] * z_e0[d, s]
+                prev = r + a * prev
+                e = prev
+                carry = r - e
+            else:
+                e = r
+                carry = 0.0
+            if want_mu:
+                mu_out[d, i] = mu
+            if want_scale:
+                scale_out[d, i] = sigma[d, s] * sqrt_dt[i]
+            if want_e:
+                e_out[d, i] = e
+            if want_carry:
+                carry_out[d, i] = carry
+            if want_loc:
+                loc_out[d, i] = mu + carry
 
 
 def _logpdf(e: np.ndarray, scale: np.ndarray, nu: np.ndarray | None) -> np.ndarray:
+    """Log density of innovations ``e`` (Normal, or Student-t with ``nu`` per draw) of scale
+    ``scale``; in-place steps with the operations of ``-0.5 (e/scale)^2 - log(scale) -
+    log(2 pi)/2`` and ``const(nu) - log(scale) - (nu + 1)/2 log1p((e/scale)^2 / nu)``."""
+    z = np.divide(e, scale)
+    np.square(z, out=z)
+    out = np.log(scale)
     if nu is None:
-        return -0.5 * (e / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+        z *= -0.5
+        np.subtract(z, out, out=out)
+        out -= 0.5 * np.log(2 * np.pi)
+        return out
     v = nu[:, None]
     const = special.gammaln((v + 1) / 2) - special.gammaln(v / 2) - 0.5 * np.log(np.pi * v)
-    return const - np.log(scale) - (v + 1) / 2 * np.log1p((e / scale) ** 2 / v)
+    z /= v
+    np.log1p(z, out=z)
+    z *= (v + 1) / 2
+    np.subtract(const, out, out=out)
+    out -= z
+    return out
 
 
 def _unstack(arr: np.ndarray, dt: Draws, dim: str = "obs") -> xr.DataArray:
@@ -231,10 +314,10 @@ def pointwise_log_likelihood(
     """Pointwise log density of each difference given its series' past (dims chain, draw, obs).
 
     Computed in NumPy from the posterior, so refits need no extra compilation. Summed over obs
-    it equals the model's likelihood term (the ``loglik`` potential). ``parts`` (from a
-    previous call's internals) avoids recomputing the innovations.
+    it equals the model's likelihood term (the ``loglik`` potential). ``parts`` (from
+    :func:`_obs_parts`, with ``e`` and ``scale``) avoids recomputing the innovations.
     """
-    parts = parts or _obs_parts(dt, panel_data, config)
+    parts = parts or _obs_parts(dt, panel_data, config, keys=("e", "scale"))
     nu = _stacked(dt, "nu") if config.noise == "student_t" else None
     ll = _logpdf(parts["e"], parts["scale"], nu)
     return xr.Dataset({"dlogc": _unstack(ll, dt)})
@@ -247,15 +330,20 @@ def one_step_predictive(
     seed: int,
     parts: Mapping[str, np.ndarray] | None = None,
 ) -> xr.Dataset:
-    """Posterior predictive draws of each difference given its observed past (chain, draw, obs)."""
-    parts = parts or _obs_parts(dt, panel_data, config)
+    """Posterior predictive draws of each difference given its observed past (chain, draw, obs):
+    ``(mu + carry) + eps * scale``, eps Student-t (or Normal) from ``default_rng(seed)``.
+    ``parts`` (from :func:`_obs_parts`, with ``scale`` and ``loc`` or ``mu`` and ``carry``)
+    avoids recomputing them."""
+    parts = parts or _obs_parts(dt, panel_data, config, keys=("scale", "loc"))
+    loc = parts["loc"] if "loc" in parts else parts["mu"] + parts["carry"]
     rng = np.random.default_rng(seed)
     if config.noise == "student_t":
         nu = _stacked(dt, "nu")[:, None]
-        eps = rng.standard_t(np.broadcast_to(nu, parts["scale"].shape)) * parts["scale"]
+        y = rng.standard_t(np.broadcast_to(nu, parts["scale"].shape))
     else:
-        eps = rng.standard_normal(parts["scale"].shape) * parts["scale"]
-    y = parts["mu"] + parts["carry"] + eps
+        y = rng.standard_normal(parts["scale"].shape)
+    y *= parts["scale"]
+    np.add(loc, y, out=y)
     return xr.Dataset({"dlogc": _unstack(y, dt)})
 
 

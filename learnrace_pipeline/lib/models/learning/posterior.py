@@ -59,7 +59,7 @@ def forecast_log_cost(
     if config.level == "nation":
         data["dlogq_world"] = fd["dlogq_world"].values
         data["nation_of_series"] = fd["nation_of_series"].values
-    parts = _obs_parts(dt, data, config)
+    parts = _obs_parts(dt, data, config, keys=("e",))
     in_s = np.flatnonzero((data["series_idx"] == s) & (data["mask"] > 0))
     n = parts["e"].shape[0]
     e_last = parts["e"][:, in_s[-1]] if in_s.size else np.zeros(n)

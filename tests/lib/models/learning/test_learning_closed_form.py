@@ -6,12 +6,16 @@ import numpy as np
 import pytensor
 import pytest
 import xarray as xr
+from scipy import special
 
 from learnrace_pipeline.lib.models.learning.config import LearningConfig, learning_rate
 from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
 from learnrace_pipeline.lib.models.learning.numpy_mirror import (
+    PARTS,
+    _obs_parts,
     add_deterministics,
     ma1_innovations,
+    one_step_predictive,
     pointwise_log_likelihood,
     simulate_dlogc,
 )
@@ -165,3 +169,72 @@ def test_centred_time_trend_deterministics_and_likelihood(
     want = potential(*[draw[rv.name].values[0, 0] for rv in model.free_RVs])
     got = pointwise_log_likelihood(draw, lcm.data(), config)["dlogc"]
     assert float(got.sum()) == pytest.approx(float(want), rel=1e-9, abs=1e-8)
+
+
+def _reference_groups(
+    draws: xr.Dataset, data: dict, config: LearningConfig, seed: int
+) -> dict[str, np.ndarray]:
+    """The plain NumPy expressions numpy_mirror computed the fit's groups with before its
+    compiled pass (the reference its outputs must equal, bit for bit)."""
+
+    def stacked(name: str) -> np.ndarray:
+        return draws[name].stack(sample=("chain", "draw")).transpose("sample", ...).values
+
+    s_idx, dtv = data["series_idx"], data["dt"]
+    x = data["dlogq"]
+    if config.level == "nation":
+        lam = stacked("lambda_nation")[:, data["nation_of_series"][s_idx]]
+        x = lam * data["dlogq"] + (1 - lam) * data["dlogq_world"]
+    mu = np.zeros((stacked("sigma_all").shape[0], s_idx.size))
+    if config.has_w:
+        mu = mu - stacked("w_series")[:, s_idx] * x
+    if config.has_m:
+        mu = mu - stacked("m_series")[:, s_idx] * dtv
+    sigma = stacked("sigma_series")
+    scale = sigma[:, s_idx] * np.sqrt(dtv)
+    r = data["dlogc"] - mu
+    if config.ma1:
+        e0 = (sigma * stacked("z_e0"))[:, s_idx]
+        e = ma1_innovations(r, stacked("rho")[:, None], data["pos"], e0)
+        carry = r - e
+    else:
+        e, carry = r, np.zeros_like(r)
+    rng = np.random.default_rng(seed)
+    if config.noise == "student_t":
+        v = stacked("nu")[:, None]
+        const = special.gammaln((v + 1) / 2) - special.gammaln(v / 2) - 0.5 * np.log(np.pi * v)
+        ll = const - np.log(scale) - (v + 1) / 2 * np.log1p((e / scale) ** 2 / v)
+        eps = rng.standard_t(np.broadcast_to(v, scale.shape)) * scale
+    else:
+        ll = -0.5 * (e / scale) ** 2 - np.log(scale) - 0.5 * np.log(2 * np.pi)
+        eps = rng.standard_normal(scale.shape) * scale
+    return {"mu": mu, "scale": scale, "e": e, "carry": carry, "loglik": ll,
+            "predictive": mu + carry + eps}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "config",
+    [*CONFIGS, LearningConfig(trend="wright", noise="student_t", ma1=True),
+     LearningConfig(trend="wright", noise="student_t", level="nation")],
+    ids=lambda c: f"{c.name}_{c.level}",
+)  # fmt: skip
+def test_fit_groups_equal_the_plain_numpy_expressions(
+    synthetic_panel, nation_panel, config
+) -> None:
+    panel = nation_panel if config.level == "nation" else synthetic_panel
+    lcm = LearningCurveModel(panel, config)
+    draws = lcm.prior_draws(7, seed=13)
+    data = lcm.data()
+    want = _reference_groups(draws, data, config, seed=99)
+    parts = _obs_parts(draws, data, config, keys=PARTS)
+    for key in ("mu", "scale", "e", "carry"):
+        np.testing.assert_array_equal(parts[key], want[key], err_msg=key)
+    np.testing.assert_array_equal(parts["loc"], want["mu"] + want["carry"])
+    ll = pointwise_log_likelihood(draws, data, config)["dlogc"]
+    assert ll.dims == ("chain", "draw", "obs")
+    np.testing.assert_array_equal(ll.values.reshape(7, -1), want["loglik"])
+    for given in (None, parts, {k: parts[k] for k in ("mu", "carry", "scale")}):
+        pp = one_step_predictive(draws, data, config, seed=99, parts=given)["dlogc"]
+        np.testing.assert_array_equal(pp.values.reshape(7, -1), want["predictive"])
+    with pytest.raises(ValueError, match="unknown parts"):
+        _obs_parts(draws, data, config, keys=("mu", "nope"))
