@@ -88,6 +88,21 @@ def _load_priors(posterior: Path | None, model: str = "wright"):
     return priors, source
 
 
+def _model_of(posterior: Path) -> str:
+    """The forecaster a prior or fit file is for: ``experience_time`` (a drift), ``time`` (a
+    time-trend fit) or ``wright``."""
+    from learnrace_pipeline.lib import forecast as fc
+
+    if posterior.suffix == ".csv":
+        priors = fc.load_priors(posterior)
+    else:
+        priors = fc.priors_from_posterior_file(posterior)
+    first = next(iter(priors.values()))
+    if first.has_drift:
+        return "experience_time"
+    return "time" if first.attrs.get("trend") == "time" else "wright"
+
+
 def forecast(
     input: Path = typer.Option(
         ..., "--input", help="Series CSV (see `learnrace forecast --help`)."
@@ -143,7 +158,8 @@ def forecast(
     channel attribution of its furthest forecast year: the mean fall of log cost, its
     experience part (w times the growth of log cumulative production) and time part (m times
     the years ahead), which add up to it, their shares and intervals. --model auto (the
-    default) uses the model the warehouse hindcast scores best (README, "Which model").
+    default) uses the model the warehouse hindcast scores best (README, "Which model"), or,
+    with --posterior, the model that fit or prior file is for.
 
     --model time forecasts with the pooled time-trend model instead (cost falls by a drift m
     per year, MA(1) noise, prior from the pooled time-trend fit of every cost series): the
@@ -182,7 +198,8 @@ def forecast(
                 f"unknown model {model!r}: use {', '.join(MODELS)}", source="--model"
             )
         if model == "auto":
-            model = fc.AUTO_MODEL
+            # a given fit or prior file decides the model; else the hindcast's choice
+            model = fc.AUTO_MODEL if posterior is None else _model_of(posterior)
         fi.check_industry(industry)
         if fc.is_stdout(output) and fc.is_stdout(summary):
             raise fi.DataError(

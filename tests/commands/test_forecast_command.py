@@ -60,7 +60,8 @@ def test_forecast_csv_end_to_end(tmp_path: Path) -> None:
     q = out.select("q05", "q10", "q25", "q50", "q75", "q90", "q95").to_numpy()
     assert np.all(np.diff(q, axis=1) > 0)
     assert out["production"].to_list() == ["given", "given", "projected"]
-    assert set(out["model"]) == {"pooled_wright_student_t_ma1[all]"}
+    # the default (auto) is the pool of Wright and experience+time
+    assert set(out["model"]) == {"pool_wright_experience_time[all]"}
     # costs fall with experience: the pv median in 2014 is below the last observed 1.3
     assert out.filter(pl.col("year") == 2014)["q50"][0] < 1.3
     # the 2016 forecast (projected production, two more years) is wider than 2014's
@@ -74,7 +75,7 @@ def test_forecast_json_and_industry(tmp_path: Path) -> None:
                         "--samples", "300", out="out.json")  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = json.loads(dest.read_text())
-    assert len(rows) == 3 and rows[0]["model"] == "pooled_wright_student_t_ma1[solar]"
+    assert len(rows) == 3 and rows[0]["model"] == "pool_wright_experience_time[solar]"
     assert rows[0]["q05"] < rows[0]["q50"] < rows[0]["q95"]
 
 
@@ -291,8 +292,13 @@ def test_unknown_model_and_mismatched_prior_are_refused(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "needs a prior from a pooled time-trend fit" in _flat(
         result.output
     )
-    result, dest = _run(tmp_path, GOOD, "--posterior", str(SHIPPED_TIME_PRIOR))
+    result, dest = _run(tmp_path, GOOD, "--model", "wright", "--posterior", str(SHIPPED_TIME_PRIOR))
     assert result.exit_code == 2 and "use --model time" in _flat(result.output)
+    # without --model, the prior file decides: a time prior forecasts with the time model
+    result, dest = _run(tmp_path, TIME_ONLY, "--posterior", str(SHIPPED_TIME_PRIOR))
+    assert result.exit_code == 0, result.output
+    assert pl.read_csv(dest)["model"][0].startswith("pooled_time")
+    dest.unlink()
     assert not dest.exists()
 
 
@@ -383,7 +389,7 @@ def test_summary_gives_each_series_learning_rate(tmp_path: Path) -> None:
         lines.append(f"long,{2000 + t},{100 * (q / 10) ** -0.32:.6f},{q}")
     lines.append(f"long,2020,,{10 * 1.4**20}")
     text = "\n".join(lines) + "\n" + "\n".join(GOOD.splitlines()[1:]) + "\n"
-    result, dest = _run(tmp_path, text, "--samples", "400", "--summary",
+    result, dest = _run(tmp_path, text, "--samples", "400", "--model", "wright", "--summary",
                         str(tmp_path / "series.json"), "--format", "json", out="f.json")  # fmt: skip
     assert result.exit_code == 0, result.output
     rows = {r["series_id"]: r for r in json.loads((tmp_path / "series.json").read_text())}
