@@ -182,6 +182,23 @@ class RaceSpec:
         raise KeyError(name)
 
 
+class SpecError(DataError):
+    """A :class:`DataError` of the race file: ``column`` holds the key path (e.g.
+    ``industries[2].volume.threshold``), said as ``key`` in the message."""
+
+    @property
+    def key(self) -> str | None:
+        return self.column
+
+    def describe(self) -> str:
+        where = [f"file {self.file!r}"]
+        if self.row is not None:
+            where.append(f"line {self.row}")
+        if self.column is not None:
+            where.append(f"key {self.column}")
+        return f"race specification, {', '.join(where)}: {self.problem}"
+
+
 # --------------------------------------------------------------------------------------------
 # Structural validation
 # --------------------------------------------------------------------------------------------
@@ -195,7 +212,7 @@ class _Checker:
 
     def fail(self, key: str, problem: str, value: Any = None, *, show: bool = True) -> DataError:
         text = f"{problem} (value {value!r})" if show else problem
-        return DataError(text, source=SOURCE, file=self.file, column=key)
+        return SpecError(text, source=SOURCE, file=self.file, column=key)
 
     def mapping(self, obj: Any, key: str) -> Mapping[str, Any]:
         if not isinstance(obj, Mapping):
@@ -213,7 +230,9 @@ class _Checker:
 
     def required(self, obj: Mapping[str, Any], name: str, key: str) -> Any:
         if name not in obj or obj[name] is None:
-            raise self.fail(f"{key}.{name}" if key else name, "required key missing", None)
+            raise self.fail(
+                f"{key}.{name}" if key else name, "required key missing", None, show=False
+            )
         return obj[name]
 
     def string(self, obj: Any, key: str) -> str:
@@ -558,7 +577,7 @@ def parse_spec(document: Any, file: str) -> RaceSpec:
     """A :class:`RaceSpec` from an already parsed YAML document (``file`` names it in errors)."""
     c = _Checker(file)
     if not isinstance(document, Mapping):
-        raise DataError(
+        raise SpecError(
             f"the race specification must be a mapping at the top level, got "
             f"{type(document).__name__} (value {_short(document)!r})",
             source=SOURCE,
@@ -598,22 +617,22 @@ def load_spec(path: str | Path | None = None) -> RaceSpec:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DataError(f"cannot read: {exc.strerror}", source=SOURCE, file=file) from exc
+        raise SpecError(f"cannot read: {exc.strerror}", source=SOURCE, file=file) from exc
     except UnicodeDecodeError as exc:
-        raise DataError(f"not UTF-8 text: {exc.reason}", source=SOURCE, file=file) from exc
+        raise SpecError(f"not UTF-8 text: {exc.reason}", source=SOURCE, file=file) from exc
     try:
         document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DataError(
+        raise SpecError(
             f"not valid YAML{where}: {exc.problem or exc.context}",
             source=SOURCE,
             file=file,
             row=mark.line + 1 if mark else None,
         ) from exc
     except yaml.YAMLError as exc:
-        raise DataError(f"not valid YAML: {exc}", source=SOURCE, file=file) from exc
+        raise SpecError(f"not valid YAML: {exc}", source=SOURCE, file=file) from exc
     return parse_spec(document, file)
 
 
