@@ -624,7 +624,7 @@ def load_spec(path: str | Path | None = None) -> RaceSpec:
         document = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         raise SpecError(
             f"not valid YAML{where}: {exc.problem or exc.context}",
             source=SOURCE,
