@@ -120,13 +120,14 @@ def forecast(
     posterior: Path | None = typer.Option(
         None,
         "--posterior",
-        help="A pooled Wright fit (.nc/.zarr) or prior CSV to use instead of the shipped prior.",
+        help="A pooled fit (Wright, experience+time or time trend; .nc/.zarr) or prior CSV to "
+        "use instead of the shipped prior.",
     ),
     summary: Path | None = typer.Option(
         None,
         "--summary",
-        help="Also write each series' posterior Wright exponent and learning rate here (- for "
-        "standard output).",
+        help="Also write each series' posterior exponent, learning rate, drift and channel "
+        "attribution here (- for standard output).",
     ),
     samples: int = typer.Option(2000, "--samples", min=200, help="Monte Carlo samples per year."),
     seed: int = typer.Option(20240601, "--seed", help="Seed of every random draw."),
@@ -147,15 +148,15 @@ def forecast(
         "year together) or time (a drift per year; production columns optional and unused).",
     ),
 ) -> None:
-    """Forecast unit costs with calibrated intervals (Wright's law, pooled prior, MA(1) noise).
+    """Forecast unit costs with calibrated intervals (pooled prior from 70+ technologies,
+    Student-t MA(1) noise; by default the mixture of Wright's law and experience+time).
 
     --model experience_time forecasts with the pooled experience+time model: cost falls with
     cumulative production (exponent w) and by a drift m per year besides, the drift shrunk hard
     toward the population's. --model pool forecasts with the equal-weight mixture of the wright
     and experience_time forecasters (their samples together; a --posterior is refused, as the
     pool needs one prior of each). --summary then also gives each series' m and, for every
-    model, the
-    channel attribution of its furthest forecast year: the mean fall of log cost, its
+    model, the channel attribution of its furthest forecast year: the mean fall of log cost, its
     experience part (w times the growth of log cumulative production) and time part (m times
     the years ahead), which add up to it, their shares and intervals. --model auto (the
     default) uses the model the warehouse hindcast scores best (README, "Which model"), or,
