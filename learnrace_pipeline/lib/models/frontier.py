@@ -45,7 +45,7 @@ import polars as pl
 import pymc as pm
 import xarray as xr
 
-from learnrace_pipeline.lib.models.base import SamplerConfig, code_version, compile_model, fit
+from learnrace_pipeline.lib.models.base import SamplerConfig, code_version, fit
 from learnrace_pipeline.lib.models.frontier_data import (
     CLASSES,
     T0,
@@ -185,8 +185,6 @@ def fit_frontier(
     ai_models: pl.DataFrame,
     config: FrontierConfig | None = None,
     sampler: SamplerConfig | None = None,
-    *,
-    compiled=None,
 ) -> xr.DataTree:
     """Fit the frontier model to an ``ai_models`` table (models published before
     ``config.end`` when it is set); return a provenance-stamped tree.
@@ -199,7 +197,7 @@ def fit_frontier(
     data = prepare_frontier_data(ai_models, cfg)
     cols = ["model", "publication_date", "training_compute_flop", "confidence", "nation"]
     frame = ai_models.filter(pl.col("publication_date") <= data.end).select(cols).sort(cols)
-    return fit_frontier_data(data, cfg, sampler, frame=frame, compiled=compiled)
+    return fit_frontier_data(data, cfg, sampler, frame=frame)
 
 
 def fit_frontier_data(
@@ -208,7 +206,6 @@ def fit_frontier_data(
     sampler: SamplerConfig | None = None,
     *,
     frame: pl.DataFrame | None = None,
-    compiled=None,
 ) -> xr.DataTree:
     """Fit the frontier model to prepared data (``frame`` is hashed as the data version;
     default: the fitted points)."""
@@ -221,7 +218,7 @@ def fit_frontier_data(
         return {"constant_data": const, "observed_data": observed, **groups}
 
     dt = fit(
-        compiled if compiled is not None else model,
+        model,
         sampler or FRONTIER_SAMPLER,
         model_type=MODEL_TYPE,
         model_config=cfg,
@@ -238,8 +235,3 @@ def fit_frontier_data(
         }
     )
     return dt
-
-
-def compile_frontier(data: FrontierData, priors: FrontierPriors | None = None):
-    """Compile the frontier model once (nutpie, numba) for repeated fits on the same data."""
-    return compile_model(build_frontier_model(data, priors))
