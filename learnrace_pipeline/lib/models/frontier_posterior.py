@@ -41,7 +41,7 @@ FORECAST_SEED = 20240601
 #: Furthest the frontier is forecast past the data end T_end, in years. The record process is
 #: fitted on about a decade of frontier runs and hindcast 1-2 years ahead; 10 years out the
 #: USA's 90% interval already spans 3 orders of magnitude, and further out it would be trend
-#: extrapolation with no check at all (issue 15: at 9999-12-31 a median of 10^6593 FLOP).
+#: extrapolation with no check at all (at 9999-12-31 a median of 10^6593 FLOP).
 MAX_FORECAST_YEARS = 10
 OBSERVED, FORECAST, INSUFFICIENT = "observed", "forecast", "insufficient data"
 

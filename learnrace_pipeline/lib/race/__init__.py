@@ -1,4 +1,4 @@
-"""The race (issue 13): which nation closes the loop first, per industry.
+"""The race: which nation closes the loop first, per industry.
 
 ``spec``: the declarative race specification (``race.yaml``), loaded safely and validated.
 """
