@@ -55,9 +55,19 @@ def _where(path: Path | None) -> str:
     return "standard output" if str(path) == "-" else str(path)
 
 
-def _load_priors(posterior: Path | None, model: str = "wright"):
-    """The priors by level for ``model`` and where they came from; a prior of another
-    model's trend is refused (ModelError)."""
+def _read_priors(posterior: Path):
+    """The priors by level in a prior CSV or a saved pooled fit, and the file's name."""
+    from learnrace_pipeline.lib import forecast as fc
+
+    if posterior.suffix == ".csv":
+        return fc.load_priors(posterior), str(posterior)
+    return fc.priors_from_posterior_file(posterior), str(posterior)
+
+
+def _load_priors(posterior: Path | None, model: str = "wright", *, read=None):
+    """The priors by level for ``model`` and where they came from (``read``: the result of
+    :func:`_read_priors` when the file was already read); a prior of another model's trend is
+    refused (ModelError)."""
     from learnrace_pipeline.lib import forecast as fc
     from learnrace_pipeline.lib.errors import ModelError
 
@@ -67,10 +77,8 @@ def _load_priors(posterior: Path | None, model: str = "wright"):
             "experience_time": fc.SHIPPED_EXPERIENCE_TIME_PRIOR,
         }.get(model, fc.SHIPPED_PRIOR)
         priors, source = fc.load_priors(shipped), str(shipped.name)
-    elif posterior.suffix == ".csv":
-        priors, source = fc.load_priors(posterior), str(posterior)
     else:
-        priors, source = fc.priors_from_posterior_file(posterior), str(posterior)
+        priors, source = read or _read_priors(posterior)
     first = next(iter(priors.values()))
     if model == "time":
         fc.check_time_prior(first)
@@ -88,15 +96,9 @@ def _load_priors(posterior: Path | None, model: str = "wright"):
     return priors, source
 
 
-def _model_of(posterior: Path) -> str:
-    """The forecaster a prior or fit file is for: ``experience_time`` (a drift), ``time`` (a
-    time-trend fit) or ``wright``."""
-    from learnrace_pipeline.lib import forecast as fc
-
-    if posterior.suffix == ".csv":
-        priors = fc.load_priors(posterior)
-    else:
-        priors = fc.priors_from_posterior_file(posterior)
+def _model_of(priors) -> str:
+    """The forecaster priors read from a file are for: ``experience_time`` (a drift),
+    ``time`` (a time-trend fit) or ``wright``."""
     first = next(iter(priors.values()))
     if first.has_drift:
         return "experience_time"
@@ -198,9 +200,14 @@ def forecast(
             raise fi.DataError(
                 f"unknown model {model!r}: use {', '.join(MODELS)}", source="--model"
             )
+        read = None
         if model == "auto":
-            # a given fit or prior file decides the model; else the hindcast's choice
-            model = fc.AUTO_MODEL if posterior is None else _model_of(posterior)
+            # a given fit or prior file decides the model (read once); else the hindcast's choice
+            if posterior is None:
+                model = fc.AUTO_MODEL
+            else:
+                read = _read_priors(posterior)
+                model = _model_of(read[0])
         fi.check_industry(industry)
         if fc.is_stdout(output) and fc.is_stdout(summary):
             raise fi.DataError(
@@ -217,7 +224,9 @@ def forecast(
                 source="--posterior",
             )
         inp = fi.read_input(input, "time" if model == "time" else "wright")
-        priors, prior_source = _load_priors(posterior, "wright" if model == "pool" else model)
+        priors, prior_source = _load_priors(
+            posterior, "wright" if model == "pool" else model, read=read
+        )
         prior, note = fc.choose_prior(priors, industry)
         config = fc.ForecastConfig(
             n_samples=samples, seed=seed, production_damping=production_damping

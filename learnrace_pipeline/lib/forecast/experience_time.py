@@ -44,7 +44,7 @@ from scipy.special import gammaln
 
 from learnrace_pipeline.lib.forecast.normal import stratified_choice
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
-from learnrace_pipeline.lib.forecast.student_t import ma1_filter
+from learnrace_pipeline.lib.forecast.student_t import centred_grid, innovation_paths, ma1_filter
 from learnrace_pipeline.lib.forecast.types import ForecastConfig
 
 #: nodes per coordinate (w, m, log sigma) of the first grid, which only locates the posterior
@@ -122,12 +122,6 @@ def _log_lik(
     )
 
 
-def _grid(centre: np.ndarray, half: np.ndarray, nodes: int) -> tuple[np.ndarray, np.ndarray]:
-    """``nodes`` points per row spanning ``centre +- half``; returns (grid, spacing)."""
-    u = np.linspace(-1.0, 1.0, nodes)
-    return centre[:, None] + half[:, None] * u[None, :], 2 * half / (nodes - 1)
-
-
 def _moments(
     logp: np.ndarray, w: np.ndarray, m: np.ndarray, ls: np.ndarray
 ) -> tuple[np.ndarray, ...]:
@@ -201,9 +195,9 @@ def _posterior_chunk(
     ls_c = np.full(n, 0.5 * (ls_lo + ls_hi))
     ls_half = np.full(n, max(0.5 * (ls_hi - ls_lo), 0.5))
     for nodes in (COARSE_GRID, (GRID_W, GRID_M, GRID_SIGMA)):
-        w, dw = _grid(w_c, w_half, nodes[0])
-        m, dm = _grid(m_c, m_half, nodes[1])
-        ls, dls = _grid(ls_c, ls_half, nodes[2])
+        w, dw = centred_grid(w_c, w_half, nodes[0])
+        m, dm = centred_grid(m_c, m_half, nodes[1])
+        ls, dls = centred_grid(ls_c, ls_half, nodes[2])
         logp = _log_prior(w, m, ls, prior) + _log_lik(a, b, c, dt, valid, w, m, ls, nu_bar)
         logp = np.where(np.isfinite(logp), logp, -np.inf)
         mw, sw, mm, sm, ml, sl = _moments(logp, w, m, ls)
@@ -257,26 +251,6 @@ def posterior_samples(
         "nu": prior.nu[s_idx],
         "e_last": a[:, -1:] - w * b[:, -1:] - m * c[:, -1:],
     }
-
-
-def innovation_paths(
-    draws: dict[str, np.ndarray], h_max: int, rng: np.random.Generator
-) -> np.ndarray:
-    """Cumulative MA(1) noise ``(n, k, h_max)`` over the next ``h_max`` years (dt = 1):
-    Student-t shocks for finite ``nu``, normal for ``nu = inf``."""
-    sigma, rho, nu = draws["sigma"], draws["rho"], draws["nu"]
-    n, k = sigma.shape
-    cum = np.zeros((n, k, h_max))
-    total = np.zeros((n, k))
-    prev = draws["e_last"]
-    normal = not np.all(np.isfinite(nu))
-    for j in range(h_max):
-        shock = rng.standard_normal((n, k)) if normal else rng.standard_t(nu)
-        e_new = sigma * shock
-        total = total + e_new + rho * prev
-        cum[:, :, j] = total
-        prev = e_new
-    return cum
 
 
 def experience_time_block(

@@ -95,7 +95,7 @@ def _log_lik(
     return core + (k * const - log_dt)[:, None, None] - k[:, None, None] * ls[:, None, :]
 
 
-def _grid(centre: np.ndarray, half: np.ndarray, nodes: int) -> tuple[np.ndarray, np.ndarray]:
+def centred_grid(centre: np.ndarray, half: np.ndarray, nodes: int) -> tuple[np.ndarray, np.ndarray]:
     """``nodes`` points per row spanning ``centre +- half``; returns (grid, spacing)."""
     u = np.linspace(-1.0, 1.0, nodes)
     return centre[:, None] + half[:, None] * u[None, :], 2 * half / (nodes - 1)
@@ -143,8 +143,8 @@ def posterior_samples(
     ls_half = np.full(n, max(0.5 * (ls_hi - ls_lo), 0.5))
 
     for _ in range(2):
-        w, dw = _grid(w_c, w_half, GRID_W)
-        ls, dls = _grid(ls_c, ls_half, GRID_SIGMA)
+        w, dw = centred_grid(w_c, w_half, GRID_W)
+        ls, dls = centred_grid(ls_c, ls_half, GRID_SIGMA)
         logp = _log_prior(w, ls, prior) + _log_lik(a, b, dt, valid, w, ls, nu_bar)
         logp = np.where(np.isfinite(logp), logp, -np.inf)
         mw, sw, ml, sl = _moments(logp, w, ls)
@@ -171,14 +171,16 @@ def posterior_samples(
 def innovation_paths(
     draws: dict[str, np.ndarray], h_max: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Cumulative MA(1) noise ``(n, k, h_max)`` over the next ``h_max`` years (dt = 1)."""
+    """Cumulative MA(1) noise ``(n, k, h_max)`` over the next ``h_max`` years (dt = 1):
+    Student-t shocks for finite ``nu``, normal for ``nu = inf``."""
     sigma, rho, nu = draws["sigma"], draws["rho"], draws["nu"]
     n, k = sigma.shape
     cum = np.zeros((n, k, h_max))
     total = np.zeros((n, k))
     prev = draws["e_last"]
+    normal = not np.all(np.isfinite(nu))
     for j in range(h_max):
-        shock = rng.standard_t(nu)  # only Student-t priors (finite nu) come here
+        shock = rng.standard_normal((n, k)) if normal else rng.standard_t(nu)
         e_new = sigma * shock
         total = total + e_new + rho * prev
         cum[:, :, j] = total
