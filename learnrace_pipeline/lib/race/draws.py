@@ -28,6 +28,36 @@ import xarray as xr
 from learnrace_pipeline.lib.errors import ModelError
 
 DIMS = ("draw", "nation", "year")
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """A scenario's changes to the models' parameters, per nation (empty = the base case).
+
+    Each projector reads the knobs it knows and ignores the rest:
+
+    - ``compute_growth_cap``: nation -> the largest growth of its training-compute record, log10
+      FLOP per year (the AI capability projection);
+    - ``deployment_growth_scale``: nation -> factor on its deployment growth rate (volume);
+    - ``spillover_lambda``: nation -> lambda set (1 = learns from its own deployment only; cost);
+    - ``research_rate_scale``: nation -> factor on its time/research drift (cost, capability).
+    """
+
+    compute_growth_cap: Mapping[str, float] = field(default_factory=dict)
+    deployment_growth_scale: Mapping[str, float] = field(default_factory=dict)
+    spillover_lambda: Mapping[str, float] = field(default_factory=dict)
+    research_rate_scale: Mapping[str, float] = field(default_factory=dict)
+
+    def is_base(self) -> bool:
+        return not (
+            self.compute_growth_cap
+            or self.deployment_growth_scale
+            or self.spillover_lambda
+            or self.research_rate_scale
+        )
+
+
+BASE = Knobs()
 ROLES = ("capability", "volume", "cost")
 
 
