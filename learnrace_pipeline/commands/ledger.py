@@ -1,0 +1,87 @@
+"""``learnrace ledger``: the race's forecast vintages and their scores against later data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from learnrace_pipeline.commands._common import err
+from learnrace_pipeline.commands._tables import FORMATS, Col, render, sig3
+
+#: Characters of a vintage id or data version the default table shows (json/csv: all 16).
+SHORT = 8
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ledger")(ledger)
+
+
+def _short(text: str | None) -> str:
+    return "n/a" if text is None else text[:SHORT]
+
+
+#: The default table: one row per vintage, its latest scores over all quantities.
+COLUMNS = [
+    Col("created (UTC)", lambda r: r["created_at"].strftime("%Y-%m-%dT%H:%MZ"), "left"),
+    Col("scenario", lambda r: r["scenario"], "left"),
+    Col("vintage", lambda r: _short(r["vintage_id"]), "left"),
+    Col("data version", lambda r: _short(r["data_version"]), "left"),
+    Col("rows", lambda r: f"{r['n_rows']:,}"),
+    Col("scored", lambda r: f"{r['n_scored']:,}"),
+    Col("50% cov.", lambda r: sig3(r["cov50"])),
+    Col("90% cov.", lambda r: sig3(r["cov90"])),
+    Col("log-pinball", lambda r: sig3(r["pinball"])),
+]
+
+CAPTION = (
+    "Scores against the latest observed data recorded: the share of scored forecasts inside "
+    "their central 50% and 90% intervals, and the mean pinball loss over the 7 quantiles "
+    "(on natural logs where the quantity is positive; closing years left out; lower is better). n/a: nothing observed yet. "
+    "Every column and the full ids: --format json or csv."
+)
+
+
+def ledger(
+    db: Path | None = typer.Option(
+        None,
+        "--db",
+        help="Warehouse; the ledger is ledger.duckdb beside it (default $LEARNRACE_DB).",
+    ),
+    ledger_file: Path | None = typer.Option(
+        None,
+        "--ledger",
+        help="The ledger file itself (default $LEARNRACE_LEDGER, else beside --db).",
+    ),
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+) -> None:
+    """List the race's forecast vintages, oldest first: when each was made (UTC), its scenario,
+    vintage id and data version, its forecast rows, how many of them later data has scored, and
+    its latest scores (50% and 90% interval coverage, log-pinball).
+
+    The ledger is its own file (append-only), kept when the warehouse is rebuilt. No ledger yet:
+    a one-line note and exit 0 (json: [], csv: nothing).
+    """
+    from learnrace_pipeline.lib.errors import LearnraceError
+    from learnrace_pipeline.lib.race.ledger import default_ledger_path, list_vintages
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    path = ledger_file or default_ledger_path(db)
+    if not path.exists():
+        err.print(
+            f"no forecast ledger at {escape(str(path))} yet: the race adds a vintage each time "
+            "it is materialized",
+            highlight=False,
+            soft_wrap=True,
+        )
+        if fmt == "json":
+            print("[]")
+        return
+    try:
+        table = list_vintages(path)
+    except LearnraceError as e:
+        err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    render(table, fmt, COLUMNS, f"Forecast ledger {path}", CAPTION)
