@@ -1,0 +1,449 @@
+"""The race report's industry sections and the table pieces the report's sections share.
+
+An industry section (:func:`industry_section`, id ``industry-<id>``) holds the industry's
+nations and metrics with thresholds, then its closing-year distribution (``race.race``), the
+pairwise race (``race.pairwise``), learning curves (``calibration.learning_rates`` of the
+industry's taxonomy; the solar nation fit's rates), capability (``calibration.ai_frontier``,
+``calibration.av_capability``), deployment (each nation's observed volume metric, the race's
+deployment fits) and the attribution of the cost decline (``race.attribution``). A part whose
+table is absent says it is not yet computed; a no-data industry says what is missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from learnrace_pipeline.lib.race import spec as race_spec
+from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, MissingMetric
+from learnrace_pipeline.lib.report import html as h
+from learnrace_pipeline.lib.report import plots_race
+from learnrace_pipeline.lib.report.html import Html
+from learnrace_pipeline.lib.report.race_inputs import (
+    DEFAULT_LEARNING_MODEL,
+    MAX_ROWS,
+    RACE_SCHEMA,
+    ReportInputs,
+)
+
+# --------------------------------------------------------------------------------------------
+# Pieces
+# --------------------------------------------------------------------------------------------
+
+
+def capped(frame: pl.DataFrame, **kw: object) -> Html:
+    parts = [h.table(frame.head(MAX_ROWS), **kw)]  # type: ignore[arg-type]
+    if frame.height > MAX_ROWS:
+        parts.append(h.paragraph(f"First {MAX_ROWS} of {frame.height} rows.", cls="note"))
+    return h.join(parts)
+
+
+def interval_text(lo: object, hi: object) -> str:
+    if lo is None or hi is None:
+        return h.MISSING
+    return f"{h.fmt(lo)} to {h.fmt(hi)}"
+
+
+def race_rows(inputs: ReportInputs, table: str, industry: str | None) -> pl.DataFrame | None:
+    df = inputs.get(f"{RACE_SCHEMA}.{table}")
+    if df is not None and industry is not None and "industry" in df.columns:
+        df = df.filter(pl.col("industry") == industry)
+    return df
+
+
+def race_part(inputs: ReportInputs, table: str, industry: str, title: str) -> list[Html]:
+    """A race table's rows for ``industry`` under a heading, or the plain statement that it is
+    not yet computed."""
+    df = race_rows(inputs, table, industry)
+    parts = [h.heading(title)]
+    if df is None:
+        parts.append(h.not_computed(title, f"the warehouse has no table {RACE_SCHEMA}.{table}."))
+    elif df.height == 0:
+        parts.append(h.paragraph(f"{RACE_SCHEMA}.{table} has no rows for this industry."))
+    else:
+        parts.append(capped(df.drop([c for c in ("industry",) if c in df.columns])))
+    return parts
+
+
+def threshold_text(metric: Metric) -> str:
+    t = metric.threshold
+    unit = f" {t.unit}" if t.unit else ""
+    match t.kind:
+        case "within_of_leader":
+            return f"within {h.fmt(t.value)}{unit} of the leader"
+        case "share_at_least":
+            return f"at least {t.value:.0%} of the world"
+        case "parity":
+            ref = f"level {h.fmt(t.level)}" if t.reference == "level" else t.reference
+            return f"cost at most {t.value:.0%} above {ref}"
+        case _:
+            return f"{t.kind.replace('_', ' ')} {h.fmt(t.value)}{unit}"
+
+
+RACE_LABELS = {
+    "industry_name": "industry",
+    "closing_median": "closing year (median)",
+    "interval": "80% interval",
+    "p_closed_by_horizon": "P(closed by horizon)",
+    "p_first": "P(first)",
+    "closed": "already closed",
+    "leading_strategy": "leading strategy",
+    "unmeasured_roles": "unmeasured",
+}
+
+
+def _race_display(df: pl.DataFrame) -> pl.DataFrame:
+    """The race table's rows as shown: interval and closed columns joined into text."""
+    cols = df.columns
+    out = df
+    if "closing_q10" in cols and "closing_q90" in cols:
+        out = out.with_columns(
+            pl.struct("closing_q10", "closing_q90")
+            .map_elements(
+                lambda s: interval_text(s["closing_q10"], s["closing_q90"]), return_dtype=pl.String
+            )
+            .alias("interval")
+        )
+    if "already_closed" in cols:
+        year = pl.col("closed_year") if "closed_year" in cols else pl.lit(None)
+        out = out.with_columns(
+            pl.when(pl.col("already_closed").fill_null(False))
+            .then(
+                pl.concat_str(pl.lit("yes, "), year.cast(pl.Int64).cast(pl.String)).fill_null("yes")
+            )
+            .otherwise(pl.lit("no"))
+            .alias("closed")
+        )
+    return out
+
+
+RACE_COLUMNS = (
+    "industry_name",
+    "nation",
+    "archetype",
+    "status",
+    "closing_median",
+    "interval",
+    "p_closed_by_horizon",
+    "p_first",
+    "closed",
+    "leading_strategy",
+    "unmeasured_roles",
+    "missing",
+)
+
+
+def race_table(df: pl.DataFrame, *, id: str | None = None) -> Html:
+    disp = _race_display(df)
+    known = [c for c in RACE_COLUMNS if c in disp.columns]
+    return h.table(disp, id=id, columns=known or None, labels=RACE_LABELS)
+
+
+def _nations_table(ind: IndustrySpec) -> Html:
+    rows = []
+    for e in ind.nations:
+        notes = [f"{role} measured through {code}'s rows" for role, code in e.proxy]
+        notes += [f"no {role} data: {why}" for role, why in e.missing]
+        rows.append({"nation": e.code, "archetype": e.archetype, "notes": "; ".join(notes)})
+    return h.table(
+        pl.DataFrame(rows, schema={"nation": pl.String, "archetype": pl.String, "notes": pl.String})
+    )
+
+
+def _metrics_table(ind: IndustrySpec) -> Html:
+    rows = []
+    for role in race_spec.ROLES:
+        m = getattr(ind, role)
+        if isinstance(m, Metric):
+            unit = m.unit if isinstance(m.unit, str) else ", ".join(f"{n}: {u}" for n, u in m.unit)
+            rows.append(
+                {
+                    "role": role,
+                    "metric": m.name,
+                    "unit": unit,
+                    "threshold": threshold_text(m),
+                    "description": m.description,
+                }
+            )
+        elif isinstance(m, MissingMetric):
+            rows.append(
+                {
+                    "role": role,
+                    "metric": "no data",
+                    "unit": None,
+                    "threshold": None,
+                    "description": m.missing,
+                }
+            )
+    return h.table(
+        pl.DataFrame(
+            rows,
+            schema={k: pl.String for k in ("role", "metric", "unit", "threshold", "description")},
+        )
+    )
+
+
+def _closing_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
+    parts = [h.heading("Closing-year distribution")]
+    df = race_rows(inputs, "race", ind.id)
+    if df is None:
+        parts.append(
+            h.not_computed("Closing years", f"the warehouse has no table {RACE_SCHEMA}.race.")
+        )
+        return parts
+    if df.height == 0:
+        parts.append(h.paragraph(f"{RACE_SCHEMA}.race has no rows for this industry."))
+        return parts
+    parts.append(race_table(df))
+    if {"nation", "closing_median", "closing_q10", "closing_q90"} <= set(df.columns):
+        png = plots_race.closing_years_png(df, ind.horizon, f"{ind.name}: closing year by nation")
+        parts.append(
+            h.image(
+                png,
+                f"{ind.name} closing years",
+                caption="Dot: median closing year; bar: 80% interval; star: "
+                "closed already (year the data first shows every threshold held).",
+            )
+        )
+    return parts
+
+
+def _series_of(inputs: ReportInputs, taxonomy: tuple[str, ...]) -> list[str]:
+    tech = inputs.get("harmonized.technologies")
+    if tech is None:
+        return []
+    return tech.filter(pl.col("industry").is_in(list(taxonomy)))["series_id"].to_list()
+
+
+LR_COLUMNS = ("name", "model", "lr_mean", "lr_q05", "lr_q95", "n_series", "n_points")
+LR_LABELS = {
+    "name": "name",
+    "lr_mean": "learning rate (mean)",
+    "lr_q05": "5%",
+    "lr_q95": "95%",
+    "n_series": "series",
+    "n_points": "points",
+}
+
+
+def _learning_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
+    parts = [h.heading("Learning curves")]
+    lr = inputs.get("calibration.learning_rates")
+    tax = list(ind.taxonomy)
+    if lr is None:
+        parts.append(
+            h.not_computed(
+                "Learning rates", "the warehouse has no table calibration.learning_rates."
+            )
+        )
+    else:
+        pooled = lr.filter((pl.col("level") == "industry") & pl.col("name").is_in(tax))
+        series = lr.filter(
+            (pl.col("level") == "series")
+            & pl.col("name").is_in(_series_of(inputs, ind.taxonomy))
+            & (pl.col("model") == DEFAULT_LEARNING_MODEL)
+        ).sort("lr_mean", descending=True)
+        if pooled.height == 0 and series.height == 0:
+            parts.append(
+                h.paragraph(
+                    f"The pooled learning-curve fits hold no cost series of this industry's taxonomy "
+                    f"({', '.join(tax)}): no experience curve is measured here."
+                )
+            )
+        if pooled.height:
+            parts.append(
+                h.table(
+                    pooled,
+                    columns=LR_COLUMNS,
+                    labels=LR_LABELS,
+                    caption="Industry-level learning rates of the pooled fits",
+                )
+            )
+        if series.height:
+            labels = series.with_columns(pl.col("name").str.split(":").list.last().alias("label"))
+            png = plots_race.learning_rates_png(
+                labels,
+                "label",
+                f"{ind.name}: learning rate per cost series ({DEFAULT_LEARNING_MODEL})",
+            )
+            parts.append(h.image(png, f"{ind.name} learning rates per series"))
+    if "solar" in tax:
+        sn = inputs.get("calibration.solar_nation_rates")
+        if sn is None:
+            parts.append(
+                h.not_computed(
+                    "National solar learning rates",
+                    "the warehouse has no table calibration.solar_nation_rates.",
+                )
+            )
+        else:
+            cols = (
+                "name",
+                "lr_mean",
+                "lr_q05",
+                "lr_q95",
+                "lambda_mean",
+                "lambda_q05",
+                "lambda_q95",
+            )
+            parts.append(
+                h.table(
+                    sn.filter(pl.col("level") == "nation"),
+                    columns=cols,
+                    labels=LR_LABELS
+                    | {
+                        "name": "nation",
+                        "lambda_mean": "spillover lambda (mean)",
+                        "lambda_q05": "lambda 5%",
+                        "lambda_q95": "lambda 95%",
+                    },
+                    caption="Solar module learning by nation (the solar nation fit)",
+                )
+            )
+    for name in sorted(inputs.tables):
+        if name.startswith(f"{RACE_SCHEMA}.") and "learning" in name:
+            parts += race_part(inputs, name.split(".", 1)[1], ind.id, f"Learning ({name})")[1:]
+    return parts
+
+
+def _capability_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
+    parts: list[Html] = []
+    nations = [e.code for e in ind.nations]
+    if "ai" in ind.taxonomy and (fr := inputs.get("calibration.ai_frontier")) is not None:
+        cols = (
+            "nation",
+            "as_of",
+            "record_model",
+            "log10_flop_q50",
+            "log10_flop_q05",
+            "log10_flop_q95",
+            "doubling_months_q50",
+            "gap_years_q50",
+            "p_leader",
+        )
+        parts += [
+            h.heading("Capability: the training-compute frontier"),
+            h.table(
+                fr.filter(pl.col("nation").is_in(nations)),
+                columns=cols,
+                caption="calibration.ai_frontier (log10 FLOP; gap: years behind the leader)",
+            ),
+        ]
+    if (
+        "autonomous_vehicles" in ind.taxonomy
+        and (av := inputs.get("calibration.av_capability")) is not None
+    ):
+        cols = (
+            "nation",
+            "form",
+            "leader_company",
+            "slope_q50",
+            "mpd_now_q50",
+            "mpd_now_q05",
+            "mpd_now_q95",
+        )
+        parts += [
+            h.heading("Capability: miles per disengagement"),
+            h.table(
+                av.filter((pl.col("level") == "nation") & pl.col("nation").is_in(nations)),
+                columns=cols,
+                caption="calibration.av_capability, nation level "
+                "(mpd: miles per disengagement now; slope: against log experience)",
+            ),
+        ]
+    return parts
+
+
+def observed_volume(
+    metric: Metric, ind: IndustrySpec, tidy: Mapping[str, pl.DataFrame]
+) -> pl.DataFrame | None:
+    """Each competing nation's observed yearly volume figure (``nation``, ``year``, ``value``)
+    by the metric's measure: ``value`` (mean of the year's rows), ``cumulative_sum`` (sum
+    through each year) or ``count`` (the nation's share of the year's rows); None for other
+    measures or when the metric's table is absent."""
+    if metric.table not in tidy or metric.measure not in ("value", "cumulative_sum", "count"):
+        return None
+    rows = race_spec.select_rows(metric, tidy)
+    year = pl.col(metric.time_column)
+    if rows.schema[metric.time_column] in (pl.Date, pl.Datetime):
+        year = year.dt.year()
+    rows = rows.with_columns(year.cast(pl.Int32).alias("_year"))
+    total = rows.group_by("_year").agg(pl.len().alias("_n"))
+    out = []
+    for e in ind.nations:
+        code = "WLD" if metric.scope == "world" else e.data_code(metric.role)
+        mine = rows.filter(pl.col(metric.nation_column) == code)
+        if metric.measure == "value":
+            s = mine.group_by("_year").agg(pl.col(metric.value).mean().alias("value"))
+        elif metric.measure == "cumulative_sum":
+            s = mine.group_by("_year").agg(pl.col(metric.value).sum()).sort("_year")
+            s = s.select("_year", pl.col(metric.value).cum_sum().alias("value"))
+        else:
+            s = mine.group_by("_year").agg(pl.len().alias("_k")).join(total, on="_year")
+            s = s.select("_year", (pl.col("_k") / pl.col("_n")).alias("value"))
+        out.append(
+            s.select(
+                pl.lit(e.code).alias("nation"),
+                pl.col("_year").alias("year"),
+                pl.col("value").cast(pl.Float64),
+            )
+        )
+    return pl.concat(out).sort("nation", "year")
+
+
+def _deployment_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
+    parts = [h.heading("Deployment")]
+    m = ind.volume
+    if isinstance(m, MissingMetric):
+        parts.append(h.no_data(m.missing))
+    elif isinstance(m, Metric):
+        obs = observed_volume(m, ind, inputs.tidy)
+        if obs is not None and obs.height:
+            share = m.measure == "count" or m.unit == "fraction"
+            ylabel = "share of the world" if share else f"{m.name} ({m.unit})"
+            png = plots_race.observed_metric_png(
+                obs,
+                [e.code for e in ind.nations],
+                ylabel,
+                f"{ind.name}: {m.name} (observed)",
+                log=m.measure == "cumulative_sum",
+            )
+            parts.append(
+                h.image(
+                    png,
+                    f"{ind.name} {m.name}",
+                    caption=f"Observed {m.name} by nation, from {inputs.tidy_source}. "
+                    f"Threshold: {threshold_text(m)}.",
+                )
+            )
+    fits = [n for n in sorted(inputs.tables) if n.startswith(f"{RACE_SCHEMA}.") and "deploy" in n]
+    if not fits:
+        parts.append(
+            h.not_computed(
+                "Deployment-growth fits", f"the warehouse has no {RACE_SCHEMA}.deployment table."
+            )
+        )
+    for name in fits:
+        parts += race_part(inputs, name.split(".", 1)[1], ind.id, f"Deployment fits ({name})")[1:]
+    return parts
+
+
+def industry_section(inputs: ReportInputs, ind: IndustrySpec) -> Html:
+    """One industry: its declaration, then closing years, pairwise, learning, capability,
+    deployment and attribution; a no-data industry says what is missing and nothing else."""
+    sid = f"industry-{ind.id}"
+    if ind.status == "no_data":
+        return h.section(sid, ind.name, [h.no_data(ind.missing or "")])
+    parts: list[object] = [
+        h.paragraph(f"Horizon {ind.horizon}; taxonomy: {', '.join(ind.taxonomy)}."),
+        _nations_table(ind),
+        _metrics_table(ind),
+    ]
+    parts += _closing_part(inputs, ind)
+    parts += race_part(inputs, "pairwise", ind.id, "Who closes first (pairwise)")
+    parts += _learning_part(inputs, ind)
+    parts += _capability_part(inputs, ind)
+    parts += _deployment_part(inputs, ind)
+    parts += race_part(inputs, "attribution", ind.id, "Attribution of the cost decline")
+    return h.section(sid, ind.name, parts)

@@ -1,0 +1,106 @@
+"""What the race report is built from: the race specification and the warehouse's tables.
+
+:func:`read_inputs` reads, read-only, every table of the ``race`` schema the warehouse holds
+(``race.race``, ``race.pairwise``, ``race.attribution``, ``race.scenarios``,
+``race.race_hindcast`` and any other), the calibration and evaluation tables the report shows
+(:data:`CALIBRATION_TABLES`) and the tidy tables of the race's volume metrics (the warehouse's
+``harmonized`` copies when they hold every column the metrics read, else the shipped snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from learnrace_pipeline.lib.errors import DataError
+from learnrace_pipeline.lib.race import spec as race_spec
+from learnrace_pipeline.lib.race.spec import RaceSpec
+from learnrace_pipeline.lib.storage import warehouse
+
+SOURCE = "race report"
+RACE_SCHEMA = "race"
+#: The race tables every full report shows, in the order of the page.
+RACE_TABLES = ("race", "pairwise", "attribution", "scenarios", "race_hindcast")
+#: Tables outside the race schema the report shows when the warehouse has them.
+CALIBRATION_TABLES = (
+    "calibration.learning_rates",
+    "calibration.solar_nation_rates",
+    "calibration.ai_frontier",
+    "calibration.av_capability",
+    "evaluation.scores_by_horizon_group",
+    "evaluation.scores_by_horizon",
+    "harmonized.technologies",
+)
+#: The learning-curve model whose series-level rates are plotted (Wright, Student-t, MA(1)).
+DEFAULT_LEARNING_MODEL = "wright_student_t_ma1"
+#: At most this many rows of a table are shown; the rest are counted.
+MAX_ROWS = 60
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What a report is built from: the specification, tables keyed ``"schema.table"`` (only
+    those that exist), the tidy tables of the race metrics and where they all came from."""
+
+    spec: RaceSpec
+    tables: Mapping[str, pl.DataFrame]
+    tidy: Mapping[str, pl.DataFrame] = field(default_factory=dict)
+    source: str = ""
+    tidy_source: str = ""
+
+    def get(self, name: str) -> pl.DataFrame | None:
+        return self.tables.get(name)
+
+
+def _tidy_names(spec: RaceSpec) -> list[str]:
+    return sorted({m.table for ind in spec.industries for m in ind.metrics() if m.role == "volume"})
+
+
+def read_inputs(db_path: str | Path, spec: RaceSpec | None = None) -> ReportInputs:
+    """The report's tables from the warehouse at ``db_path`` (read-only): every table of the
+    ``race`` schema, :data:`CALIBRATION_TABLES` and the tidy tables of the volume metrics
+    (``harmonized``, else the snapshot). Raises :class:`DataError` when the file is absent."""
+    spec = spec or race_spec.load_spec()
+    path = Path(db_path)
+    if not path.is_file():
+        raise DataError(
+            "warehouse file not found: run `learnrace run` (or `make run`) first, or pass --db",
+            source=SOURCE,
+            file=str(path),
+        )
+    tidy_names = _tidy_names(spec)
+    tables: dict[str, pl.DataFrame] = {}
+    with warehouse.connect(path, read_only=True) as con:
+        present = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT internal"
+        ).fetchall()
+        wanted = set(CALIBRATION_TABLES) | {f"harmonized.{t}" for t in tidy_names}
+        for schema, name in present:
+            key = f"{schema}.{name}"
+            if schema == RACE_SCHEMA or key in wanted:
+                tables[key] = warehouse.fetch_pl(con, f'SELECT * FROM "{schema}"."{name}"')
+    tidy = {t: tables.pop(f"harmonized.{t}") for t in tidy_names if f"harmonized.{t}" in tables}
+    tidy_source = f"warehouse {path} (harmonized)"
+    if any(_columns_missing(spec, t, tidy.get(t)) for t in tidy_names):
+        tidy = race_spec.snapshot_tables(tables=tidy_names)
+        tidy_source = (
+            "the shipped snapshot (datasets/): the warehouse's harmonized tables are absent or "
+            "lack columns the race metrics read"
+        )
+    return ReportInputs(spec, tables, tidy, f"warehouse {path}", tidy_source)
+
+
+def _columns_missing(spec: RaceSpec, table: str, frame: pl.DataFrame | None) -> bool:
+    """Whether ``frame`` (a tidy table) is absent or lacks a column a volume metric reads."""
+    if frame is None:
+        return True
+    need = set()
+    for ind in spec.industries:
+        for m in ind.metrics():
+            if m.role == "volume" and m.table == table:
+                need |= {m.value, m.nation_column, m.time_column, m.per}
+                need |= {col for col, _ in m.filter}
+    return bool((need - {None}) - set(frame.columns))
