@@ -39,6 +39,7 @@ Definitions (draw d, nation n, year y; v = the metric's draws in its unit, :mod:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -99,6 +100,11 @@ def _check_unit(metric: Metric, draws: MetricDraws) -> None:
 
 def holds(metric: Metric, draws: MetricDraws) -> xr.DataArray:
     """Whether ``metric``'s threshold holds, bool (draw, nation, year) (see the module doc)."""
+    ok = _holds(metric, draws)
+    return xr.DataArray(ok, dims=draws.values.dims, coords=draws.values.coords)
+
+
+def _holds(metric: Metric, draws: MetricDraws) -> np.ndarray:
     if metric.role != draws.role:
         raise ModelError(
             f"race {draws.industry}: draws of role {draws.role!r} given for the "
@@ -147,8 +153,7 @@ def holds(metric: Metric, draws: MetricDraws) -> xr.DataArray:
             ok = v <= (1.0 + x) * ref
         else:
             raise ModelError(f"race {draws.industry}: unknown threshold kind {t.kind!r}")
-    ok = np.asarray(ok) & ~np.isnan(v)
-    return xr.DataArray(ok, dims=draws.values.dims, coords=draws.values.coords)
+    return np.asarray(ok) & ~np.isnan(v)
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,37 @@ def _first_closing(h: np.ndarray, last: int) -> np.ndarray:
     return out
 
 
+def _on_grid(
+    arr: np.ndarray, d: MetricDraws, nations: Sequence[str], years: np.ndarray, fill: object
+) -> np.ndarray:
+    """A (draw, nation, year) array of ``d``'s coordinates on ``nations`` x ``years``, ``fill``
+    where ``d`` has no such nation or year."""
+    src_n, src_y = d.nations, d.years
+    if src_n == list(nations) and len(years):
+        i0 = int(np.searchsorted(src_y, years[0]))
+        if np.array_equal(src_y[i0 : i0 + len(years)], years):
+            return arr[:, :, i0 : i0 + len(years)]  # a view
+    out = np.full((arr.shape[0], len(nations), len(years)), fill, dtype=arr.dtype)
+    n_pos = {n: i for i, n in enumerate(src_n)}
+    y_pos = {int(y): i for i, y in enumerate(src_y)}
+    dst_n = [i for i, n in enumerate(nations) if n in n_pos]
+    dst_y = [i for i, y in enumerate(years) if int(y) in y_pos]
+    take_n = [n_pos[nations[i]] for i in dst_n]
+    take_y = [y_pos[int(years[i])] for i in dst_y]
+    part = arr[:, take_n, :][:, :, take_y]
+    out[:, np.asarray(dst_n, dtype=int)[:, None], np.asarray(dst_y, dtype=int)[None, :]] = part
+    return out
+
+
+def _competitors(d: MetricDraws, metric: Metric, nations: Sequence[str]) -> MetricDraws:
+    """``d`` without nations outside the race (a parity reference nation is kept), so a leader
+    is the best of the competing nations."""
+    keep = [n for n in d.nations if n in nations or n == metric.threshold.reference]
+    if keep == d.nations:
+        return d
+    return dataclasses.replace(d, values=d.values.sel(nation=keep))
+
+
 def closing_years(
     industry: IndustrySpec,
     draws_by_role: Mapping[str, MetricDraws],
@@ -245,11 +281,9 @@ def closing_years(
             for n in nations:
                 unmeasured[n].append((role, "no projection given"))
             continue
-        d = given[role]
-        h = holds(metric, d).reindex(nation=nations, year=list(years), fill_value=False)
-        known = ~np.isnan(
-            d.values.reindex(nation=nations, year=list(years)).values
-        )  # (draw, nation, year)
+        d = _competitors(given[role], metric, nations)
+        h = _on_grid(_holds(metric, d), d, nations, years, False)
+        known = ~np.isnan(_on_grid(d.values.values, d, nations, years, np.nan))
         for i, entry in enumerate(industry.nations):
             n = entry.code
             why = dict(entry.missing).get(role)
@@ -260,7 +294,7 @@ def closing_years(
                 unmeasured[n].append((role, "no draws for this nation"))
                 continue
             measured[n].append(role)
-            h_all[:, i, :] &= h.values[:, i, :]
+            h_all[:, i, :] &= h[:, i, :]
             seen = d.observed_through.get(n)
             if seen is not None:
                 last[n] = int(seen) if last[n] is None else min(last[n], int(seen))

@@ -261,6 +261,21 @@ def test_already_closed_and_a_lost_lead_are_told_apart():
     assert not _row(t, "USA")["already_closed"]
 
 
+def test_the_leader_is_the_best_competing_nation():
+    av = SPEC.industry("autonomous_vehicles")  # capability within 10x of the best
+    nations = [e.code for e in av.nations] + ["GBR"]  # GBR does not compete
+    mpd = np.array([[100.0], [20.0], [5.0], [5.0], [5.0], [1000.0]])
+    miles = np.array([[2e7], [2e7], [0.0], [0.0], [0.0], [2e7]])
+    draws = {
+        "capability": _draws(av.id, "capability", mpd, nations, [2030], unit="mile/disengagement"),
+        "volume": _draws(av.id, "volume", miles, nations, [2030], unit="mile"),
+    }
+    cl = closing_years(av, draws)
+    assert cl.nations == ["USA", "CHN", "DEU", "JPN", "KOR"]
+    # GBR's 1000 would make the bar 100; among the competitors it is 100 / 10 = 10
+    assert cl.years.sel(nation="CHN").item() == 2030
+
+
 def test_without_observed_years_the_first_crossing_counts():
     arr = np.full((4, 5, len(YEARS)), 0.1)
     arr[:, 0, YEARS.index(2011)] = 0.3
@@ -353,6 +368,20 @@ def test_all_three_roles_with_a_world_cost():
     t = race_table(bat, cl)
     assert _row(t, "CHN")["note"].startswith("judged on volume and cost only; capability")
     assert _row(t, "USA")["note"] is None
+    # the same draws on other grids: US capability alone from 2020, volume nations reversed
+    late = YEARS.index(2020)
+    draws["capability"] = _draws(
+        bat.id,
+        "capability",
+        pack[:1, late:],
+        ["USA"],
+        YEARS[late:],
+        unit="2021 USD/kWh",
+        seen={"USA": 2023},
+    )
+    draws["volume"] = _draws(bat.id, "volume", vol[::-1], nations[::-1], seen=seen)
+    regrid = closing_years(bat, draws)
+    assert regrid.years.equals(cl.years) and regrid.measured == cl.measured
 
 
 def test_inputs_refused():
