@@ -152,9 +152,9 @@ def forecast_rows(df: pl.DataFrame) -> pl.DataFrame:
         f"unknown quantity {{quantity!r}}; expected one of {', '.join(QUANTITIES)}",
     )
     first(
-        pl.struct(KEY).is_duplicated(),
+        ~pl.struct(KEY).is_first_distinct(),
         "target_year",
-        "duplicate forecast {industry}/{nation}/{quantity}/{target_year}",
+        "duplicate forecast {industry}/{nation}/{quantity}/{target_year} (an earlier row has it)",
     )
     for q in QCOLS:
         first(pl.col(q).is_nan(), q, f"{q} is NaN")

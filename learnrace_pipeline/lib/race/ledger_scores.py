@@ -78,9 +78,9 @@ def observed_rows(observed: pl.DataFrame) -> pl.DataFrame:
             "value is missing or not finite",
         ),
         (
-            pl.struct(["industry", "nation", "quantity", "year"]).is_duplicated(),
+            ~pl.struct(["industry", "nation", "quantity", "year"]).is_first_distinct(),
             "year",
-            "duplicate",
+            "duplicate (industry, nation, quantity, year): an earlier row has it",
         ),
     ]
     for mask, col, problem in checks:
