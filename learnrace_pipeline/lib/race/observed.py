@@ -1,8 +1,8 @@
 """A race metric as observed: each competing nation's yearly figure formed from the tidy rows.
 
 :func:`observed_metric` selects a metric's rows (:func:`spec.select_rows`), takes the time column
-to a calendar year (a date's year; CA DMV reporting years as they are) and forms each nation's
-figure by the metric's ``measure``:
+to a calendar year (a date's year; CA DMV reporting years as they are; a row without a date is
+left out) and forms each nation's figure by the metric's ``measure``:
 
 - ``value``: the value column, one row per nation and year (two rows for one nation-year are a
   :class:`DataError`);
