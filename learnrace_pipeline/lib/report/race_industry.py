@@ -11,11 +11,11 @@ table is absent says it is not yet computed; a no-data industry says what is mis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import polars as pl
 
+from learnrace_pipeline.lib.errors import LearnraceError
 from learnrace_pipeline.lib.race import spec as race_spec
+from learnrace_pipeline.lib.race.observed import observed_metric
 from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, MissingMetric
 from learnrace_pipeline.lib.report import html as h
 from learnrace_pipeline.lib.report import plots_race
@@ -70,6 +70,10 @@ def threshold_text(metric: Metric) -> str:
     t = metric.threshold
     unit = f" {t.unit}" if t.unit else ""
     match t.kind:
+        case "within_of_leader" if t.unit == "factor":
+            return f"within a factor of {h.fmt(t.value)} of the leader"
+        case "within_of_leader" if t.unit == "years":
+            return f"within {h.fmt(t.value)} year(s) of the leader"
         case "within_of_leader":
             return f"within {h.fmt(t.value)}{unit} of the leader"
         case "share_at_least":
@@ -308,8 +312,20 @@ def _learning_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
 
 
 def _capability_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
-    parts: list[Html] = []
+    parts: list[Html] = [h.heading("Capability")]
     nations = [e.code for e in ind.nations]
+    m = ind.capability
+    if isinstance(m, MissingMetric):
+        parts.append(h.no_data(m.missing))
+    elif isinstance(m, Metric) and m.measure == "learning_rate":
+        parts.append(
+            h.paragraph(
+                f"The capability metric, {m.name}, is each nation's learning rate: see the "
+                f"learning curves above. Threshold: {threshold_text(m)}."
+            )
+        )
+    elif isinstance(m, Metric):
+        parts += _observed_plot(inputs, ind, m)
     if "ai" in ind.taxonomy and (fr := inputs.get("calibration.ai_frontier")) is not None:
         cols = (
             "nation",
@@ -323,7 +339,7 @@ def _capability_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
             "p_leader",
         )
         parts += [
-            h.heading("Capability: the training-compute frontier"),
+            h.heading("The training-compute frontier (AI frontier fit)", 4),
             h.table(
                 fr.filter(pl.col("nation").is_in(nations)),
                 columns=cols,
@@ -344,7 +360,7 @@ def _capability_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
             "mpd_now_q95",
         )
         parts += [
-            h.heading("Capability: miles per disengagement"),
+            h.heading("Miles per disengagement (AV capability fit)", 4),
             h.table(
                 av.filter((pl.col("level") == "nation") & pl.col("nation").is_in(nations)),
                 columns=cols,
@@ -355,41 +371,33 @@ def _capability_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
     return parts
 
 
-def observed_volume(
-    metric: Metric, ind: IndustrySpec, tidy: Mapping[str, pl.DataFrame]
-) -> pl.DataFrame | None:
-    """Each competing nation's observed yearly volume figure (``nation``, ``year``, ``value``)
-    by the metric's measure: ``value`` (mean of the year's rows), ``cumulative_sum`` (sum
-    through each year) or ``count`` (the nation's share of the year's rows); None for other
-    measures or when the metric's table is absent."""
-    if metric.table not in tidy or metric.measure not in ("value", "cumulative_sum", "count"):
-        return None
-    rows = race_spec.select_rows(metric, tidy)
-    year = pl.col(metric.time_column)
-    if rows.schema[metric.time_column] in (pl.Date, pl.Datetime):
-        year = year.dt.year()
-    rows = rows.with_columns(year.cast(pl.Int32).alias("_year"))
-    total = rows.group_by("_year").agg(pl.len().alias("_n"))
-    out = []
-    for e in ind.nations:
-        code = "WLD" if metric.scope == "world" else e.data_code(metric.role)
-        mine = rows.filter(pl.col(metric.nation_column) == code)
-        if metric.measure == "value":
-            s = mine.group_by("_year").agg(pl.col(metric.value).mean().alias("value"))
-        elif metric.measure == "cumulative_sum":
-            s = mine.group_by("_year").agg(pl.col(metric.value).sum()).sort("_year")
-            s = s.select("_year", pl.col(metric.value).cum_sum().alias("value"))
-        else:
-            s = mine.group_by("_year").agg(pl.len().alias("_k")).join(total, on="_year")
-            s = s.select("_year", (pl.col("_k") / pl.col("_n")).alias("value"))
-        out.append(
-            s.select(
-                pl.lit(e.code).alias("nation"),
-                pl.col("_year").alias("year"),
-                pl.col("value").cast(pl.Float64),
-            )
-        )
-    return pl.concat(out).sort("nation", "year")
+def _observed_plot(inputs: ReportInputs, ind: IndustrySpec, m: Metric) -> list[Html]:
+    """Each nation's observed yearly figure of ``m`` (:func:`observed_metric`) as a plot, the
+    threshold in the caption; a note in place of the plot when the figures cannot be formed."""
+    if m.measure == "learning_rate" or m.table not in inputs.tidy:
+        return []
+    try:
+        obs = observed_metric(ind, m, inputs.tidy).drop_nulls("year")
+    except LearnraceError as e:
+        return [h.paragraph(f"Observed {m.name}: not shown ({e}).", cls="note")]
+    share = m.measure == "count" or m.unit == "fraction"
+    obs = obs.with_columns(pl.col("share").alias("value")) if share else obs
+    obs = obs.drop_nulls("value")
+    if obs.height == 0:
+        return [h.paragraph(f"Observed {m.name}: no rows for the competing nations.", cls="note")]
+    unit = m.unit if isinstance(m.unit, str) else "national units"
+    ylabel = "share of the world" if share else f"{m.name} ({unit})"
+    positive = obs["value"].min() > 0
+    wide = positive and obs["value"].max() / obs["value"].min() > 100
+    png = plots_race.observed_metric_png(
+        obs, [e.code for e in ind.nations], ylabel, f"{ind.name}: {m.name} (observed)", log=wide
+    )
+    scope = " (world figure, the same for every nation)" if m.scope == "world" else ""
+    caption = (
+        f"Observed {m.name}{scope} by nation ({m.measure.replace('_', ' ')}), from "
+        f"{inputs.tidy_source}. Threshold: {threshold_text(m)}."
+    )
+    return [h.image(png, f"{ind.name} {m.name}", caption=caption)]
 
 
 def _deployment_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
@@ -398,25 +406,7 @@ def _deployment_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
     if isinstance(m, MissingMetric):
         parts.append(h.no_data(m.missing))
     elif isinstance(m, Metric):
-        obs = observed_volume(m, ind, inputs.tidy)
-        if obs is not None and obs.height:
-            share = m.measure == "count" or m.unit == "fraction"
-            ylabel = "share of the world" if share else f"{m.name} ({m.unit})"
-            png = plots_race.observed_metric_png(
-                obs,
-                [e.code for e in ind.nations],
-                ylabel,
-                f"{ind.name}: {m.name} (observed)",
-                log=m.measure == "cumulative_sum",
-            )
-            parts.append(
-                h.image(
-                    png,
-                    f"{ind.name} {m.name}",
-                    caption=f"Observed {m.name} by nation, from {inputs.tidy_source}. "
-                    f"Threshold: {threshold_text(m)}.",
-                )
-            )
+        parts += _observed_plot(inputs, ind, m)
     fits = [n for n in sorted(inputs.tables) if n.startswith(f"{RACE_SCHEMA}.") and "deploy" in n]
     if not fits:
         parts.append(

@@ -3,8 +3,9 @@
 :func:`read_inputs` reads, read-only, every table of the ``race`` schema the warehouse holds
 (``race.race``, ``race.pairwise``, ``race.attribution``, ``race.scenarios``,
 ``race.race_hindcast`` and any other), the calibration and evaluation tables the report shows
-(:data:`CALIBRATION_TABLES`) and the tidy tables of the race's volume metrics (the warehouse's
-``harmonized`` copies when they hold every column the metrics read, else the shipped snapshot).
+(:data:`CALIBRATION_TABLES`) and the tidy tables of the race's capability and volume metrics
+(the warehouse's ``harmonized`` copies when they hold every column the metrics read, else the
+shipped snapshot).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.race import spec as race_spec
-from learnrace_pipeline.lib.race.spec import RaceSpec
+from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, RaceSpec
 from learnrace_pipeline.lib.storage import warehouse
 
 SOURCE = "race report"
@@ -38,6 +39,8 @@ CALIBRATION_TABLES = (
 DEFAULT_LEARNING_MODEL = "wright_student_t_ma1"
 #: At most this many rows of a table are shown; the rest are counted.
 MAX_ROWS = 60
+#: The roles whose observed yearly figures the report plots.
+PLOTTED_ROLES = ("capability", "volume")
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,18 @@ class ReportInputs:
 
 
 def _tidy_names(spec: RaceSpec) -> list[str]:
-    return sorted({m.table for ind in spec.industries for m in ind.metrics() if m.role == "volume"})
+    return sorted({m.table for ind in spec.industries for m in _plotted(ind)})
+
+
+def _plotted(ind: IndustrySpec) -> list[Metric]:
+    """The metrics whose observed figures the report plots: capability and volume, not a
+    learning rate."""
+    return [m for m in ind.metrics() if m.role in PLOTTED_ROLES and m.measure != "learning_rate"]
 
 
 def read_inputs(db_path: str | Path, spec: RaceSpec | None = None) -> ReportInputs:
     """The report's tables from the warehouse at ``db_path`` (read-only): every table of the
-    ``race`` schema, :data:`CALIBRATION_TABLES` and the tidy tables of the volume metrics
+    ``race`` schema, :data:`CALIBRATION_TABLES` and the tidy tables of the plotted metrics
     (``harmonized``, else the snapshot). Raises :class:`DataError` when the file is absent."""
     spec = spec or race_spec.load_spec()
     path = Path(db_path)
@@ -94,13 +103,13 @@ def read_inputs(db_path: str | Path, spec: RaceSpec | None = None) -> ReportInpu
 
 
 def _columns_missing(spec: RaceSpec, table: str, frame: pl.DataFrame | None) -> bool:
-    """Whether ``frame`` (a tidy table) is absent or lacks a column a volume metric reads."""
+    """Whether ``frame`` (a tidy table) is absent or lacks a column a plotted metric reads."""
     if frame is None:
         return True
     need = set()
     for ind in spec.industries:
-        for m in ind.metrics():
-            if m.role == "volume" and m.table == table:
+        for m in _plotted(ind):
+            if m.table == table:
                 need |= {m.value, m.nation_column, m.time_column, m.per}
                 need |= {col for col, _ in m.filter}
     return bool((need - {None}) - set(frame.columns))
