@@ -507,7 +507,9 @@ def test_kill_9_mid_append_leaves_old_or_new(tmp_path):
     said = _kill_during_append(path, "pause", wait_for="inserted", delay=0.2)
     assert "committing" not in said
     assert _assert_whole(path, old) is False
-    said = _kill_during_append(path, "commit", wait_for="committing", delay=0.0)
+    # 0.05 s after its last statement: in a probe, kills 0-0.1 s after it found the commit
+    # not yet made (0 s) or made but the process not done (its WAL replayed on the next open).
+    said = _kill_during_append(path, "commit", wait_for="committing", delay=0.05)
     added = _assert_whole(path, old)
     assert added or "appended" not in said
     again = vintage(scenario="after")
