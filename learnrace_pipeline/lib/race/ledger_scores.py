@@ -237,18 +237,18 @@ def record_scores(
     when = scored_at or dt.datetime.now(dt.UTC)
     if when.tzinfo is not None:
         when = when.astimezone(dt.UTC).replace(tzinfo=None)
-    forecasts = read_forecasts(path)
-    scores = score_vintages(forecasts, observed).with_columns(
-        observed_version=pl.lit(version), scored_at=pl.lit(when, pl.Datetime("us"))
-    )
+    read_forecasts(path)  # LedgerError when there is no ledger (the writer would create one)
     with warehouse.transaction(path, timeout=timeout) as con:
-        done = {
-            r[0]
-            for r in con.execute(
-                "SELECT DISTINCT vintage_id FROM scores WHERE observed_version = ?", [version]
-            ).fetchall()
-        }
-        new = scores.filter(~pl.col("vintage_id").is_in(list(done)))
+        # Read inside the write transaction: a vintage appended meanwhile is scored too.
+        forecasts = warehouse.fetch_pl(
+            con,
+            f"SELECT * FROM forecasts WHERE vintage_id NOT IN (SELECT vintage_id FROM scores "
+            f"WHERE observed_version = ?) ORDER BY vintage_id, {', '.join(KEY)}",
+            [version],
+        ).with_columns(pl.col("target_year").cast(pl.Int32))
+        new = score_vintages(forecasts, observed).with_columns(
+            observed_version=pl.lit(version), scored_at=pl.lit(when, pl.Datetime("us"))
+        )
         con.register("_incoming", new.to_arrow())
         try:
             con.execute("INSERT INTO scores BY NAME SELECT * FROM _incoming")
