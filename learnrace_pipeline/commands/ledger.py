@@ -38,8 +38,27 @@ COLUMNS = [
 CAPTION = (
     "Scores against the latest observed data recorded: the share of scored forecasts inside "
     "their central 50% and 90% intervals, and the mean pinball loss over the 7 quantiles "
-    "(on natural logs where the quantity is positive; closing years left out; lower is better). n/a: nothing observed yet. "
-    "Vintage ids and every column: --format json or csv."
+    "(on natural logs where the quantity is positive; closing years left out; lower is "
+    "better). n/a: nothing observed yet. Vintage ids and every column: --format json or csv; "
+    "one vintage by quantity: --vintage ID."
+)
+
+#: The table of one vintage (--vintage): its latest scores per quantity.
+QUANTITY_COLUMNS = [
+    Col("quantity", lambda r: r["quantity"], "left"),
+    Col("rows", lambda r: f"{r['n_rows']:,}"),
+    Col("scored", lambda r: f"{r['n_scored']:,}"),
+    Col("50% cov.", lambda r: sig3(r["cov50"])),
+    Col("90% cov.", lambda r: sig3(r["cov90"])),
+    Col("pinball", lambda r: sig3(r["pinball"])),
+    Col("Brier", lambda r: sig3(r["brier"])),
+]
+
+QUANTITY_CAPTION = (
+    "Scores against the latest observed data this vintage was scored against. Pinball: mean "
+    "over the 7 quantiles, on natural logs where the quantity is positive, in years for "
+    "closing years (all: closing years left out). Brier: (P(closed by the horizon) - closed)^2, "
+    "closing years whose outcome the data shows."
 )
 
 
@@ -54,17 +73,26 @@ def ledger(
         "--ledger",
         help="The ledger file itself (default $LEARNRACE_LEDGER, else beside --db).",
     ),
+    vintage: str | None = typer.Option(
+        None, "--vintage", help="One vintage (an id or its first characters): scores by quantity."
+    ),
     fmt: str = typer.Option("table", "--format", help="table, json or csv."),
 ) -> None:
     """List the race's forecast vintages, oldest first: when each was made (UTC), its scenario,
     data version, its forecast rows, how many of them later data has scored, and
-    its latest scores (50% and 90% interval coverage, log-pinball).
+    its latest scores (50% and 90% interval coverage, log-pinball). --vintage ID: that
+    vintage's latest scores by quantity (volume, capability, cost, closing year, all).
 
-    The ledger is its own file (append-only), kept when the warehouse is rebuilt. No ledger yet:
-    a one-line note and exit 0 (json: [], csv: nothing).
+    The ledger is its own file (append-only), kept when the warehouse is rebuilt.
+    No ledger yet: a one-line note and exit 0 (json: [], csv: nothing).
     """
     from learnrace_pipeline.lib.errors import LearnraceError
-    from learnrace_pipeline.lib.race.ledger import default_ledger_path, list_vintages
+    from learnrace_pipeline.lib.race.ledger import (
+        default_ledger_path,
+        find_vintage,
+        list_vintages,
+        vintage_scores,
+    )
 
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
@@ -80,8 +108,12 @@ def ledger(
             print("[]")
         return
     try:
-        table = list_vintages(path)
+        if vintage is None:
+            render(list_vintages(path), fmt, COLUMNS, f"Forecast ledger {path}", CAPTION)
+            return
+        vid = find_vintage(path, vintage)
+        table = vintage_scores(path, vid)
     except LearnraceError as e:
         err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    render(table, fmt, COLUMNS, f"Forecast ledger {path}", CAPTION)
+    render(table, fmt, QUANTITY_COLUMNS, f"Vintage {vid} ({path})", QUANTITY_CAPTION)

@@ -128,6 +128,32 @@ def test_a_file_that_is_not_a_ledger_exits_2(tmp_path):
     )
 
 
+def test_one_vintage_by_quantity(warehouse_dir):
+    """In process (the subprocess path is covered above): --vintage with an id's first
+    characters; an unknown prefix is one line and exit 2."""
+    from typer.testing import CliRunner
+
+    from learnrace_pipeline.cli import app
+
+    path = warehouse_dir / "ledger.duckdb"
+    vid = list_vintages(path)["vintage_id"][0]
+    runner = CliRunner()
+    r = runner.invoke(app, ["ledger", "--ledger", str(path), "--vintage", vid[:6]])
+    assert r.exit_code == 0, r.output
+    assert f"Vintage {vid}" in r.output
+    volume = next(line for line in r.output.splitlines() if line.startswith(" volume")).split()
+    assert volume == ["volume", "4", "4", "0.250", "0.750", volume[5], "n/a"]
+    r = runner.invoke(
+        app, ["ledger", "--ledger", str(path), "--vintage", vid[:6], "--format", "json"]
+    )
+    rows = {x["quantity"]: x for x in json.loads(r.stdout)}
+    assert set(rows) == {"volume", "all"} and rows["all"]["cov90"] == 0.75
+    assert sig3(rows["volume"]["pinball"]) == volume[5]
+    r = runner.invoke(app, ["ledger", "--ledger", str(path), "--vintage", "zz"])
+    assert r.exit_code == 2
+    assert " ".join(r.output.split()) == f"error no vintage in {path} with an id starting 'zz'"
+
+
 def test_bad_format_refused(tmp_path):
     r = _run("--ledger", str(tmp_path / "x.duckdb"), "--format", "yaml")
     assert r.returncode == 2 and "--format must be one of table, json, csv" in r.stderr

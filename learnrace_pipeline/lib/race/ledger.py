@@ -314,11 +314,49 @@ def list_vintages(path: str | Path) -> pl.DataFrame:
         """
         WITH latest AS (
             SELECT * FROM scores WHERE quantity = 'all'
-            QUALIFY row_number() OVER (PARTITION BY vintage_id ORDER BY scored_at DESC) = 1)
+            QUALIFY row_number() OVER (
+                PARTITION BY vintage_id ORDER BY scored_at DESC, observed_version) = 1)
         SELECT v.vintage_id, v.created_at, v.scenario, v.data_version, v.code_version, v.seed,
                v.n_rows, coalesce(s.n_scored, 0) AS n_scored, s.cov50, s.cov90, s.pinball,
                s.brier, s.observed_version, s.scored_at
         FROM vintages v LEFT JOIN latest s USING (vintage_id)
         ORDER BY v.created_at, v.vintage_id
         """,
+    )
+
+
+def find_vintage(path: str | Path, prefix: str) -> str:
+    """The id of the one vintage whose id starts with ``prefix`` (:class:`LedgerError` when none
+    or several do)."""
+    ids = read_vintages(path)["vintage_id"].to_list()
+    hits = [v for v in ids if prefix and v.startswith(prefix)]
+    if len(hits) != 1:
+        what = "no vintage" if not hits else f"{len(hits)} vintages ({', '.join(hits)})"
+        raise LedgerError(f"{what} in {path} with an id starting {prefix!r}")
+    return hits[0]
+
+
+def vintage_scores(path: str | Path, vintage_id: str) -> pl.DataFrame:
+    """Per quantity (and ``all``) of one vintage: its forecast rows and its latest recorded
+    scores (one score event: the latest observed version it was scored against): quantity,
+    n_rows, n_scored, cov50, cov90, pinball, brier, observed_version, scored_at."""
+    return _read(
+        path,
+        """
+        WITH counts AS (
+            SELECT quantity, count(*) AS n_rows FROM forecasts WHERE vintage_id = $1
+            GROUP BY quantity
+            UNION ALL SELECT 'all', count(*) FROM forecasts WHERE vintage_id = $1),
+        latest AS (
+            SELECT observed_version, scored_at FROM scores
+            WHERE vintage_id = $1 AND quantity = 'all'
+            ORDER BY scored_at DESC, observed_version LIMIT 1)
+        SELECT c.quantity, c.n_rows::INTEGER AS n_rows, coalesce(s.n_scored, 0) AS n_scored,
+               s.cov50, s.cov90, s.pinball, s.brier, s.observed_version, s.scored_at
+        FROM counts c LEFT JOIN (
+            SELECT s.* FROM scores s JOIN latest l USING (observed_version, scored_at)
+            WHERE s.vintage_id = $1) s USING (quantity)
+        ORDER BY c.quantity = 'all', c.quantity
+        """,
+        [vintage_id],
     )

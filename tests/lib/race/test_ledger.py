@@ -26,12 +26,14 @@ from learnrace_pipeline.lib.race.ledger import (
     LedgerError,
     append_vintage,
     default_ledger_path,
+    find_vintage,
     forecast_rows,
     list_vintages,
     make_vintage,
     read_forecasts,
     read_scores,
     read_vintages,
+    vintage_scores,
 )
 from learnrace_pipeline.lib.race.ledger_scores import (
     mean_pinball,
@@ -425,6 +427,34 @@ def test_record_scores_events_and_listing(tmp_path):
     )
     assert first_all["cov90"].to_list() == pytest.approx([4 / 6, 4 / 6])
     assert read_forecasts(path).height == 16
+    # One vintage by quantity: its latest event (the newer data).
+    per_q = vintage_scores(path, find_vintage(path, old.vintage_id[:5]))
+    assert per_q["quantity"].to_list() == ["closing_year", "volume", "all"]
+    assert per_q["n_rows"].to_list() == [3, 5, 8] and per_q["n_scored"].to_list() == [2, 4, 6]
+    assert per_q["cov90"].to_list() == pytest.approx([0.5, 2 / 4, 3 / 6])
+    assert per_q["observed_version"].unique().to_list() == [observed_version(newer)]
+
+
+def test_find_vintage_needs_one_match(tmp_path):
+    path = tmp_path / "ledger.duckdb"
+    # Among 17 seeds two ids share their first hex digit (16 digits): append those two.
+    by_digit: dict[str, list] = {}
+    for seed in range(17):
+        v = vintage(seed=seed)
+        by_digit.setdefault(v.vintage_id[0], []).append(v)
+    a, b = next(vs for vs in by_digit.values() if len(vs) > 1)[:2]
+    append_vintage(path, a)
+    append_vintage(path, b)
+    assert find_vintage(path, b.vintage_id) == b.vintage_id
+    with pytest.raises(LedgerError, match=r"no vintage in .* with an id starting 'xyz'"):
+        find_vintage(path, "xyz")
+    with pytest.raises(LedgerError, match="no vintage"):
+        find_vintage(path, "")
+    with pytest.raises(LedgerError, match="2 vintages"):
+        find_vintage(path, a.vintage_id[0])
+    unscored = vintage_scores(path, a.vintage_id)
+    assert unscored["n_scored"].to_list() == [0, 0, 0]
+    assert unscored["cov90"].null_count() == 3
 
 
 # --- kill -9 -----------------------------------------------------------------------------------
