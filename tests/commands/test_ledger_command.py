@@ -11,7 +11,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from typer.testing import CliRunner
 
+from learnrace_pipeline.cli import app
 from learnrace_pipeline.commands._tables import sig3
 from learnrace_pipeline.lib.race.ledger import (
     QCOLS,
@@ -112,8 +114,10 @@ def test_missing_ledger_is_one_line_and_exit_0(tmp_path):
         f"no forecast ledger at {tmp_path / 'ledger.duckdb'} yet: the race adds a vintage each "
         "time it is materialized"
     )
-    r = _run("--ledger", str(tmp_path / "none.duckdb"), "--format", "json")
-    assert r.returncode == 0 and json.loads(r.stdout) == []
+    r = CliRunner().invoke(
+        app, ["ledger", "--ledger", str(tmp_path / "none.duckdb"), "--format", "json"]
+    )  # in process: the subprocess path is the same as above
+    assert r.exit_code == 0 and json.loads(r.stdout) == []
 
 
 def test_a_file_that_is_not_a_ledger_exits_2(tmp_path):
@@ -131,10 +135,6 @@ def test_a_file_that_is_not_a_ledger_exits_2(tmp_path):
 def test_one_vintage_by_quantity(warehouse_dir):
     """In process (the subprocess path is covered above): --vintage with an id's first
     characters; an unknown prefix is one line and exit 2."""
-    from typer.testing import CliRunner
-
-    from learnrace_pipeline.cli import app
-
     path = warehouse_dir / "ledger.duckdb"
     vid = list_vintages(path)["vintage_id"][0]
     runner = CliRunner()
@@ -155,5 +155,7 @@ def test_one_vintage_by_quantity(warehouse_dir):
 
 
 def test_bad_format_refused(tmp_path):
-    r = _run("--ledger", str(tmp_path / "x.duckdb"), "--format", "yaml")
-    assert r.returncode == 2 and "--format must be one of table, json, csv" in r.stderr
+    r = CliRunner().invoke(
+        app, ["ledger", "--ledger", str(tmp_path / "x.duckdb"), "--format", "yaml"]
+    )
+    assert r.exit_code == 2 and "--format must be one of table, json, csv" in r.output
