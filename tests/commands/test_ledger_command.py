@@ -1,4 +1,4 @@
-"""``learnrace ledger`` on a real ledger file, through a real subprocess of the installed
+"""``learnrace ledger`` on a real ledger file, mostly through real subprocesses of the installed
 command."""
 
 from __future__ import annotations
