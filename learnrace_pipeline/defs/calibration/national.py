@@ -5,7 +5,8 @@
   national exponents partially pooled across nations within each technology, a time term per
   technology shrunk hard to the population value, Student-t MA(1) noise
   (``lib/models/learning/national.py``): the posterior ``calibration/national_learning_fit``
-  and the table ``calibration.national_learning_rates``; a blocking convergence check.
+  and the table ``calibration.national_learning_rates``; a blocking convergence check (R-hat,
+  ESS, divergences, BFMI and the one-step predictive coverage, as for the pooled fits).
 
 The fit has its own small sampler (4 x 1,000 draws), not ``CalibrationSettings.draws``, so it
 stays a few seconds of sampling in every run; it is saved under ``<work_dir>/fits`` by model id
@@ -75,7 +76,7 @@ def national_learning(
     yield dg.Output(
         dt, output_name="national_learning_fit", metadata=_fit_metadata(dt, reused, secs, panel)
     )
-    yield diagnostics_check(NATIONAL_KEY, "converged", check_fit(dt, coverage_probs=()))
+    yield diagnostics_check(NATIONAL_KEY, "converged", check_fit(dt))
     rates = national.national_rates(dt)
     yield dg.Output(
         rates,

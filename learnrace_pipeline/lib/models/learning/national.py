@@ -50,7 +50,8 @@ import xarray as xr
 from learnrace_pipeline.lib.errors import DataError, ModelError
 from learnrace_pipeline.lib.models import base
 from learnrace_pipeline.lib.models.cache import fit_or_load
-from learnrace_pipeline.lib.models.learning import loglik_op
+from learnrace_pipeline.lib.models.learning import loglik_op, numpy_mirror
+from learnrace_pipeline.lib.models.learning.numpy_mirror import ma1_innovations
 
 WORLD = "WLD"
 MODEL_TYPE = "national_learning"
@@ -417,7 +418,7 @@ def code_version() -> str:
     """Code version of the national fit: this module and the likelihood Op."""
     import sys
 
-    return base.code_version(sys.modules[__name__], loglik_op)
+    return base.code_version(sys.modules[__name__], loglik_op, numpy_mirror)
 
 
 def national_model_id(config: NationalConfig, sampler: base.SamplerConfig) -> str:
@@ -454,6 +455,43 @@ def _fit_data(panel: NationalPanel) -> xr.Dataset:
     )
 
 
+def one_step_predictive(post: xr.Dataset, panel: NationalPanel, seed: int) -> xr.Dataset:
+    """One-step-ahead posterior predictive draws of every difference (``dlogc``, dims chain,
+    draw, obs): ``mu[t] + rho e[t-1] + sigma_s sqrt(dt) t(nu)``, with ``e[t-1]`` the previous
+    innovation recovered from the data by the MA(1) recursion (the pre-sample shock
+    ``sigma_s z_e0`` at a series start), draws of one seeded generator."""
+    d = panel.data()
+    nc, nd = post.sizes["chain"], post.sizes["draw"]
+
+    def flat(name: str) -> np.ndarray:
+        v = np.asarray(post[name].values, dtype=float)
+        return v.reshape(nc * nd, *v.shape[2:])
+
+    s = d["series_idx"]
+    lam = np.zeros((nc * nd, panel.n_series))
+    if "lambda" in post:
+        lam[:, d["lambda_of_series"] >= 0] = flat("lambda")
+    lam_obs = lam[:, s]
+    x = lam_obs * d["dlogq_nation"] + (1.0 - lam_obs) * d["dlogq_world"]
+    mu = -flat("w_series")[:, s] * x - flat("m_series")[:, s] * d["dt"]
+    sigma = flat("sigma_series")
+    rho = flat("rho")
+    e0 = (sigma * flat("z_e0"))[:, s]
+    e = ma1_innovations(d["dlogc"] - mu, rho, d["pos"], e0)
+    prev = np.where(d["pos"] == 0, e0, np.roll(e, 1, axis=1))
+    rng = np.random.default_rng(seed)
+    nu = np.broadcast_to(flat("nu")[:, None], mu.shape)
+    y = mu + rho[:, None] * prev + sigma[:, s] * np.sqrt(d["dt"]) * rng.standard_t(nu)
+    return xr.Dataset(
+        {"dlogc": (("chain", "draw", "obs"), y.reshape(nc, nd, -1))},
+        coords={
+            "chain": post["chain"].values,
+            "draw": post["draw"].values,
+            "obs": np.arange(y.shape[1]),
+        },
+    )
+
+
 def fit_national(
     panel: NationalPanel,
     config: NationalConfig = NationalConfig(),
@@ -464,10 +502,11 @@ def fit_national(
     (:func:`.base.fit`)."""
     model = create_national_model(panel, config.priors)
 
-    def groups(_: xr.DataTree) -> dict[str, xr.Dataset]:
+    def groups(sampled: xr.DataTree) -> dict[str, xr.Dataset]:
         return {
             "fit_data": _fit_data(panel),
             "observed_data": xr.Dataset({"dlogc": ("obs", panel.data()["dlogc"])}),
+            "posterior_predictive": one_step_predictive(sampled.posterior, panel, sampler.seed),
         }
 
     dt = base.fit(

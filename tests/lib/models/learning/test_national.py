@@ -9,7 +9,7 @@ import pytest
 
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.models import base
-from learnrace_pipeline.lib.models.diagnostics import check_fit
+from learnrace_pipeline.lib.models.diagnostics import check_fit, predictive_coverage
 from learnrace_pipeline.lib.models.learning import national
 from learnrace_pipeline.lib.models.learning.national import (
     NationalCostSeries,
@@ -141,6 +141,8 @@ def test_recovers_national_exponents_and_spillover(recovered) -> None:
     panel, dt = recovered
     assert panel.national_series == ["tech_a[A]", "tech_a[B]"]
     assert check_fit(dt, coverage_probs=(), ess_min=100).divergences == 0
+    coverage = predictive_coverage(dt)  # one-step predictive of the 11 x 24 differences
+    assert abs(coverage["50%"] - 0.5) < 0.08 and abs(coverage["90%"] - 0.9) < 0.05, coverage
     rates = national.national_rates(dt)
     inside = 0
     for series, w in TRUTH.w.items():
@@ -171,4 +173,6 @@ def test_fit_carries_provenance_and_fit_data(recovered) -> None:
     fd = dt["fit_data"]
     assert list(fd["series"].values) == panel.series["series"].to_list()
     assert fd["series_has_national"].values.sum() == 2
+    pp = dt.posterior_predictive["dlogc"]
+    assert pp.dims == ("chain", "draw", "obs") and pp.sizes["obs"] == panel.obs.height
     national.check_posterior(dt)
