@@ -1,6 +1,7 @@
-"""Race and evaluation tables for report tests, summarised from seeded draws by the same
-formulas the race uses (median and 10%/90% quantiles of each nation's closing-year draws,
-P(closed by the horizon), P(first)), and a warehouse holding them."""
+"""Race and evaluation tables for report tests: the race tables built by the race's own
+functions (``closing.race_table``, ``closing.pairwise``, ``scenarios.scenario_shift``) from
+seeded closing-year draws, cost-hindcast scores by the evaluation's ``score_table``, and a
+warehouse holding them."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import xarray as xr
 
 from learnrace_pipeline.lib.evaluation.hindcast_scores import horizon_group
 from learnrace_pipeline.lib.evaluation.scores import INTERVALS, score_table
-from learnrace_pipeline.lib.race.spec import RaceSpec
+from learnrace_pipeline.lib.race.closing import Closing, pairwise, race_table
+from learnrace_pipeline.lib.race.scenarios import scenario_shift
+from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, RaceSpec
 from learnrace_pipeline.lib.storage import warehouse
 
 N_DRAWS = 400
@@ -19,95 +23,64 @@ N_DRAWS = 400
 ALREADY_CLOSED = {("solar_pv", "CHN"): 2015}
 
 
-def closing_draws(spec: RaceSpec, seed: int = 7) -> dict[tuple[str, str], np.ndarray]:
-    """Closing-year draws per (industry, nation): 2024 + gamma-distributed waiting times
-    (seeded), inf where the draw does not close by 2100; an already-closed nation's draws are
-    its year."""
+def closing(ind: IndustrySpec, seed: int, shift: float = 0.0) -> Closing:
+    """Seeded closing-year draws of one industry as the race's :class:`Closing`: 2024 plus
+    gamma-distributed waiting times (+ ``shift`` years), rounded up, ``horizon + 1`` past the
+    horizon; an already-closed nation's draws are its year; roles a nation declares missing
+    are unmeasured."""
     rng = np.random.default_rng(seed)
-    out = {}
-    for ind in spec.industries:
-        for e in ind.nations:
-            if (ind.id, e.code) in ALREADY_CLOSED:
-                out[ind.id, e.code] = np.full(N_DRAWS, float(ALREADY_CLOSED[ind.id, e.code]))
-                continue
-            d = 2024 + rng.gamma(2.0 + rng.uniform(0, 3), 2.5 + rng.uniform(0, 4), N_DRAWS)
-            d[d > 2100] = np.inf
-            out[ind.id, e.code] = np.ceil(d)
-    return out
+    roles = [r for r in ("capability", "volume", "cost") if isinstance(getattr(ind, r), Metric)]
+    cols, measured, unmeasured, closed = [], {}, {}, {}
+    for e in ind.nations:
+        year = ALREADY_CLOSED.get((ind.id, e.code))
+        if year is not None:
+            d = np.full(N_DRAWS, float(year))
+        else:
+            k, theta = 2.0 + rng.uniform(0, 3), 2.5 + rng.uniform(0, 4)
+            d = np.ceil(2024 + shift + rng.gamma(k, theta, N_DRAWS))
+            d = np.minimum(d, ind.horizon + 1)
+        cols.append(d)
+        missing = dict(e.missing)
+        measured[e.code] = tuple(r for r in roles if r not in missing)
+        unmeasured[e.code] = tuple(missing.items())
+        closed[e.code] = year
+    years = xr.DataArray(np.stack(cols, axis=1), dims=("draw", "nation"),
+                         coords={"nation": [e.code for e in ind.nations]})  # fmt: skip
+    last = dict.fromkeys(measured, 2023)
+    return Closing(ind.id, ind.horizon, years, measured, unmeasured, last, closed)
 
 
 def race_tables(spec: RaceSpec, seed: int = 7) -> dict[tuple[str, str], pl.DataFrame]:
-    """``race.race``, ``race.pairwise``, ``race.attribution``, ``race.scenarios`` and
-    ``race.race_hindcast`` from :func:`closing_draws`."""
+    """``race.race``, ``race.pairwise`` and ``race.scenarios`` built by the race's own table
+    functions from :func:`closing` draws (each scenario: the base draws shifted by a seeded
+    number of years); ``race.attribution`` and ``race.race_hindcast`` as seeded shares and
+    coverages."""
     rng = np.random.default_rng(seed + 1)
-    draws = closing_draws(spec, seed)
-    race, pairwise, attribution, scenarios, hindcast = [], [], [], [], []
-    for ind in spec.industries:
-        if ind.status == "no_data":
-            race.append({"industry": ind.id, "industry_name": ind.name, "nation": None,
-                         "status": "no_data", "missing": ind.missing})  # fmt: skip
+    race, pairs, shifts, attribution, hindcast = [], [], [], [], []
+    for i, ind in enumerate(spec.industries):
+        if ind.status != "data":
+            race.append(race_table(ind, None))
             continue
-        codes = [e.code for e in ind.nations]
-        stack = np.stack([draws[ind.id, c] for c in codes])
-        first = np.argmin(stack, axis=0)
-        for i, e in enumerate(ind.nations):
-            d = stack[i]
-            closed_year = ALREADY_CLOSED.get((ind.id, e.code))
-            race.append({
-                "industry": ind.id, "industry_name": ind.name, "nation": e.code,
-                "archetype": e.archetype,
-                "closing_median": float(np.median(d)),
-                "closing_q10": float(np.quantile(d, 0.1)),
-                "closing_q90": float(np.quantile(d, 0.9)),
-                "p_closed_by_horizon": float(np.mean(d <= ind.horizon)),
-                "p_first": float(np.mean(first == i)),
-                "already_closed": closed_year is not None,
-                "closed_year": closed_year,
-                "unmeasured_roles": ",".join(r for r, _ in e.missing) or None,
-                "leading_strategy": ind.nations[int(np.bincount(first).argmax())].archetype,
-                "status": "data",
-                "missing": "; ".join(w for _, w in e.missing) or None,
-            })  # fmt: skip
+        base = closing(ind, seed + i)
+        race.append(race_table(ind, base))
+        pairs.append(pairwise(base))
+        for sc in spec.scenarios:
+            moved = race_table(ind, closing(ind, seed + i, shift=float(rng.normal(0, 2))))
+            shifts.append(scenario_shift(race[-1], moved).with_columns(scenario=pl.lit(sc.name)))
+        for e in ind.nations:
             share = rng.dirichlet([3.0, 2.0, 1.0])
             attribution.append({"industry": ind.id, "nation": e.code,
                                 "own_deployment": share[0], "world_spillover": share[1],
                                 "time_research": share[2]})  # fmt: skip
-            base = float(np.median(d))
-            for sc in spec.scenarios:
-                shift = float(rng.normal(0, 1.5))
-                scenarios.append({"scenario": sc.name, "industry": ind.id, "nation": e.code,
-                                  "closing_median_base": base,
-                                  "closing_median_scenario": base + shift,
-                                  "shift_years": shift})  # fmt: skip
             for origin in (2012, 2015, 2018):
                 hindcast.append({"industry": ind.id, "nation": e.code, "origin": origin,
                                  "metric": "volume", "coverage50": rng.uniform(0.3, 0.7),
                                  "coverage90": rng.uniform(0.7, 1.0)})  # fmt: skip
-        for i in range(len(codes)):
-            for j in range(i + 1, len(codes)):
-                a, b = stack[i], stack[j]
-                pairwise.append({
-                    "industry": ind.id, "nation_a": codes[i], "nation_b": codes[j],
-                    "p_a_first": float(np.mean((a < b) & (a <= ind.horizon))),
-                    "p_b_first": float(np.mean((b < a) & (b <= ind.horizon))),
-                    "p_neither": float(np.mean((a > ind.horizon) & (b > ind.horizon))),
-                })  # fmt: skip
-    schema = {"industry": pl.String, "industry_name": pl.String, "nation": pl.String,
-              "archetype": pl.String, "closing_median": pl.Float64, "closing_q10": pl.Float64,
-              "closing_q90": pl.Float64, "p_closed_by_horizon": pl.Float64,
-              "p_first": pl.Float64, "already_closed": pl.Boolean, "closed_year": pl.Int32,
-              "unmeasured_roles": pl.String, "leading_strategy": pl.String,
-              "status": pl.String, "missing": pl.String}  # fmt: skip
-    race_df = pl.DataFrame(race, schema=schema)
-    # inf draws: a nation that does not close by 2100 in most draws has no median
-    race_df = race_df.with_columns(
-        pl.col(c).replace(float("inf"), None) for c in ("closing_median", "closing_q10", "closing_q90")
-    )  # fmt: skip
     return {
-        ("race", "race"): race_df,
-        ("race", "pairwise"): pl.DataFrame(pairwise),
+        ("race", "race"): pl.concat(race),
+        ("race", "pairwise"): pl.concat(pairs),
         ("race", "attribution"): pl.DataFrame(attribution),
-        ("race", "scenarios"): pl.DataFrame(scenarios),
+        ("race", "scenarios"): pl.concat(shifts),
         ("race", "race_hindcast"): pl.DataFrame(hindcast),
     }
 

@@ -39,6 +39,7 @@ h2{font-size:1.3rem;margin-top:2.2rem;border-bottom:2px solid #d5dbe5;padding-bo
 h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
 section{margin-bottom:1rem}
 nav ul{columns:3;font-size:.9rem;padding-left:1.2rem}
+.wide{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:.82rem;margin:.4rem 0 .8rem;font-variant-numeric:tabular-nums}
 caption{caption-side:top;text-align:left;font-weight:600;padding:.2rem 0}
 th,td{border:1px solid #d5dbe5;padding:.2rem .45rem;vertical-align:top}
@@ -124,8 +125,9 @@ def table(
     formats: Mapping[str, Callable[[object], str]] | None = None,
     columns: Sequence[str] | None = None,
 ) -> Html:
-    """An HTML table of ``frame`` (``columns``: those present, in this order; default all):
-    the header shows ``labels[column]`` (default the column name), cells are
+    """An HTML table of ``frame`` (``columns``: those present, in this order; default all),
+    inside a ``div`` that scrolls sideways when the table is wider than the page: the header
+    shows ``labels[column]`` (default the column name), cells are
     ``formats[column](value)`` (default :func:`fmt`), numbers right-aligned."""
     labels = labels or {}
     formats = formats or {}
@@ -141,8 +143,8 @@ def table(
         body.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{esc(caption)}</caption>" if caption else ""
     return Html(
-        f"<table{_attr_id(id)}>{cap}<thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
+        f'<div class="wide"><table{_attr_id(id)}>{cap}<thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
     )
 
 

@@ -27,15 +27,17 @@ def _finite(x: object) -> bool:
 def closing_years_png(rows: pl.DataFrame, horizon: int | None, title: str) -> bytes:
     """One line per nation of ``rows`` (columns ``nation``, ``closing_median``, ``closing_q10``,
     ``closing_q90``; optional ``already_closed``, ``closed_year``, ``p_closed_by_horizon``):
-    the 80% interval of the closing year (q10-q90) as a bar, the median as a dot, a nation that
-    already closed as a star at its year, one with no median (not closing by the horizon in
-    most draws) as text; the horizon dashed."""
+    the 80% interval of the closing year (q10-q90) as a bar (an arrow past the horizon where
+    q90 lies beyond it: the race gives no year there), the median as a dot, a nation that
+    already closed as a star at its year; a nation whose median lies past the horizon (or that
+    cannot be judged) says so under its name; the horizon dashed."""
     nations = rows["nation"].to_list()
     colours = nation_colours(nations)
     fig = Figure(figsize=(7.5, 0.55 * len(nations) + 1.3))
     ax = fig.subplots()
     xmax = horizon or 0
     xmin = math.inf
+    labels = list(nations)
     for i, r in enumerate(rows.iter_rows(named=True)):
         col = colours[r["nation"]]
         lo, med, hi = r.get("closing_q10"), r.get("closing_median"), r.get("closing_q90")
@@ -50,32 +52,27 @@ def closing_years_png(rows: pl.DataFrame, horizon: int | None, title: str) -> by
             )
             xmin = min(xmin, r["closed_year"])
             continue
+        beyond = _finite(lo) and not _finite(hi) and horizon is not None
+        if beyond:  # the 90% quantile lies past the horizon: the bar runs on past it
+            hi = horizon + 1
         if _finite(lo) and _finite(hi):
             ax.plot([lo, hi], [i, i], color=col, lw=5, alpha=0.45, solid_capstyle="butt")
+            if beyond:
+                ax.plot(hi, i, marker=">", color=col, ms=8, alpha=0.8)
             xmin, xmax = min(xmin, lo), max(xmax, hi)
         if _finite(med):
             ax.plot(med, i, "o", color=col, ms=7)
             xmin, xmax = min(xmin, med), max(xmax, med)
         else:
             p = r.get("p_closed_by_horizon")
-            text = "median beyond the horizon"
-            if _finite(p):
-                text += f" (P(closed by horizon) = {p:.2f})"
-            ax.annotate(
-                text,
-                (0, i),
-                xycoords=("axes fraction", "data"),
-                xytext=(6, -3),
-                textcoords="offset points",
-                fontsize=8,
-                color="#555555",
-            )
+            after = f"after {horizon}" if horizon is not None else "after the horizon"
+            labels[i] += f"\nmedian {after}" if _finite(p) else "\nnot judged"
     if horizon is not None:
         ax.axvline(horizon, color="black", ls="--", lw=1)
         ax.annotate("horizon", (horizon, len(nations) - 0.5), fontsize=8, ha="right")
     if math.isfinite(xmin):
         ax.set_xlim(xmin - 1.5, max(xmax, xmin) + 1.5)
-    ax.set_yticks(range(len(nations)), nations)
+    ax.set_yticks(range(len(nations)), labels, fontsize=8)
     ax.set_ylim(-0.7, len(nations) - 0.3)
     ax.invert_yaxis()
     ax.set_xlabel("year the nation closes the loop (dot: median; bar: 80% interval)")

@@ -11,6 +11,8 @@ table is absent says it is not yet computed; a no-data industry says what is mis
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from learnrace_pipeline.lib.errors import LearnraceError
@@ -32,17 +34,12 @@ from learnrace_pipeline.lib.report.race_inputs import (
 # --------------------------------------------------------------------------------------------
 
 
-def capped(frame: pl.DataFrame, **kw: object) -> Html:
-    parts = [h.table(frame.head(MAX_ROWS), **kw)]  # type: ignore[arg-type]
-    if frame.height > MAX_ROWS:
-        parts.append(h.paragraph(f"First {MAX_ROWS} of {frame.height} rows.", cls="note"))
+def capped(frame: pl.DataFrame, *, limit: int = MAX_ROWS, **kw: object) -> Html:
+    """:func:`html.table` of the first ``limit`` rows, saying how many were left out."""
+    parts = [h.table(frame.head(limit), **kw)]  # type: ignore[arg-type]
+    if frame.height > limit:
+        parts.append(h.paragraph(f"First {limit} of {frame.height} rows.", cls="note"))
     return h.join(parts)
-
-
-def interval_text(lo: object, hi: object) -> str:
-    if lo is None or hi is None:
-        return h.MISSING
-    return f"{h.fmt(lo)} to {h.fmt(hi)}"
 
 
 def race_rows(inputs: ReportInputs, table: str, industry: str | None) -> pl.DataFrame | None:
@@ -93,49 +90,58 @@ RACE_LABELS = {
     "p_first": "P(first)",
     "closed": "already closed",
     "leading_strategy": "leading strategy",
+    "measured_roles": "judged on",
     "unmeasured_roles": "unmeasured",
 }
+#: The race table's columns as shown (those present), in this order; ``note`` says what a
+#: nation is judged on when a role is unmeasured, and what an industry without data lacks.
+RACE_COLUMNS = (
+    "industry_name", "nation", "archetype", "closing_median", "interval",
+    "p_closed_by_horizon", "p_first", "closed", "leading_strategy", "unmeasured_roles", "note",
+    "missing",
+)  # fmt: skip
+
+
+def judged(row: Mapping[str, object]) -> bool:
+    """Whether a race row has closing years at all: status "data" and a P(closed by horizon)
+    (a nation with no measured role, or an industry with no data, has none)."""
+    return row.get("status") == "data" and row.get("p_closed_by_horizon") is not None
+
+
+def year_text(value: object, row: Mapping[str, object]) -> str:
+    """A closing-year quantile as shown: the year, or "after <horizon>" where the race gives
+    none for a judged nation (the quantile lies past the horizon); a dash otherwise."""
+    if value is not None:
+        return h.fmt(value)
+    if not judged(row):
+        return h.MISSING
+    horizon = row.get("horizon")
+    return f"after {horizon}" if horizon is not None else "after the horizon"
 
 
 def _race_display(df: pl.DataFrame) -> pl.DataFrame:
-    """The race table's rows as shown: interval and closed columns joined into text."""
-    cols = df.columns
-    out = df
-    if "closing_q10" in cols and "closing_q90" in cols:
-        out = out.with_columns(
-            pl.struct("closing_q10", "closing_q90")
-            .map_elements(
-                lambda s: interval_text(s["closing_q10"], s["closing_q90"]), return_dtype=pl.String
+    """The race table's rows as shown: quantiles as years or "after <horizon>", the interval
+    and already-closed columns as text; probabilities stay numbers."""
+    rows = []
+    for r in df.iter_rows(named=True):
+        out = dict(r)
+        if "closing_median" in r:
+            out["closing_median"] = year_text(r["closing_median"], r)
+        if "closing_q10" in r and "closing_q90" in r:
+            out["interval"] = (
+                f"{year_text(r['closing_q10'], r)} to {year_text(r['closing_q90'], r)}"
+                if judged(r)
+                else h.MISSING
             )
-            .alias("interval")
-        )
-    if "already_closed" in cols:
-        year = pl.col("closed_year") if "closed_year" in cols else pl.lit(None)
-        out = out.with_columns(
-            pl.when(pl.col("already_closed").fill_null(False))
-            .then(
-                pl.concat_str(pl.lit("yes, "), year.cast(pl.Int64).cast(pl.String)).fill_null("yes")
-            )
-            .otherwise(pl.lit("no"))
-            .alias("closed")
-        )
-    return out
-
-
-RACE_COLUMNS = (
-    "industry_name",
-    "nation",
-    "archetype",
-    "status",
-    "closing_median",
-    "interval",
-    "p_closed_by_horizon",
-    "p_first",
-    "closed",
-    "leading_strategy",
-    "unmeasured_roles",
-    "missing",
-)
+        if "already_closed" in r:
+            closed = r["already_closed"]
+            year = r.get("closed_year")
+            out["closed"] = (
+                h.MISSING if closed is None else
+                (f"yes, {year}" if year is not None else "yes") if closed else "no"
+            )  # fmt: skip
+        rows.append(out)
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else df
 
 
 def race_table(df: pl.DataFrame, *, id: str | None = None) -> Html:
@@ -199,15 +205,26 @@ def _closing_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
     if df.height == 0:
         parts.append(h.paragraph(f"{RACE_SCHEMA}.race has no rows for this industry."))
         return parts
-    parts.append(race_table(df))
+    parts.append(race_table(df.drop([c for c in ("industry_name",) if c in df.columns])))
+    first = df.row(0, named=True)
+    if "p_none_by_horizon" in df.columns and first.get("p_none_by_horizon") is not None:
+        lead = first.get("leading_nation")
+        strategy = first.get("leading_strategy")
+        text = (
+            f"P(no nation closes the loop by {ind.horizon}) = {h.fmt(first['p_none_by_horizon'])}."
+        )
+        if lead:
+            text = f"Most likely first: {lead} ({strategy}). " + text
+        parts.append(h.paragraph(text))
     if {"nation", "closing_median", "closing_q10", "closing_q90"} <= set(df.columns):
         png = plots_race.closing_years_png(df, ind.horizon, f"{ind.name}: closing year by nation")
         parts.append(
             h.image(
                 png,
                 f"{ind.name} closing years",
-                caption="Dot: median closing year; bar: 80% interval; star: "
-                "closed already (year the data first shows every threshold held).",
+                caption="Dot: median closing year; bar: 80% interval (an arrow where it runs past "
+                "the horizon, beyond which the race gives no year); star: closed already (the "
+                "first year of the run in which the data shows every threshold held).",
             )
         )
     return parts

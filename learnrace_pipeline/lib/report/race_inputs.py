@@ -53,6 +53,7 @@ class ReportInputs:
     tidy: Mapping[str, pl.DataFrame] = field(default_factory=dict)
     source: str = ""
     tidy_source: str = ""
+    tidy_reason: str = ""  # why the tidy tables come from where they do, when not the warehouse
 
     def get(self, name: str) -> pl.DataFrame | None:
         return self.tables.get(name)
@@ -92,14 +93,14 @@ def read_inputs(db_path: str | Path, spec: RaceSpec | None = None) -> ReportInpu
             if schema == RACE_SCHEMA or key in wanted:
                 tables[key] = warehouse.fetch_pl(con, f'SELECT * FROM "{schema}"."{name}"')
     tidy = {t: tables.pop(f"harmonized.{t}") for t in tidy_names if f"harmonized.{t}" in tables}
-    tidy_source = f"warehouse {path} (harmonized)"
+    tidy_source, tidy_reason = f"warehouse {path} (harmonized)", ""
     if any(_columns_missing(spec, t, tidy.get(t)) for t in tidy_names):
         tidy = race_spec.snapshot_tables(tables=tidy_names)
-        tidy_source = (
-            "the shipped snapshot (datasets/): the warehouse's harmonized tables are absent or "
-            "lack columns the race metrics read"
+        tidy_source = "the shipped snapshot (datasets/)"
+        tidy_reason = (
+            "the warehouse's harmonized tables are absent or lack columns the race metrics read"
         )
-    return ReportInputs(spec, tables, tidy, f"warehouse {path}", tidy_source)
+    return ReportInputs(spec, tables, tidy, f"warehouse {path}", tidy_source, tidy_reason)
 
 
 def _columns_missing(spec: RaceSpec, table: str, frame: pl.DataFrame | None) -> bool:

@@ -34,7 +34,12 @@ from learnrace_pipeline.lib.race import spec as race_spec
 from learnrace_pipeline.lib.race.spec import MissingMetric, RaceSpec
 from learnrace_pipeline.lib.report import html as h
 from learnrace_pipeline.lib.report.html import Html
-from learnrace_pipeline.lib.report.race_industry import capped, industry_section, race_table
+from learnrace_pipeline.lib.report.race_industry import (
+    RACE_LABELS,
+    capped,
+    industry_section,
+    race_table,
+)
 from learnrace_pipeline.lib.report.race_inputs import (
     RACE_SCHEMA,
     RACE_TABLES,
@@ -106,6 +111,15 @@ def scenarios_section(inputs: ReportInputs) -> Html:
                 "Scenario comparison", f"the warehouse has no table {RACE_SCHEMA}.scenarios."
             )
         )
+    elif (table := scenario_comparison(df, inputs.spec)) is not None:
+        parts.append(
+            h.paragraph(
+                "Per nation: its base-case median closing year, and under each scenario the "
+                "direction the median moves (a median past the horizon counts as later than "
+                "any year), by how many years, and the change in P(first)."
+            )
+        )
+        parts.append(h.table(table, id="scenario-table"))
     else:
         parts.append(
             capped(
@@ -117,6 +131,50 @@ def scenarios_section(inputs: ReportInputs) -> Html:
     return h.section("scenarios", "Scenarios", parts)
 
 
+SCENARIO_COLUMNS = {"scenario", "industry", "nation", "median_base", "median_direction"}
+
+
+def shift_text(row: dict[str, object]) -> str:
+    """One scenario's shift of one nation as shown: the median's direction, its shift in
+    years where both medians fall by the horizon, and the change in P(first)."""
+    if row.get("median_direction") is None:
+        return h.MISSING
+    text = str(row["median_direction"])
+    if row.get("median_shift") is not None:
+        text += f" ({row['median_shift']:+d} y)"
+    if row.get("p_first_shift") is not None:
+        text += f"; P(first) {row['p_first_shift']:+.2f}"
+    return text
+
+
+def scenario_comparison(df: pl.DataFrame, spec: RaceSpec) -> pl.DataFrame | None:
+    """``race.scenarios`` (one row per scenario, industry and nation) as one row per industry
+    and nation with data: the base median (a year, or "after <horizon>") and one column per
+    scenario (:func:`shift_text`); None when the table lacks the columns this needs."""
+    if not set(df.columns) >= SCENARIO_COLUMNS:
+        return None
+    names = [sc.name for sc in spec.scenarios]
+    names += sorted(set(df["scenario"].unique().to_list()) - set(names))
+    cells = {(r["scenario"], r["industry"], r["nation"]): r for r in df.iter_rows(named=True)}
+    rows = []
+    for ind in spec.industries:
+        for e in ind.nations:
+            mine = {n: cells.get((n, ind.id, e.code)) for n in names}
+            if not any(mine.values()):
+                continue
+            base = next(r["median_base"] for r in mine.values() if r is not None)
+            row = {
+                "industry": ind.name,
+                "nation": e.code,
+                "base median": h.fmt(base) if base is not None else f"after {ind.horizon}",
+            }
+            row |= {n: shift_text(r) if r is not None else h.MISSING for n, r in mine.items()}
+            rows.append(row)
+    return pl.DataFrame(rows, schema={c: pl.String for c in rows[0]}) if rows else None
+
+
+#: The race hindcast is shown whole up to this many rows (origins x nations x metrics).
+HINDCAST_ROWS = 400
 GROUP_COLUMNS = (
     "model",
     "horizon_group",
@@ -143,7 +201,7 @@ def hindcast_section(inputs: ReportInputs) -> Html:
             )
         )
     else:
-        parts.append(capped(df, id="race-hindcast-table"))
+        parts.append(capped(df, id="race-hindcast-table", limit=HINDCAST_ROWS))
     parts.append(h.heading("Forecast hindcast calibration (cost forecasts)"))
     grp = inputs.get("evaluation.scores_by_horizon_group")
     if grp is None:
@@ -194,7 +252,22 @@ def data_gaps(spec: RaceSpec) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=["industry", "nation", "role", "gap"], orient="row")
 
 
+GAP_COLUMNS = ("industry_name", "nation", "status", "unmeasured_roles", "note", "missing")
+
+
+def race_gaps(race: pl.DataFrame) -> pl.DataFrame:
+    """The race table's rows with a gap: an industry without data, or a nation with an
+    unmeasured role; its text columns (``note`` and/or ``missing``) kept."""
+    cond = pl.lit(False)
+    if "status" in race.columns:
+        cond = cond | (pl.col("status") != "data")
+    if "unmeasured_roles" in race.columns:
+        cond = cond | pl.col("unmeasured_roles").is_not_null()
+    return race.filter(cond).select([c for c in GAP_COLUMNS if c in race.columns])
+
+
 def gaps_section(inputs: ReportInputs) -> Html:
+    """The gaps the specification declares, and those the race table reports."""
     parts: list[object] = [
         h.table(
             data_gaps(inputs.spec),
@@ -203,22 +276,17 @@ def gaps_section(inputs: ReportInputs) -> Html:
         )
     ]
     df = inputs.get(f"{RACE_SCHEMA}.race")
-    if df is not None and {"missing", "nation"} <= set(df.columns):
-        cols = [
-            c
-            for c in (
-                "industry_name",
-                "industry",
-                "nation",
-                "status",
-                "unmeasured_roles",
-                "missing",
-            )
-            if c in df.columns
-        ]
-        gaps = df.filter(pl.col("missing").is_not_null() & (pl.col("missing") != "")).select(cols)
+    if df is not None:
+        gaps = race_gaps(df)
         if gaps.height:
-            parts.append(h.table(gaps, caption=f"Gaps the race reports ({RACE_SCHEMA}.race)"))
+            parts.append(
+                h.table(
+                    gaps,
+                    id="race-gaps",
+                    labels=RACE_LABELS | {"industry_name": "industry"},
+                    caption=f"What the race could not measure ({RACE_SCHEMA}.race)",
+                )
+            )
     return h.section("data-gaps", "Data gaps", parts)
 
 
@@ -239,7 +307,10 @@ def build_report(inputs: ReportInputs, *, generated: dt.datetime | None = None) 
         h.link("data-gaps", "Data gaps"),
     ]
     status = f"Race tables present: {', '.join(have) or 'none'}. " + (
-        f"Not yet computed: {', '.join(missing)}." if missing else ""
+        f"Not yet computed: {', '.join(missing)}. " if missing else ""
+    )
+    status += f"Observed figures: {inputs.tidy_source}" + (
+        f" ({inputs.tidy_reason})." if inputs.tidy_reason else "."
     )
     body: list[object] = [
         Html("<header>"),

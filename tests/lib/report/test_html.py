@@ -61,7 +61,7 @@ def test_table_cells_headers_and_numbers():
         {"nation": ["USA", "<CHN>"], "p_first": [0.61234, None], "year": [2030, 2041]}
     )
     out = h.table(df, id="t1", caption="cap & co", labels={"p_first": "P(first)"})
-    assert out.startswith('<table id="t1"><caption>cap &amp; co</caption>')
+    assert out.startswith('<div class="wide"><table id="t1"><caption>cap &amp; co</caption>')
     assert "<th>P(first)</th>" in out and "<th>nation</th>" in out
     cells = re.findall(r"<td[^>]*>(.*?)</td>", out)
     assert cells == ["USA", "0.612", "2030", "&lt;CHN&gt;", h.MISSING, "2041"]

@@ -56,27 +56,42 @@ def test_every_section_is_present(full, spec):
     assert list(sections(page)) == want
 
 
+def table_dicts(page: str, table_id: str) -> list[dict[str, str]]:
+    m = re.search(rf'<table id="{table_id}">.*?<thead>(.*?)</thead>', page, flags=re.S)
+    assert m is not None, table_id
+    head = re.findall(r"<th>(.*?)</th>", m.group(1))
+    return [dict(zip(head, r, strict=True)) for r in table_rows(page, table_id)]
+
+
 def test_race_table_shows_the_given_rows(full):
     inputs, page = full
     race = inputs.get("race.race")
-    rows = table_rows(page, "race-table")
+    rows = table_dicts(page, "race-table")
     assert len(rows) == race.height
-    for cells, r in zip(rows, race.iter_rows(named=True), strict=True):
-        assert cells[0] == h.esc(r["industry_name"])
-        assert cells[1] == h.fmt(r["nation"])
-        assert cells[4] == h.fmt(r["closing_median"])
-        if r["closing_q10"] is None or r["closing_q90"] is None:
-            assert cells[5] == h.MISSING
-        else:
-            assert cells[5] == f"{h.fmt(r['closing_q10'])} to {h.fmt(r['closing_q90'])}"
-        assert cells[6] == h.fmt(r["p_closed_by_horizon"])
-        assert cells[7] == h.fmt(r["p_first"])
-        if r["status"] == "no_data":
-            assert cells[3] == "no_data" and cells[-1] == h.esc(r["missing"])
-    closed = [c for c in rows if c[8].startswith("yes")]
-    assert [(c[1], c[8]) for c in closed] == [
-        (n, f"yes, {y}") for (_, n), y in rt.ALREADY_CLOSED.items()
-    ]
+    seen_after = 0
+    for c, r in zip(rows, race.iter_rows(named=True), strict=True):
+        assert c["industry"] == h.esc(r["industry_name"])
+        assert c["nation"] == h.fmt(r["nation"])
+        assert c["P(closed by horizon)"] == h.fmt(r["p_closed_by_horizon"])
+        assert c["P(first)"] == h.fmt(r["p_first"])
+        assert c["leading strategy"] == h.fmt(r["leading_strategy"])
+        assert c["note"] == h.esc(h.fmt(r["note"]))
+        if r["status"] != "data":  # no number for an industry with no data
+            assert c["closing year (median)"] == c["80% interval"] == h.MISSING
+            assert c["P(first)"] == c["already closed"] == h.MISSING
+            continue
+        lo, hi = c["80% interval"].split(" to ")
+        for q, cell in (("closing_median", c["closing year (median)"]), ("closing_q10", lo),
+                        ("closing_q90", hi)):  # fmt: skip
+            # a quantile past the horizon has no year: the page says so, never a number
+            want = str(r[q]) if r[q] is not None else f"after {r['horizon']}"
+            assert cell == want
+            seen_after += r[q] is None
+        assert c["already closed"] == (f"yes, {r['closed_year']}" if r["already_closed"] else "no")
+    assert seen_after > 0  # the draws put some quantiles past the horizon
+    closed = [(c["nation"], c["already closed"]) for c in rows if c["already closed"] != "no"]
+    closed = [x for x in closed if x[1] != h.MISSING]
+    assert closed == [(n, f"yes, {y}") for (_, n), y in rt.ALREADY_CLOSED.items()]
 
 
 def test_industry_sections_hold_their_own_rows(full, spec):
@@ -98,6 +113,32 @@ def test_industry_sections_hold_their_own_rows(full, spec):
         for code in set(others) - mine:
             assert f"<td>{code}</td>" not in sec.split("Who closes first")[1].split("<h3")[1]
         assert sec.count("<img") >= 2  # closing years and at least one observed metric
+        lead = inputs.get("race.race").filter(pl.col("industry") == ind.id).row(0, named=True)
+        assert (
+            f"P(no nation closes the loop by {ind.horizon}) = {h.fmt(lead['p_none_by_horizon'])}"
+            in sec
+        )
+
+
+def test_scenario_comparison_one_row_per_nation(full, spec):
+    inputs, page = full
+    sc = inputs.get("race.scenarios")
+    rows = table_rows(page, "scenario-table")
+    data = [(i, e) for i in spec.industries if i.status == "data" for e in i.nations]
+    assert len(rows) == len(data)
+    names = [s.name for s in spec.scenarios]
+    for cells, (ind, e) in zip(rows, data, strict=True):
+        assert cells[:2] == [h.esc(ind.name), e.code]
+        for name, cell in zip(names, cells[3:], strict=True):
+            r = sc.filter((pl.col("scenario") == name) & (pl.col("industry") == ind.id)
+                          & (pl.col("nation") == e.code)).row(0, named=True)  # fmt: skip
+            assert cell.startswith(r["median_direction"])
+            if r["median_shift"] is not None:
+                assert f"({r['median_shift']:+d} y)" in cell
+            assert cell.endswith(f"P(first) {r['p_first_shift']:+.2f}")
+        base = sc.filter((pl.col("industry") == ind.id) & (pl.col("nation") == e.code))
+        want = base["median_base"][0]
+        assert cells[2] == (str(want) if want is not None else f"after {ind.horizon}")
 
 
 def test_learning_rates_of_the_taxonomy(full, spec):
@@ -150,6 +191,12 @@ def test_data_gaps_name_every_declared_gap(full, spec):
     sec = sections(page)["data-gaps"]
     for i in no_data:
         assert f"no data: {h.esc(i.missing)}" in sec
+    race = full[0].get("race.race")
+    unmeasured = race.filter(
+        pl.col("unmeasured_roles").is_not_null() | (pl.col("status") != "data")
+    )
+    assert unmeasured.height > len(no_data)
+    assert len(table_rows(page, "race-gaps")) == unmeasured.height
 
 
 def test_text_from_the_spec_is_escaped(tmp_path, spec):
