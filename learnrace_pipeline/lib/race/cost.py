@@ -11,7 +11,9 @@ A nation's cost metric (``race.yaml``, role ``cost``) is projected from the last
 with ``u`` the cumulated Student-t MA(1) noise of the fit (fresh from ``T0``: the last in-sample
 innovation is not carried over, since ``T0`` may lie past the fitted years), ``s`` the scenario's
 research scale (``Knobs.research_rate_scale``, default 1) and ``lambda`` the fit's spillover share
-or the scenario's (``Knobs.spillover_lambda``). Which fit gives the parameters:
+or the scenario's (``Knobs.spillover_lambda``); a scenario's deployment growth scale
+(``Knobs.deployment_growth_scale``) multiplies the projected growth of the nation's own annual
+deployment where it has a national experience series. Which fit gives the parameters:
 
 - a **national** cost metric (solar PV: IRENA installed cost by nation, 2019 USD/kW): the
   national learning fit (:mod:`learnrace_pipeline.lib.models.learning.national`), draws of the
@@ -107,12 +109,15 @@ def log_cumulative_paths(
     rng: np.random.Generator,
     *,
     damping: float = PRODUCTION_DAMPING,
+    growth_scale: float = 1.0,
     label: str = "",
 ) -> np.ndarray:
     """``(n, len(years))`` draws of log cumulative production at ``years``: observed where the
     frame (``year``, ``cumulative_production`` > 0) has the year, log-linear between observed
-    years, projected past the last (module docstring). DataError for a year before the first
-    observation or a history too short to project (fewer than 3 years of annual production)."""
+    years, projected past the last (module docstring), the fitted growth of annual production
+    multiplied by ``growth_scale`` (a scenario's deployment growth). DataError for a year before
+    the first observation or a history too short to project (fewer than 3 years of annual
+    production)."""
     c = cumulative.filter(pl.col("cumulative_production") > 0).sort("year")
     yrs = c["year"].to_numpy().astype(int)
     if yrs.size == 0:
@@ -144,6 +149,7 @@ def log_cumulative_paths(
                 source=SOURCE,
                 column="cumulative_production",
             )
+        prod["g_hat"] = prod["g_hat"] * growth_scale
         prod["lq_last"] = prod.pop("last_lq")
         prod["lz_last"] = np.array([lz[-1]])
         hp = target[~inside] - yrs[-1]
@@ -358,7 +364,8 @@ def project_cost(
         if params.national_series is not None:
             ln = log_cumulative_paths(
                 _cumulative(production, params.national_series, data_nation), steps, n_draws,
-                rng, label=f"{params.national_series}[{data_nation}]",
+                rng, growth_scale=float(knobs.deployment_growth_scale.get(nation, 1.0)),
+                label=f"{params.national_series}[{data_nation}]",
             )  # fmt: skip
             dlq_nation = ln[:, 1:] - ln[:, [0]]
         lam = knobs.spillover_lambda.get(nation)

@@ -235,6 +235,26 @@ def test_same_seed_gives_identical_draws_and_shares_are_reproducible(spec) -> No
     assert (spread.sel(quantile=0.95) > spread.sel(quantile=0.05)).all()
 
 
+def test_slower_deployment_slows_own_learning_only_for_that_nation(spec) -> None:
+    industry = spec.industry("solar_pv")
+    fit, tables = _national_fit(sigma=0.02), _tables(q_through=2021)  # projected after 2021
+    years = [2035]
+    base = cost.cost_draws(industry, fit, tables, years, seed=4, n_draws=400)
+    slow = Knobs(deployment_growth_scale={"CHN": 0.5})
+    slower = cost.cost_draws(industry, fit, tables, years, slow, seed=4, n_draws=400)
+    np.testing.assert_array_equal(
+        base.values.sel(nation=["USA", "DEU"]).values,
+        slower.values.sel(nation=["USA", "DEU"]).values,
+    )
+    b, s = (d.values.sel(nation="CHN", year=2035).median().item() for d in (base, slower))
+    assert s > b
+    a_base = cost.attribution(industry, fit, tables, seed=4, n_draws=400)
+    a_slow = cost.attribution(industry, fit, tables, slow, seed=4, n_draws=400)
+    chn = [a.filter(pl.col("nation") == "CHN").row(0, named=True) for a in (a_base, a_slow)]
+    assert chn[1]["share_own_deployment_q50"] < chn[0]["share_own_deployment_q50"]
+    assert chn[1]["decline_log_q50"] < chn[0]["decline_log_q50"]
+
+
 def test_missing_table_is_a_data_error(spec) -> None:
     with pytest.raises(DataError, match="production"):
         cost.cost_draws(
