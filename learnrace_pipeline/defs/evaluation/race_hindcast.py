@@ -15,6 +15,7 @@ from learnrace_pipeline.defs.calibration.checks import warn_check
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import MCMC_POOL, table_out
 from learnrace_pipeline.lib.evaluation import race_hindcast as rh
+from learnrace_pipeline.lib.evaluation.race_hindcast_fits import make_fitters
 
 HINDCAST_KEY = ["evaluation", "race_hindcast"]
 COVERAGE_KEY = ["evaluation", "race_hindcast_coverage"]
@@ -64,7 +65,7 @@ def race_hindcast(
         "chip_products": chip_products,
     }
     forecasts, fits = rh.run_race_hindcast(
-        tables, fitters=rh.cached_fitters(calibration.fits_dir), progress=context.log.info
+        tables, fitters=make_fitters(calibration.fits_dir), progress=context.log.info
     )
     coverage = rh.coverage_table(forecasts)
     ok, message = rh.coverage_check(coverage)

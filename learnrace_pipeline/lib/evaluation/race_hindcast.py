@@ -1,7 +1,7 @@
 """Race hindcast: from past origins, forecast each nation's volume share and capability metric
 with models refitted on the data up to the origin, and score the forecasts against what happened.
 
-**The cut.** For an origin year O, :func:`cut_tables` keeps the rows of every tidy table dated in
+**The cut** (:mod:`.race_hindcast_fits`). For an origin year O, :func:`cut_tables` keeps the rows of every tidy table dated in
 or before O: ``year``/``report_year`` <= O, and ``publication_date`` (``ai_models``) or
 ``release_date`` (``chip_products``) <= O-12-31. Every fit of the origin sees only the cut tables
 (and the frontier and node fits get ``end = (O+1)-01-01``, so their data end T_end is O-12-31);
@@ -39,31 +39,29 @@ group (1-2, 3-5, 6-10 years ahead, and all).
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt_
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import xarray as xr
 
-from learnrace_pipeline.lib.errors import DataError, ModelError
+from learnrace_pipeline.lib.evaluation.race_hindcast_fits import (
+    MODEL_SAMPLERS,
+    Fitters,
+    OriginFit,
+    cut_tables,
+    make_fitters,
+)
 from learnrace_pipeline.lib.evaluation.scores import mean_pinball
 from learnrace_pipeline.lib.models import deployment as dep
 from learnrace_pipeline.lib.models import frontier_posterior as fp
 from learnrace_pipeline.lib.models import node_frontier as nf
-from learnrace_pipeline.lib.models import saved_fits
-from learnrace_pipeline.lib.models.av import AV_SAMPLER, AvConfig, fit_av
-from learnrace_pipeline.lib.models.av_data import prepare_av_data
 from learnrace_pipeline.lib.models.base import SamplerConfig
 from learnrace_pipeline.lib.models.deployment_data import COUNT, DeploymentData
 from learnrace_pipeline.lib.models.deployment_data import build_deployment_data as build_panel
 from learnrace_pipeline.lib.models.diagnostics import check_fit, coverage_band
-from learnrace_pipeline.lib.models.frontier import FRONTIER_SAMPLER, fit_frontier
-from learnrace_pipeline.lib.models.frontier_data import FrontierConfig
-from learnrace_pipeline.lib.models.node_frontier_data import NodeConfig
 from learnrace_pipeline.lib.race import capability as cap
 from learnrace_pipeline.lib.race import spec as race_spec
 from learnrace_pipeline.lib.race.observed import observed_metric
@@ -75,8 +73,12 @@ QCOLS = tuple(f"q{round(v * 100):02d}" for v in LEVELS)
 #: Horizon groups of the coverage table: (label, first, last year ahead).
 HORIZON_GROUPS = (("1-2", 1, 2), ("3-5", 3, 5), ("6-10", 6, 10))
 ROLES = ("volume", "capability")
-#: Tables cut at an origin, with the column that dates each row.
-TIME_COLUMNS = {t: c for t, c in race_spec.TIME_COLUMNS.items() if c is not None}
+#: Industry -> the model behind its capability forecast (:mod:`.race_hindcast_fits`).
+CAPABILITY_MODELS = {
+    "ai_foundation_models": "frontier",
+    "autonomous_vehicles": "av",
+    "semiconductors": "node",
+}
 
 SCHEMA = {
     "origin": pl.Int32,
@@ -104,15 +106,6 @@ COVERAGE_SCHEMA = {
 }
 
 
-#: Each model's own sampler (its seed and target_accept), shortened by the settings.
-MODEL_SAMPLERS = {
-    "deployment": dep.DEPLOYMENT_SAMPLER,
-    "frontier": FRONTIER_SAMPLER,
-    "av": AV_SAMPLER,
-    "node": nf.NODE_SAMPLER,
-}
-
-
 @dataclass(frozen=True)
 class RaceHindcastSettings:
     """Origin years, the furthest horizon (years), the length of every per-origin fit (chains,
@@ -133,169 +126,6 @@ class RaceHindcastSettings:
         return dataclasses.replace(
             MODEL_SAMPLERS[model], chains=self.chains, tune=self.tune, draws=self.draws
         )
-
-
-# ---------------------------------------------------------------------------------------------
-# The cut
-# ---------------------------------------------------------------------------------------------
-
-
-def cut_tables(tables: Mapping[str, pl.DataFrame], origin: int) -> dict[str, pl.DataFrame]:
-    """The rows of every table dated in or before year ``origin`` (module doc); a table without
-    a time column (``technologies``) is kept whole; rows with no date are dropped."""
-    last = dt_.date(int(origin), 12, 31)
-    out = {}
-    for name, df in tables.items():
-        col = TIME_COLUMNS.get(name)
-        if col is None:
-            out[name] = df
-            continue
-        if col not in df.columns:
-            raise DataError(
-                f"table has no time column {col!r} to cut at {origin}", source=name, column=col
-            )
-        bound = last if df.schema[col] in (pl.Date, pl.Datetime) else int(origin)
-        out[name] = df.filter(pl.col(col) <= bound)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Fits of one origin (each takes the cut tables; tests pass their own)
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OriginFit:
-    """What a fitter returns: the fit (None: nothing to forecast at this origin), why not, and
-    the fit's diagnostics and seconds."""
-
-    fit: xr.DataTree | None
-    note: str = ""
-    data: object = None  # the prepared data, when the projection needs it
-
-
-Fitter = Callable[[Mapping[str, pl.DataFrame], int, SamplerConfig], OriginFit]
-
-
-def origin_panel(
-    spec: race_spec.RaceSpec, tables: Mapping[str, pl.DataFrame]
-) -> tuple[DeploymentData, list[str]]:
-    """(panel, notes): the deployment panel of the industries whose panel can be built from
-    ``tables`` (at an early origin an industry may lack a nation's rows); a note per industry
-    left out."""
-    ok, notes = [], []
-    for ind in spec.industries:
-        try:
-            build_panel(dataclasses.replace(spec, industries=(ind,)), tables)
-        except DataError as e:
-            notes.append(f"{ind.id}: {e}")
-            continue
-        ok.append(ind)
-    return build_panel(dataclasses.replace(spec, industries=tuple(ok)), tables), notes
-
-
-def fit_volume(
-    tables: Mapping[str, pl.DataFrame], origin: int, sampler: SamplerConfig
-) -> OriginFit:
-    """Both deployment-growth forms on the panel of the cut ``tables`` (:func:`origin_panel`)."""
-    data, notes = origin_panel(race_spec.load_spec(), tables)
-    if not data.industries:
-        return OriginFit(None, "; ".join(["no industry has enough years", *notes]))
-    return OriginFit(dep.fit_deployment(data, sampler=sampler), "; ".join(notes), data=data)
-
-
-def fit_ai(tables: Mapping[str, pl.DataFrame], origin: int, sampler: SamplerConfig) -> OriginFit:
-    """The AI frontier model on the models published before (origin+1)-01-01."""
-    cfg = FrontierConfig(end=f"{origin + 1}-01-01")
-    try:
-        return OriginFit(fit_frontier(tables["ai_models"], cfg, sampler))
-    except (ModelError, DataError) as e:
-        return OriginFit(None, f"frontier: {e}")
-
-
-def fit_node(tables: Mapping[str, pl.DataFrame], origin: int, sampler: SamplerConfig) -> OriginFit:
-    """The node-frontier model on the products released before (origin+1)-01-01."""
-    cfg = NodeConfig(end=f"{origin + 1}-01-01")
-    try:
-        return OriginFit(nf.fit_node_frontier(tables["chip_products"], cfg, sampler))
-    except (ModelError, DataError) as e:
-        return OriginFit(None, f"node frontier: {e}")
-
-
-def fit_av_origin(
-    tables: Mapping[str, pl.DataFrame], origin: int, sampler: SamplerConfig
-) -> OriginFit:
-    """The AV capability model (default form) on the reporting years up to the origin."""
-    cfg = AvConfig()
-    av = tables["av_testing"]
-    try:
-        data = prepare_av_data(av, min_years=cfg.min_years)
-        return OriginFit(fit_av(av, cfg, sampler, data=data))
-    except (ModelError, DataError) as e:
-        return OriginFit(None, f"av: {e}")
-
-
-#: (industry, role) -> the fitter behind it; the AI, AV and node fits serve capability only.
-CAPABILITY_FITTERS: dict[str, tuple[str, Fitter]] = {
-    "ai_foundation_models": ("frontier", fit_ai),
-    "autonomous_vehicles": ("av", fit_av_origin),
-    "semiconductors": ("node", fit_node),
-}
-
-
-@dataclass(frozen=True)
-class Fitters:
-    """The fitter of each model (tests substitute their own)."""
-
-    deployment: Fitter = fit_volume
-    frontier: Fitter = fit_ai
-    av: Fitter = fit_av_origin
-    node: Fitter = fit_node
-
-
-def cached_fitters(fits_dir: Path) -> Fitters:
-    """The same four fits, each saved under ``fits_dir`` by model id and the data version of its
-    cut (:func:`learnrace_pipeline.lib.models.cache.fit_or_load`) and reused while both hold: a
-    rerun on unchanged data samples nothing."""
-
-    def volume(tables, origin, sampler):
-        spec = race_spec.load_spec()
-        data, notes = origin_panel(spec, tables)
-        if not data.industries:
-            return OriginFit(None, "; ".join(["no industry has enough years", *notes]))
-        kept = tuple(i for i in spec.industries if i.id in {*data.industries, *data.cross_sections})
-        fit = dep.deployment_fit(
-            tables, fits_dir, dataclasses.replace(spec, industries=kept), sampler=sampler
-        )[0]
-        return OriginFit(fit, "; ".join(notes), data=data)
-
-    def frontier(tables, origin, sampler):
-        cfg = FrontierConfig(end=f"{origin + 1}-01-01")
-        try:
-            return OriginFit(
-                saved_fits.frontier_fit(tables["ai_models"], fits_dir, cfg, sampler)[0]
-            )
-        except (ModelError, DataError) as e:
-            return OriginFit(None, f"frontier: {e}")
-
-    def av(tables, origin, sampler):
-        try:
-            return OriginFit(
-                saved_fits.av_fit(tables["av_testing"], fits_dir, AvConfig().form, sampler)[0]
-            )
-        except (ModelError, DataError) as e:
-            return OriginFit(None, f"av: {e}")
-
-    def node(tables, origin, sampler):
-        cfg = NodeConfig(end=f"{origin + 1}-01-01")
-        try:
-            return OriginFit(
-                nf.node_frontier_fit(tables["chip_products"], fits_dir, cfg, sampler)[0]
-            )
-        except (ModelError, DataError) as e:
-            return OriginFit(None, f"node frontier: {e}")
-
-    return Fitters(deployment=volume, frontier=frontier, av=av, node=node)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -460,7 +290,7 @@ def run_race_hindcast(
     and divergences."""
     s = settings or RaceHindcastSettings()
     spec = spec or race_spec.load_spec()
-    f = fitters or Fitters()
+    f = fitters or make_fitters()
     industries = {i.id: i for i in spec.industries if i.status == "data"}
     full_panel = build_panel(spec, tables)
     truth_share = full_panel.shares.rename({"share": "value"})
@@ -483,7 +313,7 @@ def run_race_hindcast(
                 }  # fmt: skip
                 obs = truth_share.filter(pl.col("industry") == ind)
                 rows += score_rows(d, obs, d.nation.values.tolist(), origin, base)
-        for ind_id, (kind, _) in CAPABILITY_FITTERS.items():
+        for ind_id, kind in CAPABILITY_MODELS.items():
             ind = industries.get(ind_id)
             if ind is None or not isinstance(ind.capability, race_spec.Metric):
                 continue
@@ -553,13 +383,10 @@ def coverage_check(coverage: pl.DataFrame, tolerance: float = 0.05) -> tuple[boo
 
 __all__ = [
     "ORIGINS",
-    "Fitters",
-    "OriginFit",
     "RaceHindcastSettings",
-    "cached_fitters",
     "coverage_check",
     "coverage_table",
-    "cut_tables",
     "run_race_hindcast",
+    "score_rows",
     "share_draws",
 ]

@@ -11,6 +11,7 @@ import pytest
 import xarray as xr
 
 from learnrace_pipeline.lib.evaluation import race_hindcast as rh
+from learnrace_pipeline.lib.evaluation import race_hindcast_fits as rf
 from learnrace_pipeline.lib.models.deployment_data import (
     OBS_SCHEMA,
     SERIES_SCHEMA,
@@ -31,7 +32,7 @@ def tables() -> dict[str, pl.DataFrame]:
 
 
 def test_cut_keeps_only_rows_dated_in_or_before_the_origin(tables) -> None:
-    cut = rh.cut_tables(tables, 2015)
+    cut = rf.cut_tables(tables, 2015)
     assert cut["market_shares"]["year"].max() == 2015
     assert cut["av_testing"]["report_year"].max() == 2015
     assert cut["ai_models"]["publication_date"].max() <= dt_.date(2015, 12, 31)
@@ -46,7 +47,7 @@ def test_cut_boundary_is_the_last_day_of_the_origin_year() -> None:
         {"publication_date": [dt_.date(2015, 12, 31), dt_.date(2016, 1, 1)], "model": ["a", "b"]}
     )
     tech = pl.DataFrame({"technology": ["t"]})
-    cut = rh.cut_tables({"ai_models": ai, "technologies": tech}, 2015)
+    cut = rf.cut_tables({"ai_models": ai, "technologies": tech}, 2015)
     assert cut["ai_models"]["model"].to_list() == ["a"]
     assert cut["technologies"].equals(tech)
 
@@ -75,11 +76,11 @@ def test_fits_receive_nothing_after_the_origin(tables) -> None:
     def recorder(name):
         def fit(cut, origin, sampler):
             seen.setdefault(name, []).append(dict(cut))
-            return rh.OriginFit(None, "recorded")
+            return rf.OriginFit(None, "recorded")
 
         return fit
 
-    fitters = rh.Fitters(*(recorder(n) for n in ("deployment", "frontier", "av", "node")))
+    fitters = rf.Fitters(*(recorder(n) for n in ("deployment", "frontier", "av", "node")))
     settings = rh.RaceHindcastSettings(origins=(2015,))
     late = _late_changed(tables)
     rh.run_race_hindcast(tables, settings, fitters=fitters)
@@ -94,7 +95,7 @@ def test_fits_receive_nothing_after_the_origin(tables) -> None:
 
 
 def test_origin_panel_leaves_out_industries_without_every_nation(tables) -> None:
-    data, notes = rh.origin_panel(race_spec.load_spec(), rh.cut_tables(tables, 2015))
+    data, notes = rf.origin_panel(race_spec.load_spec(), rf.cut_tables(tables, 2015))
     assert set(data.industries) == {"solar_pv", "batteries_evs"}
     assert any(n.startswith("ai_foundation_models") and "KOR" in n for n in notes)
     assert data.obs["year"].max() == 2015
