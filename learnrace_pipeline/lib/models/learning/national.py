@@ -498,8 +498,8 @@ def fit_national(
     sampler: base.SamplerConfig = DEFAULT_SAMPLER,
 ) -> xr.DataTree:
     """Compile and sample the national model (nutpie); a ``DataTree`` with ``posterior``,
-    ``sample_stats``, ``observed_data`` and ``fit_data``, stamped with model id and data version
-    (:func:`.base.fit`)."""
+    ``sample_stats``, ``observed_data``, ``fit_data`` and the one-step ``posterior_predictive``
+    (:func:`one_step_predictive`), stamped with model id and data version (:func:`.base.fit`)."""
     model = create_national_model(panel, config.priors)
 
     def groups(sampled: xr.DataTree) -> dict[str, xr.Dataset]:
