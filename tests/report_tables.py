@@ -53,8 +53,8 @@ def closing(ind: IndustrySpec, seed: int, shift: float = 0.0) -> Closing:
 def race_tables(spec: RaceSpec, seed: int = 7) -> dict[tuple[str, str], pl.DataFrame]:
     """``race.race``, ``race.pairwise`` and ``race.scenarios`` built by the race's own table
     functions from :func:`closing` draws (each scenario: the base draws shifted by a seeded
-    number of years); ``race.attribution`` and ``race.race_hindcast`` as seeded shares and
-    coverages."""
+    number of years); ``race.attribution`` as seeded shares; ``evaluation.race_hindcast`` as
+    seeded outcomes against N(0, 1) forecasts, and its coverage table."""
     rng = np.random.default_rng(seed + 1)
     race, pairs, shifts, attribution, hindcast = [], [], [], [], []
     for i, ind in enumerate(spec.industries):
@@ -73,16 +73,40 @@ def race_tables(spec: RaceSpec, seed: int = 7) -> dict[tuple[str, str], pl.DataF
                                 "own_deployment": share[0], "world_spillover": share[1],
                                 "time_research": share[2]})  # fmt: skip
             for origin in (2012, 2015, 2018):
-                hindcast.append({"industry": ind.id, "nation": e.code, "origin": origin,
-                                 "metric": "volume", "coverage50": rng.uniform(0.3, 0.7),
-                                 "coverage90": rng.uniform(0.7, 1.0)})  # fmt: skip
+                for role in ("volume", "capability"):
+                    for horizon in range(1, 7):
+                        z = rng.normal(0.0, 1.2)  # a little wider than the forecasts think
+                        hindcast.append({
+                            "origin": origin, "industry": ind.id, "nation": e.code,
+                            "role": role, "model": "test", "target_year": origin + horizon,
+                            "horizon": horizon, "observed": float(z),
+                            "inside50": bool(abs(z) <= 0.674), "inside90": bool(abs(z) <= 1.645),
+                            "log_pinball": abs(float(z)) * 0.1,
+                        })  # fmt: skip
     return {
         ("race", "race"): pl.concat(race),
         ("race", "pairwise"): pl.concat(pairs),
         ("race", "attribution"): pl.DataFrame(attribution),
         ("race", "scenarios"): pl.concat(shifts),
-        ("race", "race_hindcast"): pl.DataFrame(hindcast),
+        ("evaluation", "race_hindcast"): pl.DataFrame(hindcast),
+        ("evaluation", "race_hindcast_coverage"): race_hindcast_coverage(pl.DataFrame(hindcast)),
     }
+
+
+def race_hindcast_coverage(rows: pl.DataFrame) -> pl.DataFrame:
+    """Coverage of the race hindcast's 50% and 90% intervals by role and horizon group."""
+    group = horizon_group(pl.col("horizon")).alias("horizon_group")
+    return (
+        rows.with_columns(group)
+        .group_by("role", "horizon_group")
+        .agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("inside50").cast(pl.Float64).mean().alias("coverage_50"),
+            pl.col("inside90").cast(pl.Float64).mean().alias("coverage_90"),
+            pl.col("log_pinball").mean(),
+        )
+        .sort("role", "horizon_group")
+    )
 
 
 def evaluation_tables(seed: int = 11) -> dict[tuple[str, str], pl.DataFrame]:

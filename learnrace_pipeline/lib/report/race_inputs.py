@@ -23,14 +23,25 @@ from learnrace_pipeline.lib.storage import warehouse
 
 SOURCE = "race report"
 RACE_SCHEMA = "race"
-#: The race tables every full report shows, in the order of the page.
-RACE_TABLES = ("race", "pairwise", "attribution", "scenarios", "race_hindcast")
+#: The race's parts every full report shows, in the order of the page, each with the tables
+#: that can hold it (any one of them is enough).
+RACE_TABLES: dict[str, tuple[str, ...]] = {
+    "race": ("race.race",),
+    "pairwise": ("race.pairwise",),
+    "attribution": ("race.attribution",),
+    "scenarios": ("race.scenarios",),
+    "race hindcast": ("evaluation.race_hindcast_coverage", "race.race_hindcast"),
+}
 #: Tables outside the race schema the report shows when the warehouse has them.
 CALIBRATION_TABLES = (
     "calibration.learning_rates",
     "calibration.solar_nation_rates",
     "calibration.ai_frontier",
     "calibration.av_capability",
+    "calibration.national_learning_rates",
+    "calibration.node_frontier",
+    "evaluation.race_hindcast",
+    "evaluation.race_hindcast_coverage",
     "evaluation.scores_by_horizon_group",
     "evaluation.scores_by_horizon",
     "harmonized.technologies",
@@ -57,6 +68,10 @@ class ReportInputs:
 
     def get(self, name: str) -> pl.DataFrame | None:
         return self.tables.get(name)
+
+    def present(self, part: str) -> bool:
+        """Whether a table holding the race's ``part`` (a key of :data:`RACE_TABLES`) exists."""
+        return any(t in self.tables for t in RACE_TABLES[part])
 
 
 def _tidy_names(spec: RaceSpec) -> list[str]:
@@ -90,7 +105,8 @@ def read_inputs(db_path: str | Path, spec: RaceSpec | None = None) -> ReportInpu
         wanted = set(CALIBRATION_TABLES) | {f"harmonized.{t}" for t in tidy_names}
         for schema, name in present:
             key = f"{schema}.{name}"
-            if schema == RACE_SCHEMA or key in wanted:
+            deployment = schema == "calibration" and "deployment" in name
+            if schema == RACE_SCHEMA or key in wanted or deployment:
                 tables[key] = warehouse.fetch_pl(con, f'SELECT * FROM "{schema}"."{name}"')
     tidy = {t: tables.pop(f"harmonized.{t}") for t in tidy_names if f"harmonized.{t}" in tables}
     tidy_source, tidy_reason = f"warehouse {path} (harmonized)", ""

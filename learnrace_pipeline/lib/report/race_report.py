@@ -34,18 +34,14 @@ from learnrace_pipeline.lib.race import spec as race_spec
 from learnrace_pipeline.lib.race.spec import MissingMetric, RaceSpec
 from learnrace_pipeline.lib.report import html as h
 from learnrace_pipeline.lib.report.html import Html
-from learnrace_pipeline.lib.report.race_industry import (
-    RACE_LABELS,
-    capped,
-    industry_section,
-    race_table,
-)
+from learnrace_pipeline.lib.report.race_industry import industry_section
 from learnrace_pipeline.lib.report.race_inputs import (
     RACE_SCHEMA,
     RACE_TABLES,
     ReportInputs,
     read_inputs,
 )
+from learnrace_pipeline.lib.report.race_parts import RACE_LABELS, capped, race_table
 from learnrace_pipeline.lib.storage import files
 
 
@@ -190,18 +186,31 @@ GROUP_COLUMNS = (
 
 
 def hindcast_section(inputs: ReportInputs) -> Html:
-    """The race hindcast (coverage of the 50% and 90% intervals) and the cost forecasts'
-    hindcast calibration."""
+    """The race hindcast (coverage of the 50% and 90% intervals by role and horizon group;
+    per industry in the industry sections) and the cost forecasts' hindcast calibration."""
     parts: list[object] = [h.heading("Race hindcast")]
-    df = inputs.get(f"{RACE_SCHEMA}.race_hindcast")
-    if df is None:
+    cov = inputs.get("evaluation.race_hindcast_coverage")
+    old = inputs.get(f"{RACE_SCHEMA}.race_hindcast")
+    if cov is not None:
         parts.append(
-            h.not_computed(
-                "Race hindcast", f"the warehouse has no table {RACE_SCHEMA}.race_hindcast."
+            h.paragraph(
+                "Each nation's volume share and capability metric forecast from past origins "
+                "and scored against what happened: the share of outcomes inside the central "
+                "50% and 90% intervals (nominal 0.5 and 0.9) by role and horizon group (years "
+                "after the origin)."
             )
         )
+        parts.append(h.table(cov, id="race-hindcast-table"))
+    elif old is not None:
+        parts.append(capped(old, id="race-hindcast-table", limit=HINDCAST_ROWS))
     else:
-        parts.append(capped(df, id="race-hindcast-table", limit=HINDCAST_ROWS))
+        parts.append(
+            h.not_computed(
+                "Race hindcast",
+                "the warehouse has no table evaluation.race_hindcast_coverage "
+                f"(nor {RACE_SCHEMA}.race_hindcast).",
+            )
+        )
     parts.append(h.heading("Forecast hindcast calibration (cost forecasts)"))
     grp = inputs.get("evaluation.scores_by_horizon_group")
     if grp is None:
@@ -294,8 +303,8 @@ def build_report(inputs: ReportInputs, *, generated: dt.datetime | None = None) 
     """The whole page as HTML text (see the module docstring for its sections)."""
     generated = generated or dt.datetime.now(dt.UTC).replace(microsecond=0)
     spec = inputs.spec
-    have = [t for t in RACE_TABLES if f"{RACE_SCHEMA}.{t}" in inputs.tables]
-    missing = [t for t in RACE_TABLES if t not in have]
+    have = [part for part in RACE_TABLES if inputs.present(part)]
+    missing = [part for part in RACE_TABLES if part not in have]
     toc = [h.link("race", "The race table")]
     toc += [
         h.link(f"industry-{i.id}", i.name + (" (no data)" if i.status == "no_data" else ""))
@@ -306,7 +315,7 @@ def build_report(inputs: ReportInputs, *, generated: dt.datetime | None = None) 
         h.link("hindcast", "Hindcasts"),
         h.link("data-gaps", "Data gaps"),
     ]
-    status = f"Race tables present: {', '.join(have) or 'none'}. " + (
+    status = f"Race parts present: {', '.join(have) or 'none'}. " + (
         f"Not yet computed: {', '.join(missing)}. " if missing else ""
     )
     status += f"Observed figures: {inputs.tidy_source}" + (
