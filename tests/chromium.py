@@ -1,9 +1,9 @@
 """Headless Chromium for tests: Debian's ``chromium``, installed with apt-get when absent.
 
 :func:`chromium_binary` finds the browser on ``PATH`` (or ``$LEARNRACE_CHROMIUM``) and, when it
-is absent and the process runs as root with ``apt-get`` at hand, installs the Debian package
-``chromium`` once (``apt-get install -y``, after ``apt-get update`` if the first attempt fails).
-It returns ``(path, None)`` or ``(None, reason)``; tests skip with the reason only when the
+is absent and the process runs as root (or may ``sudo -n``) with ``apt-get`` at hand, installs
+the Debian package ``chromium`` once (``apt-get install -y chromium``; on failure ``apt-get
+update`` and once more). It returns ``(path, None)`` or ``(None, reason)``; tests skip with the reason only when the
 browser cannot be installed. :func:`run` starts it headless in a fresh profile with networking
 features off, and can record Chromium's network log (:func:`page_requests`).
 """
@@ -51,12 +51,17 @@ def chromium_binary() -> tuple[str | None, str | None]:
         return found, None
     if not shutil.which("apt-get"):
         return None, "chromium is absent and there is no apt-get to install Debian's chromium"
+    prefix: list[str] = []
     if os.geteuid() != 0:
-        return None, "chromium is absent and installing it (apt-get install chromium) needs root"
+        sudo = shutil.which("sudo")
+        if sudo is None or subprocess.run([sudo, "-n", "true"], capture_output=True).returncode:
+            return None, "chromium is absent and installing it (apt-get) needs root or sudo -n"
+        prefix = [sudo, "-n", "--preserve-env=DEBIAN_FRONTEND"]
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    install = ["apt-get", "install", "-y", "--no-install-recommends", PACKAGE]
+    install = [*prefix, "apt-get", "install", "-y", PACKAGE]
+    update = [*prefix, "apt-get", "update"]
     log = []
-    for step in (install, ["apt-get", "update"], install):
+    for step in (install, update, install):
         r = subprocess.run(step, env=env, capture_output=True, text=True, timeout=INSTALL_TIMEOUT)
         log.append(f"$ {' '.join(step)} -> {r.returncode}\n{r.stderr[-2000:]}")
         if step is install and r.returncode == 0 and (found := _find()):
