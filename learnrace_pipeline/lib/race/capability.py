@@ -11,7 +11,8 @@ fit has no data for a nation, before its first observation, and past a model's f
   to the data end T_end, then the fitted record process, one path per draw; NaN past
   :data:`~learnrace_pipeline.lib.models.frontier_posterior.MAX_FORECAST_YEARS` after T_end.
   ``knobs.compute_growth_cap[n] = c`` caps the record beyond T_end at ``R_n(T_end) + c (t -
-  T_end)`` (log10 FLOP).
+  T_end)`` (log10 FLOP); ``knobs.research_rate_scale[n] = k`` scales the trend's growth beyond
+  T_end (``k beta_n``). The cap applies after the scale.
 - :func:`av_capability_draws` / :func:`av_volume_draws`: from one AV capability fit
   (:mod:`learnrace_pipeline.lib.models.av`), the nation's best company's miles per
   disengagement and the cumulative autonomous miles of its companies (headquarters nation) in
@@ -21,6 +22,8 @@ fit has no data for a nation, before its first observation, and past a model's f
   capability curve at the cumulative miles. ``knobs.deployment_growth_scale[n] = k`` scales the
   growth of the nation's companies, ``k max(g_c, 0) + min(g_c, 0)``: a draw in which a company's
   miles decline keeps its decline (scaling a negative drift by k < 1 would speed up growth).
+  The capability curve moves with miles only (no time drift): ``research_rate_scale`` does not
+  act on it.
 - :func:`node_capability_draws`: each foundry nation's leading process node (nm) at the end of
   each year from the node-frontier fit (:func:`~learnrace_pipeline.lib.models.node_frontier.
   node_paths`); ``knobs.research_rate_scale[n]`` scales its shrink rate beyond T_end.
@@ -90,6 +93,7 @@ def ai_record_paths(
     n_draws: int,
     seed: int,
     cap: dict[str, float] | None = None,
+    rate_scale: dict[str, float] | None = None,
 ) -> xr.DataArray:
     """Each nation's record (log10 FLOP) per draw and date, dims ``(draw, nation, date)``.
 
@@ -98,8 +102,9 @@ def ai_record_paths(
     with a confidence class drawn with the fitted shares (as
     :func:`~learnrace_pipeline.lib.models.frontier_posterior.frontier_draws`, whose marginal at
     one date this path has), and the record at t is the largest of R_n(T_end) and the runs up to
-    t. ``cap``: nation -> c, the record held at or below ``R_n(T_end) + c (t - T_end)``. NaN
-    before a nation's first record and past ``MAX_FORECAST_YEARS`` after T_end. Nations: every
+    t. ``cap``: nation -> c, the record held at or below ``R_n(T_end) + c (t - T_end)``;
+    ``rate_scale``: nation -> k, the trend beyond T_end ``mu_n(T_end) + k beta_n (s - T_end)``.
+    NaN before a nation's first record and past ``MAX_FORECAST_YEARS`` after T_end. Nations: every
     nation with a record (modelled first, then the others; a nation with too few record setters
     keeps its record)."""
     end = fp.data_end(dt)
@@ -127,7 +132,7 @@ def ai_record_paths(
     )
     horizon = float(np.clip(t.max() - t_end, 0.0, fp.MAX_FORECAST_YEARS))
     rng = np.random.default_rng(seed)
-    caps = dict(cap or {})
+    caps, scale = dict(cap or {}), dict(rate_scale or {})
     for j, nat in enumerate(nations):
         r = rec.filter(rec["nation"] == nat)
         rt = np.array([to_decimal_year(d) for d in r["publication_date"]])
@@ -146,7 +151,8 @@ def ai_record_paths(
         c = rng.choice(len(CLASSES), size=(n, k_max), p=shares)
         e = rng.standard_normal((n, k_max))
         sd = np.sqrt(sigma[:, None] ** 2 + np.take_along_axis(extra, c, axis=-1) ** 2)
-        vals = alpha[:, None] + beta[:, None] * (t_end - T0 + s) + sd * e
+        k_rate = scale.get(nat, 1.0)
+        vals = alpha[:, None] + beta[:, None] * (t_end - T0 + k_rate * s) + sd * e
         vals[np.arange(k_max)[None, :] >= k[:, None]] = -np.inf
         r_end = rv.max()
         for i, x in enumerate(t):
@@ -184,6 +190,7 @@ def ai_capability_draws(
         n_draws=n_draws,
         seed=seed,
         cap=dict(knobs.compute_growth_cap),
+        rate_scale=dict(knobs.research_rate_scale),
     )
     end = fp.data_end(frontier_fit)
     have = [str(x) for x in paths["nation"].values]

@@ -105,6 +105,20 @@ def test_compute_cap_lowers_only_the_capped_nation(ai_fit, spec):
     np.testing.assert_array_equal(again.values.values, base.values.values)
 
 
+def test_research_rate_scale_raises_only_its_nation(ai_fit, spec):
+    ind = spec.industry("ai_foundation_models")
+    base = cap.ai_capability_draws(ai_fit, ind, YEARS, seed=2, n_draws=N)
+    fast = cap.ai_capability_draws(
+        ai_fit, ind, YEARS, Knobs(research_rate_scale={"USA": 1.5}), seed=2, n_draws=N
+    )
+    b, f = base.values.sel(nation="USA").values, fast.values.sel(nation="USA").values
+    ok = np.isfinite(b)
+    assert np.all(f[ok] >= b[ok]) and np.median(f[:, -3]) > np.median(b[:, -3])
+    np.testing.assert_array_equal(
+        fast.values.sel(nation="CHN").values, base.values.sel(nation="CHN").values
+    )
+
+
 def test_av_observed_years_and_gaps(av_fit, spec, tables):
     ind = spec.industry("autonomous_vehicles")
     c = cap.av_capability_draws(av_fit, ind, YEARS, seed=1, n_draws=N)
