@@ -285,12 +285,13 @@ def run_race_hindcast(
     fitters: Fitters | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(forecasts, fits): every scored forecast (:data:`SCHEMA`) of every origin, and one row per
+    """(forecasts, fits): every scored forecast (:data:`SCHEMA`) of every origin of the race file
+    ``spec`` (default: the shipped one; ``fitters`` default: unsaved fits), and one row per
     origin and model with whether it was fitted (and why not), seconds, max R-hat, min bulk ESS
     and divergences."""
     s = settings or RaceHindcastSettings()
     spec = spec or race_spec.load_spec()
-    f = fitters or make_fitters()
+    f = fitters or make_fitters(spec=spec)
     industries = {i.id: i for i in spec.industries if i.status == "data"}
     full_panel = build_panel(spec, tables)
     truth_share = full_panel.shares.rename({"share": "value"})

@@ -122,11 +122,13 @@ def origin_panel(
     return build_panel(kept, tables), notes
 
 
-def make_fitters(fits_dir: Path | None = None) -> Fitters:
-    """The four per-origin fitters (module doc); with ``fits_dir``, fits saved and reused."""
+def make_fitters(fits_dir: Path | None = None, spec: race_spec.RaceSpec | None = None) -> Fitters:
+    """The four per-origin fitters (module doc) for the race file ``spec`` (default: the shipped
+    one); with ``fits_dir``, fits saved and reused."""
+    race = spec or race_spec.load_spec()
 
     def deployment(tables, origin, sampler):
-        spec, notes = origin_spec(race_spec.load_spec(), tables)
+        spec, notes = origin_spec(race, tables)
         data = build_panel(spec, tables)
         if not data.industries:
             return OriginFit(None, "; ".join(["no industry has enough years", *notes]))
