@@ -15,6 +15,7 @@ from learnrace_pipeline.defs.calibration.checks import diagnostics_check
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import MCMC_POOL, fit_out, table_out
 from learnrace_pipeline.lib.models import node_frontier as nf
+from learnrace_pipeline.lib.models import node_frontier_posterior as nfp
 from learnrace_pipeline.lib.models.diagnostics import check_fit
 
 NODE_FIT_KEY = ["calibration", "node_frontier_fit"]
@@ -49,13 +50,13 @@ def node_frontier(
     by the fitted record process; the halving time of its trend node (years)."""
     fit, reused = nf.node_frontier_fit(chip_products, calibration.fits_dir)
     context.log.info(f"node frontier: {'reused saved fit' if reused else 'sampled'}")
-    table = nf.node_frontier_table(fit)
+    table = nfp.node_frontier_table(fit)
     yield dg.Output(
         fit,
         output_name="node_frontier_fit",
         metadata={
             "reused_saved_fit": dg.MetadataValue.bool(reused),
-            "data_end": str(nf.data_end(fit)),
+            "data_end": str(nfp.data_end(fit)),
             "sample_seconds": dg.MetadataValue.float(float(fit.attrs["sample_seconds"])),
         },
     )

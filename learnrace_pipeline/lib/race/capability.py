@@ -25,7 +25,7 @@ fit has no data for a nation, before its first observation, and past a model's f
   The capability curve moves with miles only (no time drift): ``research_rate_scale`` does not
   act on it.
 - :func:`node_capability_draws`: each foundry nation's leading process node (nm) at the end of
-  each year from the node-frontier fit (:func:`~learnrace_pipeline.lib.models.node_frontier.
+  each year from the node-frontier fit (:func:`~learnrace_pipeline.lib.models.node_frontier_posterior.
   node_paths`); ``knobs.research_rate_scale[n]`` scales its shrink rate beyond T_end.
 
 Every random draw is seeded (``seed``); the same random numbers are used whatever the knobs, so
@@ -42,7 +42,7 @@ import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.models import frontier_posterior as fp
-from learnrace_pipeline.lib.models import node_frontier as nf
+from learnrace_pipeline.lib.models import node_frontier_posterior as nfp
 from learnrace_pipeline.lib.models.av_data import MISSING_YEAR, X0_MILES
 from learnrace_pipeline.lib.models.frontier_data import CLASSES, T0, to_decimal_year
 from learnrace_pipeline.lib.race.draws import BASE, Knobs, MetricDraws, make_draws
@@ -115,18 +115,18 @@ def ai_record_paths(
     modelled = fp.modelled_nations(dt)
     present = sorted(set(rec["nation"].to_list()))
     nations = [n for n in modelled if n in present] + [n for n in present if n not in modelled]
-    idx = nf.flat_draws(dt, n_draws, seed)
+    idx = nfp.flat_draws(dt, n_draws, seed)
     n = idx.size
     out = np.full((n, len(nations), t.size), np.nan)
     post = dt["posterior"]
     cls = dt["fit_data"]["confidence_class"].values.astype(str)
     shares = np.array([(cls == c).mean() for c in CLASSES])
-    sigma = nf.flat_values(post["sigma"], idx)
+    sigma = nfp.flat_values(post["sigma"], idx)
     extra = np.stack(
         [
             np.zeros(n),
-            nf.flat_values(post["tau_speculative"], idx),
-            nf.flat_values(post["tau_unrated"], idx),
+            nfp.flat_values(post["tau_speculative"], idx),
+            nfp.flat_values(post["tau_unrated"], idx),
         ],
         axis=-1,
     )
@@ -142,9 +142,9 @@ def ai_record_paths(
                 out[:, j, i] = rv[rt <= min(x, t_end)].max()
         if nat not in modelled or horizon <= 0:
             continue
-        nu = nf.flat_values(post["runs_per_year"].sel(nation=nat), idx)
-        alpha = nf.flat_values(post["alpha"].sel(nation=nat), idx)
-        beta = nf.flat_values(post["beta"].sel(nation=nat), idx)
+        nu = nfp.flat_values(post["runs_per_year"].sel(nation=nat), idx)
+        alpha = nfp.flat_values(post["alpha"].sel(nation=nat), idx)
+        beta = nfp.flat_values(post["beta"].sel(nation=nat), idx)
         k = rng.poisson(nu * horizon)
         k_max = max(int(k.max()), 1)
         s = horizon * rng.random((n, k_max))  # years after T_end
@@ -236,15 +236,15 @@ def av_company_paths(
     grid_years = [int(y) for y in const["year"].values]
     grid = const["cum_grid"].values
     active = last == last.max()
-    idx = nf.flat_draws(av_fit, n_draws, seed)
+    idx = nfp.flat_draws(av_fit, n_draws, seed)
     n, m = idx.size, len(companies)
     m20 = np.zeros((n, m))
     if "miles_2020" in post:
         lat = post["miles_2020"].rename(bridge="company").reindex(company=companies, fill_value=0.0)
-        m20 = nf.flat_values(lat, idx)
-    g = nf.flat_values(post["g"], idx)
+        m20 = nfp.flat_values(lat, idx)
+    g = nfp.flat_values(post["g"], idx)
     scale = np.array([knobs.deployment_growth_scale.get(fit_nations[i], 1.0) for i in cn])
-    sig = nf.flat_values(post["sigma_miles"], idx)
+    sig = nfp.flat_values(post["sigma_miles"], idx)
     yrs = [int(y) for y in years]
     cum = np.zeros((n, m, len(yrs)))
     for i in range(m):
@@ -265,12 +265,12 @@ def av_company_paths(
         total = total + np.where(step & active[None, :], np.exp(v), 0.0)
         if y in yrs:
             cum[:, :, yrs.index(y)] += total
-    a = nf.flat_values(post["a"], idx)[..., None]
-    b = nf.flat_values(post["b"], idx)[..., None]
+    a = nfp.flat_values(post["a"], idx)[..., None]
+    b = nfp.flat_values(post["b"], idx)[..., None]
     with np.errstate(divide="ignore", invalid="ignore"):
         lm = a + b * (np.log(cum) - np.log(X0_MILES))
         if "log_ceiling" in post:
-            lm = -np.logaddexp(-lm, -nf.flat_values(post["log_ceiling"], idx)[..., None])
+            lm = -np.logaddexp(-lm, -nfp.flat_values(post["log_ceiling"], idx)[..., None])
     lm = np.where(cum > 0, lm, np.nan)
     coords = {"draw": np.arange(n), "company": companies, "year": yrs}
     return xr.Dataset(
@@ -407,14 +407,14 @@ def node_capability_draws(
     docstring); years ending on or before the data end are observed; NaN for a nation without a
     foundry in the data."""
     nations, yrs, arr, unit = _frame(industry, "capability", years, n_draws)
-    paths = nf.node_paths(
+    paths = nfp.node_paths(
         node_fit,
         [_year_end(y) for y in yrs],
         rate_scale=dict(knobs.research_rate_scale),
         n_draws=n_draws,
         seed=seed,
     )
-    end = nf.data_end(node_fit)
+    end = nfp.data_end(node_fit)
     have = [str(x) for x in paths["nation"].values]
     observed = {}
     for j, nat in enumerate(nations):

@@ -14,6 +14,7 @@ import pytest
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.models import node_frontier as nf
 from learnrace_pipeline.lib.models import node_frontier_data as nfd
+from learnrace_pipeline.lib.models import node_frontier_posterior as nfp
 from learnrace_pipeline.lib.models.base import SamplerConfig
 from learnrace_pipeline.lib.models.diagnostics import check_fit
 from learnrace_pipeline.lib.race.spec import snapshot_tables
@@ -130,7 +131,7 @@ def test_simulation_recovery(sim_fit, sim_data):
 @pytest.mark.slow
 def test_paths_never_rise_and_rate_scale_only_lowers(sim_fit, sim_data):
     dates = [D(y, 12, 31) for y in range(2022, 2037)]
-    base = nf.node_paths(sim_fit, dates, n_draws=400, seed=11)
+    base = nfp.node_paths(sim_fit, dates, n_draws=400, seed=11)
     v = base.values
     assert np.all(np.isnan(v[..., -1]))  # 2036-12-31 is past MAX_FORECAST_YEARS from T_end
     inside = v[..., :-1]
@@ -139,12 +140,12 @@ def test_paths_never_rise_and_rate_scale_only_lowers(sim_fit, sim_data):
     rec = sim_data.records.group_by("nation").agg(pl.col("process_nm").min())
     for n, nm in rec.iter_rows():
         assert np.all(base.sel(nation=n).values[:, 1] == pytest.approx(nm))  # 2023-12-31
-    fast = nf.node_paths(sim_fit, dates, rate_scale={"USA": 2.0}, n_draws=400, seed=11)
+    fast = nfp.node_paths(sim_fit, dates, rate_scale={"USA": 2.0}, n_draws=400, seed=11)
     usa_b, usa_f = base.sel(nation="USA").values, fast.sel(nation="USA").values
     ok = np.isfinite(usa_b)
     assert np.all(usa_f[ok] <= usa_b[ok]) and np.any(usa_f[ok] < usa_b[ok])
     np.testing.assert_array_equal(fast.sel(nation="TWN").values, base.sel(nation="TWN").values)
-    again = nf.node_paths(sim_fit, dates, rate_scale={}, n_draws=400, seed=11)
+    again = nfp.node_paths(sim_fit, dates, rate_scale={}, n_draws=400, seed=11)
     np.testing.assert_array_equal(again.values, base.values)
 
 
@@ -179,7 +180,7 @@ def test_real_fit_rates_and_table(real_fit):
     # measured with the default sampler: TWN 4.2 y, KOR 4.7 y, USA 6.0 y (medians)
     assert 3.0 < float(halving.sel(nation="TWN")) < 6.0
     assert float(halving.sel(nation="USA")) > float(halving.sel(nation="TWN"))
-    table = nf.node_frontier_table(real_fit)
+    table = nfp.node_frontier_table(real_fit)
     rows = {r["nation"]: r for r in table.iter_rows(named=True)}
     assert table["nation"][0] == "TWN"  # smallest median node at 2030-12-31
     assert rows["TWN"]["record_nm"] == 4.0 and rows["TWN"]["record_product"] == "AMD Phoenix"
