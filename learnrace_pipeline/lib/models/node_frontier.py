@@ -45,6 +45,12 @@ from learnrace_pipeline.lib.models import node_frontier_data as nfd
 from learnrace_pipeline.lib.models.base import SamplerConfig, code_version, fit
 from learnrace_pipeline.lib.models.groups import constant_data, observed_data
 from learnrace_pipeline.lib.models.node_frontier_data import T0, NodeConfig, NodeData, NodePriors
+from learnrace_pipeline.lib.models.node_frontier_posterior import (  # re-exported: a fit's
+    data_end as data_end,  # data end and modelled nations, asked of the fit module by callers
+)
+from learnrace_pipeline.lib.models.node_frontier_posterior import (
+    modelled_nations as modelled_nations,
+)
 
 MODEL_TYPE = "node_frontier"
 
