@@ -8,9 +8,10 @@ the asset ``calibration/deployment_fit``) and returns a :class:`~.draws.MetricDr
 - **Other years** from the industry's first observed year on: every series of the industry
   (its nations and ``OTHER``, the rest of the world) is drawn from the posterior predictive of
   the form PSIS-LOO prefers for the industry (``model_comparison.preferred``; the forms are not
-  stacked), noise included: ``v = exp(mu + sigma_s e)`` with ``e`` Student-t (level series), or
-  a negative-binomial count of mean ``exp(mu)`` (count series); a series keeps its observed
-  value in the years it has one. The share is ``v_n / sum of the industry's series``, so it
+  stacked), noise included: a level series is ``v = exp(mu + e)`` with AR(1) residuals
+  continuing from its last observed residual (``e_t = phi e_(t-1) + sigma_s eps_t``, ``eps``
+  Student-t), a count series a negative-binomial count of mean ``exp(mu)``; a series keeps its
+  observed value in the years it has one. The share is ``v_n / sum of the industry's series``, so it
   stays in [0, 1]. Years before the data: NaN.
 - **Knobs**: ``knobs.deployment_growth_scale[nation] = s`` multiplies the nation's growth from
   its last observed year ``T`` on, by running its clock at rate ``s`` after ``T``:
@@ -173,46 +174,83 @@ def _projected(
     rng = np.random.default_rng(seed)
     pick = rng.choice(n_post, size=n_draws, replace=n_draws > n_post)
     p = {k: v[pick] for k, v in params.items()}
-    u = rng.random((n_draws, ks.size, len(years))) * (1 - 2 * _U_EDGE) + _U_EDGE
     data_years = [int(y) for y in sd["year"].values]
-    year_arr = np.asarray(years, dtype=float)
     start = int(sd["first_year"].values[ks].min())
+    # one uniform per draw, series and calendar year from `lo` to the last year asked
+    lo, hi = min(min(years), start), max(max(years), start)
+    grid = np.arange(lo, hi + 1)
+    u = rng.random((n_draws, ks.size, grid.size)) * (1 - 2 * _U_EDGE) + _U_EDGE
+    col = [int(y) - lo for y in years]
     vol = np.empty((n_draws, ks.size, len(years)))
     for i, k in enumerate(ks):
         nation = series_nation[i]
         scale = 1.0 if nation == REST else float(knobs.deployment_growth_scale.get(nation, 1.0))
-        centre = float(sd["centre_year"].values[k])
-        last = float(sd["last_year"].values[k])
-        # the knob runs the series' clock at `scale` after its last observed year
-        t_eff = np.where(year_arr > last, last + scale * (year_arr - last), year_arr)
-        mu = mean_log_volume(p, form, np.array([k]), t_eff - centre)  # (draws, years)
-        if str(sd["kind"].values[k]) == COUNT:
-            alpha = 1.0 / p["inv_sqrt_alpha"][:, _count_pos(fit, k)] ** 2
-            a = alpha[:, None]
-            draw = stats.nbinom.ppf(u[:, i, :], a, a / (a + np.exp(mu)))
-        else:
-            sigma = p["sigma"][:, _level_pos(fit, k)][:, None]
-            if "nu" in p:
-                e = stats.t.ppf(u[:, i, :], p["nu"][:, None])
-            else:
-                e = stats.norm.ppf(u[:, i, :])
-            draw = np.exp(mu + sigma * e)
         obs = np.array(
             [
                 sd["volume"].values[k, data_years.index(y)] if y in data_years else np.nan
-                for y in years
+                for y in grid
             ]
         )
-        vol[:, i, :] = np.where(np.isfinite(obs)[None, :], obs[None, :], draw)
+        if str(sd["kind"].values[k]) == COUNT:
+            draw = _count_path(p, form, fit, k, grid, obs, scale, u[:, i, :])
+        else:
+            draw = _level_path(p, form, fit, k, grid, obs, scale, u[:, i, :])
+        vol[:, i, :] = np.where(np.isfinite(obs)[None, :], obs[None, :], draw)[:, col]
     total = vol.sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         share = vol / np.where(total > 0, total, np.nan)[:, None, :]
-    share[:, :, year_arr < start] = np.nan
+    share[:, :, np.asarray(years) < start] = np.nan
     out = np.full((n_draws, len(nations), len(years)), np.nan)
     for j, nation in enumerate(nations):
         if nation in series_nation:
             out[:, j, :] = share[:, series_nation.index(nation), :]
     return out
+
+
+def _mean(p: dict, form: str, fit: xr.DataTree, k: int, grid: np.ndarray, scale: float):
+    """(draws, years) mean log volume of series ``k``; the clock runs at ``scale`` after the
+    series' last observed year."""
+    sd = fit["series_data"].to_dataset()
+    last = float(sd["last_year"].values[k])
+    t_eff = np.where(grid > last, last + scale * (grid - last), grid).astype(float)
+    return mean_log_volume(p, form, np.array([k]), t_eff - float(sd["centre_year"].values[k]))
+
+
+def _level_path(p, form, fit, k, grid, obs, scale, u) -> np.ndarray:
+    """(draws, years) predictive volumes of a level series: after its last observation the
+    residual follows its AR(1), ``e_t = phi e_(t-1) + sigma eps_t`` from the last observed
+    residual; in other unobserved years a draw from the stationary residual."""
+    mu = _mean(p, form, fit, k, grid, scale)
+    sigma = p["sigma"][:, _level_pos(fit, k)][:, None]
+    phi = p["ar1"][:, _ar_pos(fit, k)][:, None] if "ar1" in p else np.zeros_like(sigma)
+    eps = stats.t.ppf(u, p["nu"][:, None]) if "nu" in p else stats.norm.ppf(u)
+    resid = sigma * eps / np.sqrt(1.0 - phi**2)  # stationary draws
+    seen = np.flatnonzero(np.isfinite(obs))
+    if seen.size:
+        t_last = seen[-1]
+        e = np.log(obs[t_last]) - mu[:, t_last]
+        for t in range(t_last + 1, grid.size):
+            e = phi[:, 0] * e + sigma[:, 0] * eps[:, t]
+            resid[:, t] = e
+    return np.exp(mu + resid)
+
+
+def _count_path(p, form, fit, k, grid, obs, scale, u) -> np.ndarray:
+    """(draws, years) predictive counts of a count series: negative binomial of mean
+    ``exp(mu)``, independent across years."""
+    mu = _mean(p, form, fit, k, grid, scale)
+    alpha = (1.0 / p["inv_sqrt_alpha"][:, _count_pos(fit, k)] ** 2)[:, None]
+    return stats.nbinom.ppf(u, alpha, alpha / (alpha + np.exp(mu)))
+
+
+def _ar_pos(fit: xr.DataTree, k: int) -> int:
+    """Position of series ``k``'s industry among the industries with level series (``ar1``)."""
+    sd = fit["series_data"].to_dataset()
+    inds = []
+    for ind, kind in zip(sd["industry"].values, sd["kind"].values, strict=True):
+        if kind != COUNT and str(ind) not in inds:
+            inds.append(str(ind))
+    return inds.index(str(sd["industry"].values[k]))
 
 
 def _level_pos(fit: xr.DataTree, k: int) -> int:

@@ -167,20 +167,27 @@ TRUTH = {
     "growth": np.array([0.35, 0.10, -0.10, 0.25, 0.20]),
     "log_headroom": np.array([0.8, 1.2, 0.5, 1.0, 0.9]),
     "sigma": np.array([0.08, 0.10, 0.12, 0.08, 0.10]),
+    "ar1": np.array([0.6]),
 }
 NATIONS = ("USA", "CHN", "DEU", "JPN", REST)
 YEARS = np.arange(2008, 2024)
 
 
 def simulated_panel(seed: int = 11) -> DeploymentData:
-    """A one-industry panel drawn from the logistic form with :data:`TRUTH` (Normal noise)."""
+    """A one-industry panel drawn from the logistic form with :data:`TRUTH` (AR(1) residuals,
+    normal innovations, the first one stationary)."""
     rng = np.random.default_rng(seed)
     centre = float((YEARS[0] + YEARS[-1]) / 2)
     params = {k: v[None, :] for k, v in TRUTH.items()}
     rows = []
     for s, nation in enumerate(NATIONS):
         mu = deployment.mean_log_volume(params, "logistic", np.array([s]), YEARS - centre)[0]
-        y = mu + rng.normal(0, TRUTH["sigma"][s], YEARS.size)
+        phi, sd = TRUTH["ar1"][0], TRUTH["sigma"][s]
+        e = np.empty(YEARS.size)
+        e[0] = rng.normal(0, sd / np.sqrt(1 - phi**2))
+        for t in range(1, YEARS.size):
+            e[t] = phi * e[t - 1] + rng.normal(0, sd)
+        y = mu + e
         rows += [
             {"series": f"sim:{nation}", "industry": "sim", "nation": nation, "year": int(t),
              "volume": float(np.exp(v))}
@@ -217,7 +224,7 @@ def test_logistic_parameters_are_recovered(recovered):
     post = recovered.posterior
     lo, hi = 0.05, 0.95
     inside = {}
-    for name in ("level", "growth", "log_headroom", "sigma"):
+    for name in ("level", "growth", "log_headroom", "sigma", "ar1"):
         q = post[name].quantile([lo, hi], dim=("chain", "draw")).values
         inside[name] = (q[0] <= TRUTH[name]) & (TRUTH[name] <= q[1])
     # 90% intervals: every level and growth, and most curvatures and noise scales, hold the truth
@@ -225,4 +232,5 @@ def test_logistic_parameters_are_recovered(recovered):
     assert inside["growth"].all(), inside
     assert inside["log_headroom"].sum() >= 4, inside
     assert inside["sigma"].sum() >= 4, inside
+    assert inside["ar1"].all(), inside
     assert int(recovered.sample_stats["diverging"].sum()) == 0
