@@ -17,10 +17,10 @@ from learnrace_pipeline.defs.calibration.checks import diagnostics_check
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import MCMC_POOL, fit_out, table_out
 from learnrace_pipeline.lib.models import deployment
+from learnrace_pipeline.lib.models.deployment_data import volume_metrics
 from learnrace_pipeline.lib.models.deployment_posterior import comparison_table, growth_table
 from learnrace_pipeline.lib.models.diagnostics import DiagnosticsResult
 from learnrace_pipeline.lib.race.spec import load_spec
-from learnrace_pipeline.lib.race.volume import volume_metrics
 
 FIT_KEY = ["calibration", "deployment_fit"]
 INS = {
@@ -91,7 +91,7 @@ def deployment_growth_fits(
     """
     tables = {"production": production, "market_shares": market_shares, "ai_models": ai_models}
     metrics = volume_metrics(load_spec())
-    fit, reused = deployment.deployment_fit(metrics, tables, calibration.fits_dir)
+    fit, reused = deployment.deployment_fit(tables, calibration.fits_dir, metrics)
     context.log.info(f"deployment growth: {'reused saved fit' if reused else 'sampled'}")
     yield dg.Output(
         fit,

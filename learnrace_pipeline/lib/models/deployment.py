@@ -64,7 +64,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
@@ -594,15 +594,16 @@ def fit_deployment(
 
 
 def deployment_fit(
-    metrics: Sequence[VolumeMetric],
     tables: Mapping[str, pl.DataFrame],
     fits_dir: Path,
+    metrics: Sequence[VolumeMetric] | Any,
     config: DeploymentConfig | None = None,
     sampler: base.SamplerConfig | None = None,
 ) -> tuple[xr.DataTree, bool]:
-    """(fit, reused): :func:`fit_deployment` on the panel of the volume ``metrics`` from
-    ``tables`` (``production``, ``market_shares``, ``ai_models``), loaded from ``fits_dir`` when
-    a fit of the same model id and data version is saved there."""
+    """(fit, reused): :func:`fit_deployment` on the panel of the volume ``metrics`` (or of a
+    race specification's industries, :func:`.deployment_data.volume_metrics`) from ``tables``
+    (``production``, ``market_shares``, ``ai_models``), loaded from ``fits_dir`` when a fit of
+    the same model id and data version is saved there."""
     config = config or DeploymentConfig()
     sampler = sampler or DEPLOYMENT_SAMPLER
     data = build_deployment_data(metrics, tables, config.data)

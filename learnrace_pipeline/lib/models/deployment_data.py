@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -100,6 +101,36 @@ class VolumeMetric:
         for col, values in self.filter:
             cond = cond & pl.col(col).is_in(list(values))
         return tables[self.table].filter(cond)
+
+
+def volume_metrics(spec: Any) -> list[VolumeMetric]:
+    """The volume metric of every industry with data of a race specification
+    (:class:`learnrace_pipeline.lib.race.spec.RaceSpec`, read through its attributes: the model
+    layer does not import the race package), as the panel reads it: nations declared missing
+    left out, a proxy's code as the data code."""
+    out = []
+    for ind in spec.industries:
+        m = ind.volume
+        if ind.status != "data" or not hasattr(m, "table"):
+            continue
+        out.append(
+            VolumeMetric(
+                industry=ind.id,
+                nations=tuple(
+                    (e.code, e.data_code("volume"))
+                    for e in ind.nations
+                    if "volume" not in dict(e.missing)
+                ),
+                table=m.table,
+                filter=tuple(m.filter),
+                value=m.value,
+                measure=m.measure,
+                unit=m.unit if isinstance(m.unit, str) else "",
+                nation_column=m.nation_column or "",
+                time_column=m.time_column or "",
+            )
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -331,12 +362,13 @@ def _check_shares(
 
 
 def build_deployment_data(
-    metrics: Sequence[VolumeMetric],
+    metrics: Sequence[VolumeMetric] | Any,
     tables: Mapping[str, pl.DataFrame],
     config: DeploymentDataConfig | None = None,
 ) -> DeploymentData:
-    """The panel of the volume ``metrics`` (annual shares of a world total; other measures are
-    skipped), from the tidy ``tables`` (``production``, ``market_shares``, ``ai_models``: the
+    """The panel of the volume ``metrics`` (or of every industry of a race specification, through
+    :func:`volume_metrics`; annual shares of a world total, other measures skipped), from the
+    tidy ``tables`` (``production``, ``market_shares``, ``ai_models``: the
     snapshot's or the warehouse's).
 
     Raises:
@@ -344,6 +376,8 @@ def build_deployment_data(
             ``market_shares``, a negative volume, a competing nation without rows, or nations
             whose volumes reach the world total.
     """
+    if hasattr(metrics, "industries"):
+        metrics = volume_metrics(metrics)
     config = config or DeploymentDataConfig()
     first = dict(config.first_year)
     series: list[dict] = []

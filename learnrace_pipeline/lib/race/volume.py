@@ -41,41 +41,13 @@ from learnrace_pipeline.lib.models.deployment import (
     preferred_form,
     stacked_params,
 )
-from learnrace_pipeline.lib.models.deployment_data import COUNT, REST, VolumeMetric
+from learnrace_pipeline.lib.models.deployment_data import COUNT, REST
 from learnrace_pipeline.lib.race.draws import BASE, Knobs, MetricDraws, make_draws
-from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, RaceSpec
+from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric
 
 SOURCE = "calibration/deployment_fit"
 UNIT = "fraction"
 _U_EDGE = 1e-12  # uniforms kept inside (0, 1): the inverse CDFs are finite there
-
-
-def volume_metrics(spec: RaceSpec) -> list[VolumeMetric]:
-    """The volume metric of every industry of ``spec`` with data, as the deployment panel reads
-    it (nations declared missing left out; a proxy's code as the data code)."""
-    out = []
-    for ind in spec.industries:
-        m = ind.volume
-        if ind.status != "data" or not isinstance(m, Metric):
-            continue
-        out.append(
-            VolumeMetric(
-                industry=ind.id,
-                nations=tuple(
-                    (e.code, e.data_code("volume"))
-                    for e in ind.nations
-                    if "volume" not in dict(e.missing)
-                ),
-                table=m.table,
-                filter=m.filter,
-                value=m.value,
-                measure=m.measure,
-                unit=m.unit if isinstance(m.unit, str) else "",
-                nation_column=m.nation_column or "",
-                time_column=m.time_column or "",
-            )
-        )
-    return out
 
 
 def _observed(fit: xr.DataTree, industry: str) -> tuple[dict[tuple[str, int], float], bool]:

@@ -17,9 +17,9 @@ from learnrace_pipeline.lib.models.deployment_data import (
     SHARE_SCHEMA,
     DeploymentData,
     build_deployment_data,
+    volume_metrics,
 )
 from learnrace_pipeline.lib.race.spec import load_spec, snapshot_tables
-from learnrace_pipeline.lib.race.volume import volume_metrics
 
 TABLES = ("production", "market_shares", "ai_models")
 
@@ -56,6 +56,19 @@ def test_panel_industries_series_and_rest_of_world(panel, tables):
     )["volume"][0]
     assert got == pytest.approx(rest)
     assert rest > 0
+
+
+def test_panel_from_the_race_file_itself(panel, tables):
+    """A race specification is read through its volume metrics."""
+    direct = build_deployment_data(load_spec(), tables)
+    assert all(a.equals(b) for a, b in zip(direct.frames(), panel.frames(), strict=True))
+    evs = next(m for m in volume_metrics(load_spec()) if m.industry == "batteries_evs")
+    assert evs.nations == (("USA", "USA"), ("CHN", "CHN"), ("EU27", "EU27"), ("JPN", "JPN"),
+                           ("KOR", "KOR"))  # fmt: skip
+    assert [m.industry for m in volume_metrics(load_spec())] == [
+        "solar_pv", "batteries_evs", "industrial_robots", "autonomous_vehicles",
+        "ai_foundation_models", "semiconductors",
+    ]  # fmt: skip
 
 
 def test_panel_shares_match_market_shares(panel, tables):

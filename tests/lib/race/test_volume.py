@@ -9,11 +9,11 @@ import xarray as xr
 
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.models import base, deployment
-from learnrace_pipeline.lib.models.deployment_data import build_deployment_data
+from learnrace_pipeline.lib.models.deployment_data import build_deployment_data, volume_metrics
 from learnrace_pipeline.lib.models.deployment_posterior import comparison_table, growth_table
 from learnrace_pipeline.lib.race.draws import Knobs
 from learnrace_pipeline.lib.race.spec import RaceSpec, load_spec, snapshot_tables
-from learnrace_pipeline.lib.race.volume import volume_draws, volume_metrics
+from learnrace_pipeline.lib.race.volume import volume_draws
 
 pytestmark = pytest.mark.slow
 
