@@ -286,10 +286,13 @@ def project_cost(
     *,
     seed: int,
     n_draws: int,
+    via_wright: bool | None = None,
 ) -> CostProjection:
     """The :class:`CostProjection` of ``industry``'s cost metric on ``years`` (module
     docstring); ``fit`` is the national learning fit for a national metric, the pooled Wright
-    fit for a world one; ``tables`` holds ``cost_observations`` and ``production``."""
+    fit for a world one; ``tables`` holds ``cost_observations`` and ``production``.
+    ``via_wright``: True projects a national series that is in the pooled Wright fit (with
+    world experience, e.g. the US DOE pack cost) through that fit (default: world metrics)."""
     metric = industry.cost
     if metric is None:
         raise ModelError(f"industry {industry.id!r} has no cost metric")
@@ -302,6 +305,7 @@ def project_cost(
     nations = [e.code for e in industry.nations]
     rng = np.random.default_rng(seed)
     world_scope = metric.scope == "world"
+    use_wright = world_scope if via_wright is None else via_wright
     post = fit.posterior
     idx = _draw_index(post, n_draws, rng)
     shape = (n_draws, len(nations), years_arr.size)
@@ -342,7 +346,7 @@ def project_cost(
             parts[k][:, j, upto] = 0.0
         params = (
             wright_params(fit, cost_id, idx)
-            if world_scope
+            if use_wright
             else national_params(fit, cost_id, data_nation, idx)
         )
         if params is None:
@@ -381,7 +385,7 @@ def project_cost(
         log_cost[:, j, cols] = path[:, sel]
         for k, v in (("own", own), ("world", world), ("time", time_)):
             parts[k][:, j, cols] = v[:, sel]
-        notes[nation] = _note(world_scope, params, lam, scale)
+        notes[nation] = _note(use_wright, params, lam, scale)
         if world_scope and first_world is None:
             first_world = j
     return CostProjection(
@@ -394,7 +398,7 @@ def project_cost(
         time=parts["time"],
         last_observed=last,
         unit=metric.unit if isinstance(metric.unit, str) else "",
-        source=WRIGHT_SOURCE if world_scope else NATIONAL_SOURCE,
+        source=WRIGHT_SOURCE if use_wright else NATIONAL_SOURCE,
         notes=notes,
     )
 
@@ -425,12 +429,16 @@ def cost_draws(
     *,
     seed: int,
     n_draws: int,
+    via_wright: bool | None = None,
 ) -> MetricDraws:
     """The industry's cost metric as race draws (role ``cost``, the metric's unit): observed
     cost through each nation's last observed year, posterior predictive cost after it (module
     docstring). ``values.attrs["notes"]`` says, per nation, what the projection could not do
-    (e.g. no national experience, lambda = 1 stopping all learning from deployment)."""
-    proj = project_cost(industry, fit, tables, years, knobs, seed=seed, n_draws=n_draws)
+    (e.g. no national experience, lambda = 1 stopping all learning from deployment).
+    ``via_wright``: as :func:`project_cost`."""
+    proj = project_cost(
+        industry, fit, tables, years, knobs, seed=seed, n_draws=n_draws, via_wright=via_wright
+    )
     draws = make_draws(
         industry.id,
         "cost",
