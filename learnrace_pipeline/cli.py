@@ -119,7 +119,8 @@ def run(
     """Materialise the main job into the warehouse and print what it holds.
 
     Progress is logged as each asset works (INFO); the summary at the end lists every table with
-    its rows, failed steps with their root cause, and failed checks with their severity. A wait
+    its rows, then the race table (which nation closes the loop first, per industry), failed
+    steps with their root cause, and failed checks with their severity. A wait
     for a lock or a pool slot is said on stderr and gives up after --lock-timeout seconds.
     """
     from learnrace_pipeline.lib.errors import LearnraceError
@@ -152,6 +153,10 @@ def run(
     ]
     elapsed = time.perf_counter() - start
     print_counts(db_path)
+    if result.success:
+        from learnrace_pipeline.commands.race import print_race
+
+        print_race(db_path)
     for e in failed:
         err.print(f"[red]FAILED[/] {e.step_key}: {root_cause(e.event_specific_data.error)}")
     for e in check_fail:
