@@ -1,7 +1,8 @@
 """The whole asset graph materialised on a small panel in a temporary warehouse.
 
 Real Dagster instance, real DuckDB file, real samplers with the default sampler settings of
-``make run`` (small panel: the energy, solar and wind series). Checks what the calibration,
+``make run`` (small pooled learning panel: the battery, energy, solar and wind series; every
+other fit on its full data, as the race needs them). Checks what the calibration,
 hindcast and prior assets write, that their checks ran, that every warehouse table is owned by
 an asset, and that posteriors travel between assets through the fit IO manager.
 """
@@ -19,7 +20,7 @@ from learnrace_pipeline.lib.storage.warehouse import query, read_table
 
 pytestmark = pytest.mark.slow
 
-INDUSTRIES = ["energy", "solar", "wind"]
+INDUSTRIES = ["batteries", "energy", "solar", "wind"]
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +123,56 @@ def test_hindcast_scores_every_model(pipeline) -> None:
     forecasts = read_table(db, "evaluation", "forecasts")
     assert forecasts["horizon"].min() == 1 and forecasts["horizon"].max() <= 10
     assert "evaluation/scores:coverage_in_band" in _checks(result)
+
+
+def test_race_tables_checks_scenarios_ledger_and_reproducibility(pipeline) -> None:
+    import xarray as xr
+
+    from learnrace_pipeline.defs.race.assets import TABLES
+    from learnrace_pipeline.lib.race import compute, ledger
+    from learnrace_pipeline.lib.race.spec import load_spec
+
+    result, db, work, _ = pipeline
+    checks = _checks(result)
+    assert checks["race/race:probabilities_consistent"][0]
+    assert checks["race/race:no_data_has_no_numbers"][0]
+    spec = load_spec()
+    race = read_table(db, "race", "race")
+    assert set(race["industry"].to_list()) == {i.id for i in spec.industries}
+    for ind in spec.industries:
+        rows = race.filter(pl.col("industry") == ind.id)
+        if ind.status == "data":
+            assert rows["nation"].to_list() == [e.code for e in ind.nations], ind.id
+        else:  # one row, no number, the missing data named
+            assert rows.height == 1 and rows["p_first"].is_null().all(), ind.id
+            assert ind.missing and ind.missing in rows["note"][0]
+    # sensitivity, same seed and random numbers as the base case
+    scen = read_table(db, "race", "scenarios")
+    ai_cap = scen.filter(
+        (pl.col("scenario") == "export_controls")
+        & (pl.col("industry") == "ai_foundation_models")
+        & (pl.col("nation") == "CHN")
+    )
+    assert ai_cap["p_closed_shift"][0] < 0  # the cap delays China; lifting it brings it earlier
+    slow = scen.filter(
+        (pl.col("scenario") == "deployment_slowdown")
+        & (pl.col("nation") == "CHN")
+        & (pl.col("status") == "data")
+    )
+    later = slow.filter((pl.col("median_direction") == "later") | (pl.col("p_closed_shift") < 0))
+    assert later.height >= 1, slow
+    assert slow["p_closed_shift"].max() <= 0.02  # halving growth never brings China on
+    # the ledger file beside the warehouse holds one vintage per scenario and the base case
+    vintages = ledger.read_vintages(ledger.default_ledger_path(db))
+    assert sorted(vintages["scenario"].to_list()) == sorted(
+        ["base", *(s.name for s in spec.scenarios)]
+    )
+    # reproducible: the same fits, data and seed give the same race table, twice
+    fits = {
+        n: xr.load_datatree(work / "fits" / "assets" / f"{k}.nc") for n, k in compute.FITS.items()
+    }
+    tables = {t: read_table(db, "harmonized", t) for t in TABLES}
+    a = compute.run_race(spec, fits, tables).race
+    b = compute.run_race(spec, fits, tables).race
+    assert a.equals(b)
+    assert a.select(race.columns).cast(race.schema).equals(race)
