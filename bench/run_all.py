@@ -12,6 +12,7 @@ BENCHES = (
     "bench.bench_learning",
     "bench.bench_scaling",
     "bench.bench_forecast",
+    "bench.bench_race",
 )
 
 
