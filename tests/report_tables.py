@@ -14,7 +14,6 @@ import xarray as xr
 from learnrace_pipeline.lib.evaluation.hindcast_scores import horizon_group
 from learnrace_pipeline.lib.evaluation.scores import INTERVALS, score_table
 from learnrace_pipeline.lib.race.closing import Closing, pairwise, race_table
-from learnrace_pipeline.lib.race.scenarios import scenario_shift
 from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, RaceSpec
 from learnrace_pipeline.lib.storage import warehouse
 
@@ -53,8 +52,12 @@ def closing(ind: IndustrySpec, seed: int, shift: float = 0.0) -> Closing:
 def race_tables(spec: RaceSpec, seed: int = 7) -> dict[tuple[str, str], pl.DataFrame]:
     """``race.race``, ``race.pairwise`` and ``race.scenarios`` built by the race's own table
     functions from :func:`closing` draws (each scenario: the base draws shifted by a seeded
-    number of years); ``race.attribution`` as seeded shares; ``evaluation.race_hindcast`` as
-    seeded outcomes against N(0, 1) forecasts, and its coverage table."""
+    number of years, its rows by ``compute.scenario_rows``: the scenario's race rows with the
+    shift columns and ``scenario``); ``race.attribution`` as quantiles of seeded shares and
+    declines (:func:`attribution_row`); ``evaluation.race_hindcast`` as seeded outcomes
+    against N(0, 1) forecasts, and its coverage table."""
+    from learnrace_pipeline.lib.race.compute import RaceResult, scenario_rows
+
     rng = np.random.default_rng(seed + 1)
     race, pairs, shifts, attribution, hindcast = [], [], [], [], []
     for i, ind in enumerate(spec.industries):
@@ -66,12 +69,10 @@ def race_tables(spec: RaceSpec, seed: int = 7) -> dict[tuple[str, str], pl.DataF
         pairs.append(pairwise(base))
         for sc in spec.scenarios:
             moved = race_table(ind, closing(ind, seed + i, shift=float(rng.normal(0, 2))))
-            shifts.append(scenario_shift(race[-1], moved).with_columns(scenario=pl.lit(sc.name)))
+            result = RaceResult(sc.name, moved, pl.DataFrame(), {}, {})
+            shifts.append(scenario_rows(race[-1], result))
         for e in ind.nations:
-            share = rng.dirichlet([3.0, 2.0, 1.0])
-            attribution.append({"industry": ind.id, "nation": e.code,
-                                "own_deployment": share[0], "world_spillover": share[1],
-                                "time_research": share[2]})  # fmt: skip
+            attribution.append(attribution_row(ind.id, e.code, rng))
             for origin in (2012, 2015, 2018):
                 for role in ("volume", "capability"):
                     for horizon in range(1, 7):
@@ -91,6 +92,24 @@ def race_tables(spec: RaceSpec, seed: int = 7) -> dict[tuple[str, str], pl.DataF
         ("evaluation", "race_hindcast"): pl.DataFrame(hindcast),
         ("evaluation", "race_hindcast_coverage"): race_hindcast_coverage(pl.DataFrame(hindcast)),
     }
+
+
+#: The parts of the cost decline ``race.attribution`` splits it into.
+ATTRIBUTION_PARTS = ("own_deployment", "world_spillover", "time_research")
+
+
+def attribution_row(industry: str, nation: str, rng: np.random.Generator) -> dict:
+    """One ``race.attribution`` row from seeded draws: the log cost decline 2020-2035 (gamma
+    draws) and its shares (Dirichlet(3, 2, 1) draws), each as its 5%, 50% and 95% quantiles."""
+    decline = rng.gamma(4.0, 0.4, 500)
+    shares = rng.dirichlet([3.0, 2.0, 1.0], 500)
+    row: dict = {"industry": industry, "nation": nation, "from_year": 2020, "to_year": 2035}
+    for q in (5, 50, 95):
+        row[f"decline_log_q{q:02d}"] = float(np.quantile(decline, q / 100))
+    for k, part in enumerate(ATTRIBUTION_PARTS):
+        for q in (5, 50, 95):
+            row[f"share_{part}_q{q:02d}"] = float(np.quantile(shares[:, k], q / 100))
+    return row | {"n_draws_positive": 500, "source": "test draws", "note": None}
 
 
 def race_hindcast_coverage(rows: pl.DataFrame) -> pl.DataFrame:
