@@ -100,6 +100,20 @@ def year_text(value: object, row: Mapping[str, object]) -> str:
     return f"after {horizon}" if horizon is not None else "after the horizon"
 
 
+def interval_text(row: Mapping[str, object]) -> str:
+    """A judged nation's 80% interval of closing years as shown: "q10 to q90", "after
+    <horizon>" when both bounds lie past it, the closing year alone when both are the same
+    year (a nation already closed in the data); a dash for a row that is not judged."""
+    if not judged(row):
+        return h.MISSING
+    lo, hi = row.get("closing_q10"), row.get("closing_q90")
+    if lo is None and hi is None:
+        return year_text(None, row)
+    if lo is not None and lo == hi:
+        return h.fmt(lo)
+    return f"{year_text(lo, row)} to {year_text(hi, row)}"
+
+
 def _race_display(df: pl.DataFrame) -> pl.DataFrame:
     """The race table's rows as shown: quantiles as years or "after <horizon>", the interval
     and already-closed columns as text; probabilities stay numbers."""
@@ -109,11 +123,7 @@ def _race_display(df: pl.DataFrame) -> pl.DataFrame:
         if "closing_median" in r:
             out["closing_median"] = year_text(r["closing_median"], r)
         if "closing_q10" in r and "closing_q90" in r:
-            out["interval"] = (
-                f"{year_text(r['closing_q10'], r)} to {year_text(r['closing_q90'], r)}"
-                if judged(r)
-                else h.MISSING
-            )
+            out["interval"] = interval_text(r)
         if "already_closed" in r:
             closed = r["already_closed"]
             year = r.get("closed_year")

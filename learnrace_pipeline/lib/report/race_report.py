@@ -41,7 +41,7 @@ from learnrace_pipeline.lib.report.race_inputs import (
     ReportInputs,
     read_inputs,
 )
-from learnrace_pipeline.lib.report.race_parts import RACE_LABELS, capped, race_table
+from learnrace_pipeline.lib.report.race_parts import RACE_LABELS, capped, race_table, year_text
 from learnrace_pipeline.lib.storage import files
 
 
@@ -84,7 +84,8 @@ def race_section(inputs: ReportInputs) -> Html:
 
 
 def scenarios_section(inputs: ReportInputs) -> Html:
-    """The declared scenarios and each one's shift against the base case (``race.scenarios``)."""
+    """The declared scenarios and, per scenario, each nation's shift against the base case
+    (``race.scenarios`` against ``race.race``: :func:`scenario_comparison`)."""
     sc = pl.DataFrame(
         [
             {
@@ -107,16 +108,9 @@ def scenarios_section(inputs: ReportInputs) -> Html:
                 "Scenario comparison", f"the warehouse has no table {RACE_SCHEMA}.scenarios."
             )
         )
-    elif (table := scenario_comparison(df, inputs.spec)) is not None:
-        parts.append(
-            h.paragraph(
-                "Per nation: its base-case median closing year, and under each scenario the "
-                "direction the median moves (a median past the horizon counts as later than "
-                "any year), by how many years, and the change in P(first)."
-            )
-        )
-        parts.append(h.table(table, id="scenario-table"))
-    else:
+        return h.section("scenarios", "Scenarios", parts)
+    tables = scenario_comparison(df, inputs.get(f"{RACE_SCHEMA}.race"), inputs.spec)
+    if tables is None:
         parts.append(
             capped(
                 df,
@@ -124,49 +118,116 @@ def scenarios_section(inputs: ReportInputs) -> Html:
                 caption=f"{RACE_SCHEMA}.scenarios: shift against the base case",
             )
         )
+        return h.section("scenarios", "Scenarios", parts)
+    parts.append(
+        h.paragraph(
+            "Per scenario, the nations whose closing year or probabilities move: the median "
+            'closing year in the base case and in the scenario ("after <horizon>" when the '
+            "median lies past the industry's horizon), the shift of the median in years (or "
+            "only its direction when one median lies past the horizon), and the shifts of "
+            "P(closed by the horizon) and P(first) (scenario minus base). Nations not listed "
+            "move by less than 0.001 in both probabilities and not at all in the median."
+        )
+    )
+    described = {s.name: s.description for s in inputs.spec.scenarios}
+    for name, (moved, n_same) in tables.items():
+        parts.append(h.heading(f"Scenario {name}", level=3, id=f"scenario-{name}"))
+        if name in described:
+            parts.append(h.paragraph(described[name]))
+        if moved.height:
+            parts.append(h.table(moved, id=f"scenario-table-{name}", formats=SHIFT_FORMATS))
+        if n_same:
+            parts.append(
+                h.paragraph(
+                    f"{n_same} other nation{'s' if n_same > 1 else ''} with data: no change."
+                    if moved.height
+                    else f"No change for any of the {n_same} nations with data."
+                )
+            )
     return h.section("scenarios", "Scenarios", parts)
 
 
-SCENARIO_COLUMNS = {"scenario", "industry", "nation", "median_base", "median_direction"}
+#: The columns of ``race.scenarios`` the comparison reads.
+SCENARIO_COLUMNS = {
+    "scenario", "industry", "nation", "status", "closing_median", "p_closed_by_horizon",
+    "p_first", "median_shift", "median_direction", "p_closed_shift", "p_first_shift",
+}  # fmt: skip
+#: A probability shift smaller than this counts as no change.
+P_SHIFT_TOL = 1e-3
 
 
-def shift_text(row: dict[str, object]) -> str:
-    """One scenario's shift of one nation as shown: the median's direction, its shift in
-    years where both medians fall by the horizon, and the change in P(first)."""
-    if row.get("median_direction") is None:
-        return h.MISSING
-    text = str(row["median_direction"])
-    if row.get("median_shift") is not None:
-        text += f" ({row['median_shift']:+d} y)"
-    if row.get("p_first_shift") is not None:
-        text += f"; P(first) {row['p_first_shift']:+.2f}"
-    return text
+def shift_text(row: dict[str, object], horizon: object) -> str:
+    """The median's shift as shown: signed years where both medians fall by the horizon,
+    else its direction ("later (past <horizon>)", "earlier (was past <horizon>)"); a dash
+    when both lie past the horizon."""
+    d, direction = row.get("median_shift"), row.get("median_direction")
+    if d is not None:
+        return f"{d:+d} y" if d else "0"
+    if direction == "later":
+        return f"later (past {horizon})"
+    if direction == "earlier":
+        return f"earlier (was past {horizon})"
+    return h.MISSING
 
 
-def scenario_comparison(df: pl.DataFrame, spec: RaceSpec) -> pl.DataFrame | None:
-    """``race.scenarios`` (one row per scenario, industry and nation) as one row per industry
-    and nation with data: the base median (a year, or "after <horizon>") and one column per
-    scenario (:func:`shift_text`); None when the table lacks the columns this needs."""
-    if not set(df.columns) >= SCENARIO_COLUMNS:
+def _signed(x: object) -> str:
+    return h.MISSING if x is None else ("+" if x > 0 else "") + h.fmt(x)  # type: ignore[operator]
+
+
+def _moved(row: dict[str, object]) -> bool:
+    d = row.get("median_shift")
+    if d not in (None, 0) or row.get("median_direction") in ("earlier", "later"):
+        return True
+    return any(abs(row.get(c) or 0.0) >= P_SHIFT_TOL for c in ("p_closed_shift", "p_first_shift"))
+
+
+def scenario_comparison(
+    df: pl.DataFrame, base: pl.DataFrame | None, spec: RaceSpec
+) -> dict[str, tuple[pl.DataFrame, int]] | None:
+    """Per scenario (declared order, then any other in ``race.scenarios``): the rows of the
+    nations with data that move against the base case (:func:`_moved`), one per industry and
+    nation, with the base median (``race.race``), the scenario median, :func:`shift_text` and
+    the P(closed) and P(first) shifts; and how many nations with data do not move. None when
+    ``race.scenarios`` lacks a column this needs or ``race.race`` is absent."""
+    if base is None or not set(df.columns) >= SCENARIO_COLUMNS:
         return None
-    names = [sc.name for sc in spec.scenarios]
+    names = [sc.name for sc in spec.scenarios if sc.name in set(df["scenario"])]
     names += sorted(set(df["scenario"].unique().to_list()) - set(names))
+    base_rows = {(r["industry"], r["nation"]): r for r in base.iter_rows(named=True)}
     cells = {(r["scenario"], r["industry"], r["nation"]): r for r in df.iter_rows(named=True)}
-    rows = []
-    for ind in spec.industries:
-        for e in ind.nations:
-            mine = {n: cells.get((n, ind.id, e.code)) for n in names}
-            if not any(mine.values()):
-                continue
-            base = next(r["median_base"] for r in mine.values() if r is not None)
-            row = {
-                "industry": ind.name,
-                "nation": e.code,
-                "base median": h.fmt(base) if base is not None else f"after {ind.horizon}",
-            }
-            row |= {n: shift_text(r) if r is not None else h.MISSING for n, r in mine.items()}
-            rows.append(row)
-    return pl.DataFrame(rows, schema={c: pl.String for c in rows[0]}) if rows else None
+    out: dict[str, tuple[pl.DataFrame, int]] = {}
+    for name in names:
+        rows, n_same = [], 0
+        for ind in spec.industries:
+            for e in ind.nations:
+                r, b = cells.get((name, ind.id, e.code)), base_rows.get((ind.id, e.code))
+                if r is None or b is None or r["status"] != "data":
+                    continue
+                if not _moved(r):
+                    n_same += 1
+                    continue
+                rows.append({
+                    "industry": ind.name,
+                    "nation": e.code,
+                    "base median": year_text(b["closing_median"], b),
+                    "scenario median": year_text(r["closing_median"], r),
+                    "median shift": shift_text(r, ind.horizon),
+                    "P(closed) base": b["p_closed_by_horizon"],
+                    "P(closed) shift": r["p_closed_shift"],
+                    "P(first) base": b["p_first"],
+                    "P(first) shift": r["p_first_shift"],
+                })  # fmt: skip
+        schema = {c: pl.Float64 if c.startswith("P(") else pl.String for c in SCENARIO_HEADERS}
+        out[name] = (pl.DataFrame(rows, schema=schema), n_same)
+    return out
+
+
+#: The shift columns are shown signed (+0.05, -0.1).
+SHIFT_FORMATS = {"P(closed) shift": _signed, "P(first) shift": _signed}
+SCENARIO_HEADERS = (
+    "industry", "nation", "base median", "scenario median", "median shift", "P(closed) base",
+    "P(closed) shift", "P(first) base", "P(first) shift",
+)  # fmt: skip
 
 
 #: The race hindcast is shown whole up to this many rows (origins x nations x metrics).
