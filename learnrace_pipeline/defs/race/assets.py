@@ -16,6 +16,7 @@
 
 import hashlib
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -128,6 +129,9 @@ def probability_problems(race: pl.DataFrame, pairs: pl.DataFrame) -> list[str]:
     check_specs=[
         dg.AssetCheckSpec("probabilities_consistent", asset=RACE_KEY, blocking=True),
         dg.AssetCheckSpec("no_data_has_no_numbers", asset=RACE_KEY, blocking=True),
+        dg.AssetCheckSpec("pair_probabilities_sum_to_one", asset=PAIR_KEY, blocking=True),
+        dg.AssetCheckSpec("shares_are_fractions", asset=ATTR_KEY, blocking=True),
+        dg.AssetCheckSpec("every_scenario_present", asset=SCEN_KEY, blocking=True),
     ],
 )
 def race(
@@ -242,8 +246,46 @@ def race(
         ),
     )
     yield dg.Output(base.pairwise, output_name="pairwise")
+    pair_bad = (
+        base.pairwise.with_columns(
+            total=pl.col("p_a_first") + pl.col("p_b_first") + pl.col("p_tie") + pl.col("p_neither")
+        ).filter((pl.col("total") - 1.0).abs() > 1e-6)  # null: a nation not judged, no pair
+        if base.pairwise.height
+        else base.pairwise
+    )
+    yield dg.AssetCheckResult(
+        asset_key=dg.AssetKey(PAIR_KEY),
+        check_name="pair_probabilities_sum_to_one",
+        passed=pair_bad.height == 0,
+        description=(
+            f"{base.pairwise.height} pairs ({base.pairwise['p_a_first'].null_count()} with a "
+            f"nation not judged), {pair_bad.height} not summing to 1"
+        ),
+    )
     yield dg.Output(attribution, output_name="attribution")
+    share_cols = [c for c in attribution.columns if c.startswith("share_")]
+    outside = (
+        attribution.filter(
+            pl.any_horizontal((pl.col(c) < -1e-9) | (pl.col(c) > 1 + 1e-9) for c in share_cols)
+        ).height
+        if share_cols
+        else 0
+    )
+    yield dg.AssetCheckResult(
+        asset_key=dg.AssetKey(ATTR_KEY),
+        check_name="shares_are_fractions",
+        passed=bool(share_cols) and outside == 0,
+        description=f"{attribution.height} rows; {outside} with a channel share outside [0, 1]",
+    )
     yield dg.Output(scen, output_name="scenarios")
+    declared = {sc.name for sc in spec.scenarios}
+    present = set(scen["scenario"].unique().to_list()) if scen.height else set()
+    yield dg.AssetCheckResult(
+        asset_key=dg.AssetKey(SCEN_KEY),
+        check_name="every_scenario_present",
+        passed=present == declared,
+        description=f"declared {sorted(declared)}; present {sorted(present)}",
+    )
     h = hashlib.sha256(load_spec().path.encode())
     for t in TABLES:  # nested columns (lists) rule out CSV: hash the tables as NDJSON
         h.update(tables[t].write_ndjson().encode())
@@ -263,6 +305,7 @@ def race(
 
 @dg.asset(
     key=LEDGER_KEY,
+    check_specs=[dg.AssetCheckSpec("this_forecast_is_recorded", asset=LEDGER_KEY)],
     group_name="race",
     ins={
         "forecast_quantiles": dg.AssetIn(key=QUANT_KEY),
@@ -282,7 +325,7 @@ def race_ledger(
     av_testing: pl.DataFrame,
     ai_models: pl.DataFrame,
     chip_products: pl.DataFrame,
-) -> dg.Output:
+) -> Iterator[dg.Output | dg.AssetCheckResult]:
     """The forecast ledger's vintages and their scores (a copy of the ledger file's list).
 
     Each materialization appends one vintage per scenario of the race's forecast quantiles to
@@ -317,13 +360,25 @@ def race_ledger(
         f"ledger {path}: {len(added)} vintage(s) added, {scored.height} score row(s) recorded, "
         f"{listing.height} vintage(s) in all"
     )
-    return dg.Output(
+    recorded = ledger.read_vintages(path)["scenario"].unique().to_list()
+    missing = sorted(set(forecast_quantiles["scenario"].unique().to_list()) - set(recorded))
+    yield dg.Output(
         listing,
         metadata={
             "ledger_file": dg.MetadataValue.path(str(path)),
             "vintages_added": dg.MetadataValue.int(len(added)),
             "vintages": dg.MetadataValue.int(listing.height),
         },
+    )
+    yield dg.AssetCheckResult(
+        asset_key=dg.AssetKey(LEDGER_KEY),
+        check_name="this_forecast_is_recorded",
+        passed=not missing,
+        description=(
+            "every scenario of this race has a vintage in the ledger"
+            if not missing
+            else f"no vintage for {missing}"
+        ),
     )
 
 
