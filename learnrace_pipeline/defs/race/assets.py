@@ -39,6 +39,7 @@ from learnrace_pipeline.lib.race import (
 from learnrace_pipeline.lib.race import draws as draws_mod
 from learnrace_pipeline.lib.race.spec import load_spec
 from learnrace_pipeline.lib.report.images import markdown_image, save_png
+from learnrace_pipeline.lib.report.plots_projection import projection_png
 from learnrace_pipeline.lib.report.plots_race import closing_years_png
 
 RACE_KEY = ["race", "race"]
@@ -221,6 +222,13 @@ def race(
         meta[f"closing_{ind.id}"] = dg.MetadataValue.md(
             markdown_image(png, f"{ind.name} closing years")
         )
+        for role, d in base.draws[ind.id].items():
+            metric = getattr(ind, role)
+            png = projection_png(d, metric, f"{ind.name}: {metric.name}, observed and projected")
+            save_png(png, calibration.plots_dir, f"race_{ind.id}_{role}")
+            meta[f"{role}_{ind.id}"] = dg.MetadataValue.md(
+                markdown_image(png, f"{ind.name} {metric.name}")
+            )
     yield dg.Output(base.race, output_name="race", metadata=meta)
     problems = probability_problems(base.race, base.pairwise)
     yield dg.AssetCheckResult(
