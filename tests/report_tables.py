@@ -5,6 +5,7 @@ warehouse holding them."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -181,11 +182,42 @@ def learning_tables(seed: int = 13) -> dict[tuple[str, str], pl.DataFrame]:
     }
 
 
+def ledger_table(folder: Path) -> pl.DataFrame:
+    """``race.ledger`` as the race writes it (``ledger.list_vintages``) of a forecast ledger in
+    ``folder``: a base and a scenario vintage of four volume forecasts (quantiles 1..7), the
+    base one scored against outcomes 4, 6.5, 2 and 10 (inside 90%: 3 of 4, inside 50%: 1)."""
+    from learnrace_pipeline.lib.race.ledger import (
+        QCOLS,
+        append_vintage,
+        list_vintages,
+        make_vintage,
+    )
+    from learnrace_pipeline.lib.race.ledger_scores import record_scores
+
+    path = folder / "ledger.duckdb"
+    rows = pl.DataFrame({
+        "industry": ["solar_pv"] * 4, "nation": ["CHN", "USA", "CHN", "USA"],
+        "quantity": ["volume"] * 4, "target_year": [2030, 2030, 2031, 2031],
+        "unit": ["fraction"] * 4, **{c: [float(k + 1)] * 4 for k, c in enumerate(QCOLS)},
+    })  # fmt: skip
+    for day, scenario in ((2, "base"), (3, "no_spillover")):
+        v = make_vintage(rows, data_version="0123456789abcdef", code_version="0.1+abc",
+                         scenario=scenario, seed=11, created_at=dt.datetime(2026, 1, day, 3, 4))  # fmt: skip
+        append_vintage(path, v)
+        if scenario == "base":
+            observed = rows.select(
+                "industry", "nation", "quantity", pl.col("target_year").alias("year")
+            ).with_columns(value=pl.Series([4.0, 6.5, 2.0, 10.0]))
+            record_scores(path, observed)
+    return list_vintages(path)
+
+
 def write_warehouse(path: Path, spec: RaceSpec, *, race: bool = True) -> Path:
     """A warehouse at ``path`` with the evaluation and learning tables, and the race tables
-    when ``race``."""
+    (with ``race.ledger`` of a ledger beside it) when ``race``."""
     tables = evaluation_tables() | learning_tables()
     if race:
         tables |= race_tables(spec)
+        tables[("race", "ledger")] = ledger_table(path.parent)
     warehouse.write_tables(path, tables)
     return path

@@ -99,7 +99,7 @@ def _closing_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
             f"P(no nation closes the loop by {ind.horizon}) = {h.fmt(first['p_none_by_horizon'])}."
         )
         if lead:
-            text = f"Most likely first: {lead} ({strategy}). " + text
+            text = f"Most likely first: {_leaders_text(df, str(lead), strategy)}. " + text
         parts.append(h.paragraph(text))
     if {"nation", "closing_median", "closing_q10", "closing_q90"} <= set(df.columns):
         png = plots_race.closing_years_png(df, ind.horizon, f"{ind.name}: closing year by nation")
@@ -113,6 +113,19 @@ def _closing_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
             )
         )
     return parts
+
+
+def _leaders_text(df: pl.DataFrame, lead: str, strategy: object) -> str:
+    """The leading nation(s) each with its own strategy ("USA (simulation frontier) and TWN
+    (deployment engine)" for a tie written "USA / TWN"); the race's ``leading_strategy`` when
+    a nation has no archetype in the table."""
+    archetype = (
+        dict(zip(df["nation"], df["archetype"], strict=True)) if "archetype" in df.columns else {}
+    )
+    names = [n.strip() for n in lead.split("/")]
+    if not all(archetype.get(n) for n in names):
+        return f"{lead} ({strategy})"
+    return " and ".join(f"{n} ({str(archetype[n]).replace('_', ' ')})" for n in names)
 
 
 def _capability_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:

@@ -31,6 +31,7 @@ RACE_TABLES: dict[str, tuple[str, ...]] = {
     "attribution": ("race.attribution",),
     "scenarios": ("race.scenarios",),
     "race hindcast": ("evaluation.race_hindcast_coverage", "race.race_hindcast"),
+    "ledger": ("race.ledger",),
 }
 #: Tables outside the race schema the report shows when the warehouse has them.
 CALIBRATION_TABLES = (

@@ -5,6 +5,7 @@ race did not give)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 import polars as pl
@@ -30,18 +31,86 @@ def race_rows(inputs: ReportInputs, table: str, industry: str | None) -> pl.Data
     return df
 
 
+#: Headers of ``race.pairwise`` as shown (its ``horizon`` column is the industry's, said above).
+PAIRWISE_LABELS = {
+    "nation_a": "nation A", "nation_b": "nation B", "p_a_first": "P(A first)",
+    "p_b_first": "P(B first)", "p_tie": "P(same year)", "p_neither": "P(neither by horizon)",
+    "unmeasured_a": "A unmeasured", "unmeasured_b": "B unmeasured",
+}  # fmt: skip
+
+
 def race_part(inputs: ReportInputs, table: str, industry: str, title: str) -> list[Html]:
     """A race table's rows for ``industry`` under a heading, or the plain statement that it is
-    not yet computed."""
+    not yet computed. ``race.attribution`` in its quantile columns is shown compact
+    (:func:`attribution_display`); ``race.pairwise`` with readable headers."""
     df = race_rows(inputs, table, industry)
     parts = [h.heading(title)]
     if df is None:
         parts.append(h.not_computed(title, f"the warehouse has no table {RACE_SCHEMA}.{table}."))
     elif df.height == 0:
         parts.append(h.paragraph(f"{RACE_SCHEMA}.{table} has no rows for this industry."))
+    elif table == "attribution" and (shown := attribution_display(df)) is not None:
+        sources = ", ".join(sorted({str(x) for x in df["source"].drop_nulls()})) or h.MISSING
+        parts.append(
+            h.table(
+                shown,
+                caption=(
+                    f"{RACE_SCHEMA}.attribution: the projected cost decline (log units) from "
+                    "each nation's last observed year to the horizon, and the shares of it due "
+                    "to the nation's own deployment, world deployment through spillover and "
+                    "time/research; median (5%-95%) over the draws with a positive decline. "
+                    f"Fit: {sources}."
+                ),
+            )
+        )
     else:
-        parts.append(capped(df.drop([c for c in ("industry",) if c in df.columns])))
+        drop = [
+            c for c in ("industry", "horizon" if table == "pairwise" else "") if c in df.columns
+        ]
+        labels = PAIRWISE_LABELS if table == "pairwise" else None
+        parts.append(capped(df.drop(drop), labels=labels))
     return parts
+
+
+#: The shares of the cost decline ``race.attribution`` gives, as shown.
+ATTRIBUTION_SHARES = {
+    "own_deployment": "own deployment",
+    "world_spillover": "world spillover",
+    "time_research": "time / research",
+}
+
+
+def _median_interval(row: Mapping[str, object], stem: str) -> str:
+    q05, q50, q95 = (row.get(f"{stem}_{q}") for q in ("q05", "q50", "q95"))
+    if q50 is None:
+        return h.MISSING
+    return f"{h.fmt(q50)} ({h.fmt(q05)}\u2013{h.fmt(q95)})"
+
+
+def attribution_display(df: pl.DataFrame) -> pl.DataFrame | None:
+    """``race.attribution`` rows as shown: per nation the years, the log cost decline and the
+    cost's fall in percent (``1 - exp(-decline)`` at the median), each share as "median
+    (5%-95%)", the draws used and the note; None when the table lacks those columns."""
+    need = {"nation", "from_year", "to_year", "n_draws_positive", "note"}
+    need |= {f"decline_log_{q}" for q in ("q05", "q50", "q95")}
+    need |= {f"share_{k}_{q}" for k in ATTRIBUTION_SHARES for q in ("q05", "q50", "q95")}
+    if not need <= set(df.columns):
+        return None
+    rows = []
+    for r in df.iter_rows(named=True):
+        lo, hi, d = r["from_year"], r["to_year"], r["decline_log_q50"]
+        row = {
+            "nation": r["nation"],
+            "years": f"{lo}\u2013{hi}" if lo is not None and hi is not None else h.MISSING,
+            "cost decline (log)": _median_interval(r, "decline_log"),
+            "cost falls by (median)": h.MISSING
+            if d is None
+            else f"{100 * (1 - math.exp(-d)):.0f}%",
+        }
+        row |= {label: _median_interval(r, f"share_{k}") for k, label in ATTRIBUTION_SHARES.items()}
+        row |= {"draws used": str(r["n_draws_positive"]), "note": r["note"] or ""}
+        rows.append(row)
+    return pl.DataFrame(rows, schema={c: pl.String for c in rows[0]}) if rows else None
 
 
 def threshold_text(metric: Metric) -> str:
@@ -57,7 +126,12 @@ def threshold_text(metric: Metric) -> str:
         case "share_at_least":
             return f"at least {t.value:.0%} of the world"
         case "parity":
-            ref = f"level {h.fmt(t.level)}" if t.reference == "level" else t.reference
+            if t.reference == "level":
+                ref = f"{h.fmt(t.level)} {metric.unit}" if metric.unit else h.fmt(t.level)
+            else:
+                ref = "the leader's" if t.reference == "leader" else f"{t.reference}'s"
+            if not t.value:
+                return f"cost at most {ref}"
             return f"cost at most {t.value:.0%} above {ref}"
         case _:
             return f"{t.kind.replace('_', ' ')} {h.fmt(t.value)}{unit}"
@@ -128,7 +202,7 @@ def _race_display(df: pl.DataFrame) -> pl.DataFrame:
             closed = r["already_closed"]
             year = r.get("closed_year")
             out["closed"] = (
-                h.MISSING if closed is None else
+                h.MISSING if closed is None or not judged(r) else
                 (f"yes, {year}" if year is not None else "yes") if closed else "no"
             )  # fmt: skip
         rows.append(out)

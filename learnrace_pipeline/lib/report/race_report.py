@@ -17,6 +17,7 @@ sections (:func:`learnrace_pipeline.lib.report.html.section`):
 - ``scenarios``: the declared scenarios and ``race.scenarios``;
 - ``hindcast``: ``race.race_hindcast`` and the forecast hindcast's calibration
   (``evaluation.scores_by_horizon_group``, coverage by horizon);
+- ``ledger``: the forecast ledger's vintages and their latest scores (``race.ledger``);
 - ``data-gaps``: every declared gap (industries, roles, nations, proxies) and the race's own.
 
 A part whose input table is absent says plainly that it is not yet computed and which table it
@@ -246,6 +247,13 @@ GROUP_COLUMNS = (
 )
 
 
+#: Headers of ``evaluation.race_hindcast_coverage`` as shown.
+COVERAGE_LABELS = {
+    "horizon_group": "horizon (years)", "n": "forecasts", "coverage_50": "inside 50%",
+    "coverage_90": "inside 90%", "log_pinball": "log pinball",
+}  # fmt: skip
+
+
 def hindcast_section(inputs: ReportInputs) -> Html:
     """The race hindcast (coverage of the 50% and 90% intervals by role and horizon group;
     per industry in the industry sections) and the cost forecasts' hindcast calibration."""
@@ -261,7 +269,7 @@ def hindcast_section(inputs: ReportInputs) -> Html:
                 "after the origin)."
             )
         )
-        parts.append(h.table(cov, id="race-hindcast-table"))
+        parts.append(h.table(cov, id="race-hindcast-table", labels=COVERAGE_LABELS))
     elif old is not None:
         parts.append(capped(old, id="race-hindcast-table", limit=HINDCAST_ROWS))
     else:
@@ -299,6 +307,70 @@ def hindcast_section(inputs: ReportInputs) -> Html:
 
         parts.append(h.image(coverage_by_horizon_png(by_h), "hindcast coverage by horizon"))
     return h.section("hindcast", "Hindcasts: how well the forecasts held", parts)
+
+
+#: ``race.ledger`` as shown: its columns and their headers, in this order.
+LEDGER_LABELS = {
+    "created": "created (UTC)", "scenario": "scenario", "vintage": "vintage",
+    "data_version": "data version", "code_version": "code version", "n_rows": "forecasts",
+    "n_scored": "scored", "cov50": "inside 50%", "cov90": "inside 90%", "pinball": "pinball",
+    "brier": "Brier", "scored": "scored at (UTC)",
+}  # fmt: skip
+LEDGER_COLUMNS = {"vintage_id", "created_at", "scenario", "data_version", "code_version",
+                  "n_rows", "n_scored", "cov50", "cov90", "pinball", "brier", "scored_at"}  # fmt: skip
+
+
+def _minute(value: object) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, dt.datetime) else h.fmt(value)
+
+
+def ledger_display(ledger: pl.DataFrame) -> pl.DataFrame | None:
+    """``race.ledger`` newest first as shown: times to the minute, vintage id and data version
+    to their first 8 characters; None when a column of :data:`LEDGER_COLUMNS` is absent."""
+    if not set(ledger.columns) >= LEDGER_COLUMNS:
+        return None
+    return ledger.sort("created_at", "vintage_id", descending=True).select(
+        pl.col("created_at").map_elements(_minute, return_dtype=pl.String).alias("created"),
+        "scenario",
+        pl.col("vintage_id").str.slice(0, 8).alias("vintage"),
+        pl.col("data_version").str.slice(0, 8),
+        "code_version",
+        "n_rows",
+        "n_scored",
+        "cov50",
+        "cov90",
+        "pinball",
+        "brier",
+        pl.col("scored_at").map_elements(_minute, return_dtype=pl.String).alias("scored"),
+    )
+
+
+def ledger_section(inputs: ReportInputs) -> Html:
+    """The forecast ledger's vintages (``race.ledger``) with their latest scores."""
+    parts: list[object] = []
+    df = inputs.get(f"{RACE_SCHEMA}.ledger")
+    if df is None:
+        parts.append(
+            h.not_computed("Forecast ledger", f"the warehouse has no table {RACE_SCHEMA}.ledger.")
+        )
+        return h.section("ledger", "Forecast ledger", parts)
+    parts.append(
+        h.paragraph(
+            "Each run of the race appends its forecasts (quantiles per industry, nation, "
+            "quantity and target year) to the forecast ledger as a vintage, one per scenario, "
+            "stamped with the data and code versions. Once data for a target year arrive, the "
+            "vintage is scored: forecasts scored, the share of outcomes inside the 50% and 90% "
+            "intervals, the mean pinball loss (log units for log-scale quantities) and the "
+            "Brier score of P(closed). Newest first; a dash where nothing was scored yet. "
+            "`learnrace ledger` shows the same and each vintage by quantity."
+        )
+    )
+    shown = ledger_display(df)
+    if shown is None:
+        parts.append(capped(df, id="ledger-table"))
+    else:
+        parts.append(capped(shown, id="ledger-table", labels=LEDGER_LABELS))
+    return h.section("ledger", "Forecast ledger", parts)
 
 
 def data_gaps(spec: RaceSpec) -> pl.DataFrame:
@@ -374,6 +446,7 @@ def build_report(inputs: ReportInputs, *, generated: dt.datetime | None = None) 
     toc += [
         h.link("scenarios", "Scenarios"),
         h.link("hindcast", "Hindcasts"),
+        h.link("ledger", "Forecast ledger"),
         h.link("data-gaps", "Data gaps"),
     ]
     status = f"Race parts present: {', '.join(have) or 'none'}. " + (
@@ -397,6 +470,7 @@ def build_report(inputs: ReportInputs, *, generated: dt.datetime | None = None) 
         *(industry_section(inputs, ind) for ind in spec.industries),
         scenarios_section(inputs),
         hindcast_section(inputs),
+        ledger_section(inputs),
         gaps_section(inputs),
     ]
     return h.document("learnrace race report", body)

@@ -52,6 +52,7 @@ def table_rows(page: str, table_id: str) -> list[list[str]]:
 def test_every_section_is_present(full, spec):
     _, page = full
     want = ["race", *(f"industry-{i.id}" for i in spec.industries), "scenarios", "hindcast",
+            "ledger",
             "data-gaps"]  # fmt: skip
     assert list(sections(page)) == want
 
@@ -95,7 +96,10 @@ def test_race_table_shows_the_given_rows(full):
             want = str(r[q]) if r[q] is not None else after
             assert cell == want
             seen_after += r[q] is None
-        assert c["already closed"] == (f"yes, {r['closed_year']}" if r["already_closed"] else "no")
+        closed = f"yes, {r['closed_year']}" if r["already_closed"] else "no"
+        assert c["already closed"] == (
+            closed if r["p_closed_by_horizon"] is not None else h.MISSING
+        )
     assert seen_after > 0  # the draws put some quantiles past the horizon
     closed = [(c["nation"], c["already closed"]) for c in rows if c["already closed"] != "no"]
     closed = [x for x in closed if x[1] != h.MISSING]
@@ -230,7 +234,10 @@ def test_without_race_tables_every_race_part_says_not_yet_computed(bare, spec):
     assert "Race hindcast: not yet computed." in secs["hindcast"]
     for tables in RACE_TABLES.values():
         assert all(t in page for t in tables)  # the absent tables are named
-    assert "Not yet computed: race, pairwise, attribution, scenarios, race hindcast." in page
+    assert "Forecast ledger: not yet computed." in secs["ledger"]
+    assert (
+        "Not yet computed: race, pairwise, attribution, scenarios, race hindcast, ledger." in page
+    )
     # the cost hindcast calibration is there: it does not depend on the race
     grp = inputs.get("evaluation.scores_by_horizon_group").sort("model", "horizon_group")
     rows = table_rows(page, "hindcast-calibration")
@@ -283,3 +290,42 @@ def test_write_report_is_atomic(tmp_path, spec):
     with pytest.raises(DataError, match="output folder does not exist"):
         write_report(db, tmp_path / "missing" / "r.html", spec)
     assert not (tmp_path / "missing").exists()
+
+
+def test_ledger_vintages_newest_first(full):
+    """race.ledger: one row per vintage, newest first, with its latest scores."""
+    inputs, page = full
+    ledger = inputs.get("race.ledger")
+    rows = table_dicts(page, "ledger-table")
+    assert [r["scenario"] for r in rows] == ["no_spillover", "base"]
+    assert rows[0]["created (UTC)"] == "2026-01-03 03:04"
+    base = ledger.filter(pl.col("scenario") == "base").row(0, named=True)
+    assert rows[1]["vintage"] == base["vintage_id"][:8]
+    assert (rows[1]["scored"], rows[1]["inside 50%"], rows[1]["inside 90%"]) == (
+        "4",
+        "0.25",
+        "0.75",
+    )
+    assert rows[1]["pinball"] == h.fmt(base["pinball"])
+    assert rows[0]["scored"] == "0" and rows[0]["inside 90%"] == h.MISSING
+
+
+def test_attribution_median_and_interval(full, spec):
+    """race.attribution per nation: each share and the decline as "median (q05-q95)"."""
+    inputs, page = full
+    att = inputs.get("race.attribution")
+    secs = sections(page)
+    ind = next(i for i in spec.industries if i.status == "data")
+    sec = secs[f"industry-{ind.id}"].split("Attribution of the cost decline")[1]
+    table = [c for c in table_rows_any(sec.split("</table>")[0]) if c]  # header: no <td>
+    mine = att.filter(pl.col("industry") == ind.id)
+    assert len(table) == mine.height
+    for cells, r in zip(table, mine.iter_rows(named=True), strict=True):
+        assert cells[0] == r["nation"]
+        assert cells[2] == _median_interval(r, "decline_log")
+        assert cells[4:7] == [_median_interval(r, f"share_{k}") for k in rt.ATTRIBUTION_PARTS]
+
+
+def _median_interval(r: dict, stem: str) -> str:
+    q = [h.fmt(r[f"{stem}_{k}"]) for k in ("q05", "q50", "q95")]
+    return f"{q[1]} ({q[0]}\u2013{q[2]})"
