@@ -117,15 +117,16 @@ def _closing_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
 
 def _leaders_text(df: pl.DataFrame, lead: str, strategy: object) -> str:
     """The leading nation(s) each with its own strategy ("USA (simulation frontier) and TWN
-    (deployment engine)" for a tie written "USA / TWN"); the race's ``leading_strategy`` when
-    a nation has no archetype in the table."""
+    (deployment engine), tied" for a tie written "USA / TWN"); the race's
+    ``leading_strategy`` when a nation has no archetype in the table."""
     archetype = (
         dict(zip(df["nation"], df["archetype"], strict=True)) if "archetype" in df.columns else {}
     )
     names = [n.strip() for n in lead.split("/")]
     if not all(archetype.get(n) for n in names):
         return f"{lead} ({strategy})"
-    return " and ".join(f"{n} ({str(archetype[n]).replace('_', ' ')})" for n in names)
+    text = " and ".join(f"{n} ({str(archetype[n]).replace('_', ' ')})" for n in names)
+    return text + (", tied" if len(names) > 1 else "")
 
 
 def _capability_part(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:

@@ -130,6 +130,7 @@ def threshold_text(metric: Metric) -> str:
                 ref = f"{h.fmt(t.level)} {metric.unit}" if metric.unit else h.fmt(t.level)
             else:
                 ref = "the leader's" if t.reference == "leader" else f"{t.reference}'s"
+                ref += " cost"
             if not t.value:
                 return f"cost at most {ref}"
             return f"cost at most {t.value:.0%} above {ref}"

@@ -362,7 +362,7 @@ def ledger_section(inputs: ReportInputs) -> Html:
             "vintage is scored: forecasts scored, the share of outcomes inside the 50% and 90% "
             "intervals, the mean pinball loss (log units for log-scale quantities) and the "
             "Brier score of P(closed). Newest first; a dash where nothing was scored yet. "
-            "`learnrace ledger` shows the same and each vintage by quantity."
+            "The command learnrace ledger shows the same, and each vintage by quantity."
         )
     )
     shown = ledger_display(df)

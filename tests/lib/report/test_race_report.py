@@ -329,3 +329,29 @@ def test_attribution_median_and_interval(full, spec):
 def _median_interval(r: dict, stem: str) -> str:
     q = [h.fmt(r[f"{stem}_{k}"]) for k in ("q05", "q50", "q95")]
     return f"{q[1]} ({q[0]}\u2013{q[2]})"
+
+
+def test_parity_threshold_reads_as_a_cost(spec):
+    """A parity against a level names the level and the metric's unit; against the leader,
+    the tolerance above the leader's cost."""
+    from learnrace_pipeline.lib.report.race_parts import threshold_text
+
+    costs = [i.cost for i in spec.industries if getattr(i.cost, "threshold", None) is not None]
+    level = next(m for m in costs if m.threshold.reference == "level")
+    assert threshold_text(level) == f"cost at most {h.fmt(level.threshold.level)} {level.unit}"
+    leader = next(m for m in costs if m.threshold.reference == "leader")
+    assert threshold_text(leader) == (
+        f"cost at most {leader.threshold.value:.0%} above the leader's cost"
+    )
+
+
+def test_tied_leaders_each_with_their_strategy(full):
+    """A tie ("A / B" in race.race) names each nation with its own archetype."""
+    from learnrace_pipeline.lib.report.race_industry import _leaders_text
+
+    inputs, _ = full
+    rows = inputs.get("race.race").filter(pl.col("status") == "data").head(2)
+    (a, b), (sa, sb) = rows["nation"].to_list(), rows["archetype"].to_list()
+    text = _leaders_text(rows, f"{a} / {b}", "x / y")
+    assert text == f"{a} ({sa.replace('_', ' ')}) and {b} ({sb.replace('_', ' ')}), tied"
+    assert _leaders_text(rows, a, "x") == f"{a} ({sa.replace('_', ' ')})"
