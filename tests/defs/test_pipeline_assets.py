@@ -1,8 +1,8 @@
 """The whole asset graph materialised on a small panel in a temporary warehouse.
 
 Real Dagster instance, real DuckDB file, real samplers with the default sampler settings of
-``make run`` (small pooled learning panel: the battery, energy, solar and wind series; every
-other fit on its full data, as the race needs them). Checks what the calibration,
+``make run`` (small pooled learning panel: the energy, solar and wind series; every other fit
+on its full data, as the race needs them, so the race judges batteries without its cost half). Checks what the calibration,
 hindcast and prior assets write, that their checks ran, that every warehouse table is owned by
 an asset, and that posteriors travel between assets through the fit IO manager.
 """
@@ -20,7 +20,7 @@ from learnrace_pipeline.lib.storage.warehouse import query, read_table
 
 pytestmark = pytest.mark.slow
 
-INDUSTRIES = ["batteries", "energy", "solar", "wind"]
+INDUSTRIES = ["energy", "solar", "wind"]
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +139,9 @@ def test_race_tables_checks_scenarios_ledger_and_reproducibility(pipeline) -> No
     spec = load_spec()
     race = read_table(db, "race", "race")
     assert set(race["industry"].to_list()) == {i.id for i in spec.industries}
+    batteries = race.filter(pl.col("industry") == "batteries_evs")
+    # the small Wright panel has no battery series: that half is named as unmeasured
+    assert batteries["unmeasured_roles"].str.contains("cost").all()
     for ind in spec.industries:
         rows = race.filter(pl.col("industry") == ind.id)
         if ind.status == "data":

@@ -155,6 +155,18 @@ def route(industry: IndustrySpec, role: str) -> Route | None:
     )
 
 
+def unavailable(route_: Route, fit: xr.DataTree, metric: Metric) -> str | None:
+    """Why ``fit`` cannot project ``metric`` (None when it can): a pooled Wright fit restricted
+    to some industries (``CalibrationSettings.industries``) may lack the metric's series."""
+    if route_.fit != "wright":
+        return None
+    ids = [str(i) for i in dict(metric.filter).get("series_id", ())]
+    post = fit["posterior"]
+    fitted = {str(s) for s in post["series"].values} if "series" in post.coords else set()
+    missing = [i for i in ids if i not in fitted]
+    return f"the pooled Wright fit has no series {', '.join(missing)}" if missing else None
+
+
 def industry_draws(
     industry: IndustrySpec,
     fits: Mapping[str, xr.DataTree],
@@ -164,7 +176,9 @@ def industry_draws(
     seed: int = RACE_SEED,
     n_draws: int = N_DRAWS,
 ) -> dict[str, MetricDraws]:
-    """Every measured metric of ``industry`` as draws on common draws and years."""
+    """Every measured metric of ``industry`` as draws on common draws and years. A metric the
+    given fit cannot project (:func:`unavailable`) is left out, so the closing engine reports
+    that half as unmeasured."""
     years = list(range(FIRST_YEAR, int(industry.horizon) + 1))  # type: ignore[arg-type]
     out: dict[str, MetricDraws] = {}
     for k, role in enumerate(("capability", "volume", "cost")):
@@ -173,6 +187,8 @@ def industry_draws(
             continue
         if r.fit not in fits:
             raise ModelError(f"race {industry.id}: the {role} metric needs the fit {FITS[r.fit]}")
+        if unavailable(r, fits[r.fit], getattr(industry, role)) is not None:
+            continue
         out[role] = r.call(
             fits[r.fit], industry, years, knobs, tables=tables, seed=seed + k, n_draws=n_draws
         )
