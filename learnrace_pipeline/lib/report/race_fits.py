@@ -220,6 +220,42 @@ def capability_fits(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
 DEPLOYMENT_WORD = "deployment"
 
 
+def _cell(v: object) -> str:
+    return h.MISSING if v is None or (isinstance(v, float) and v != v) else h.fmt(v)
+
+
+def collapse_quantiles(df: pl.DataFrame) -> tuple[pl.DataFrame, str | None]:
+    """A fit table as shown: each column ``x`` with ``x_q05`` and ``x_q95`` beside it becomes
+    one text column "x (q05-q95)"; columns null or NaN in every row are dropped, and
+    ``ci_kind``/``ci_prob`` become the caption (e.g. "intervals: eti 0.9")."""
+    caption = None
+    if {"ci_kind", "ci_prob"} <= set(df.columns) and df.height:
+        kinds = sorted(
+            {f"{k} {_cell(p)}" for k, p in zip(df["ci_kind"], df["ci_prob"], strict=True)}
+        )
+        caption = (
+            f"Intervals: {', '.join(kinds)}; a column with 5% and 95% bounds is shown as "
+            "value (5%-95%), the value as the table gives it (e.g. the posterior mean)."
+        )
+        df = df.drop("ci_kind", "ci_prob")
+    out: dict[str, pl.Series] = {}
+    for c in df.columns:
+        if c.endswith(("_q05", "_q95")) and c[:-4] in df.columns:
+            continue
+        col = df[c]
+        if f"{c}_q05" in df.columns and f"{c}_q95" in df.columns:
+            lo, hi = df[f"{c}_q05"], df[f"{c}_q95"]
+            col = pl.Series(c, [
+                h.MISSING if _cell(m) == h.MISSING else f"{_cell(m)} ({_cell(a)}\u2013{_cell(b)})"
+                for m, a, b in zip(col, lo, hi, strict=True)
+            ], dtype=pl.String)  # fmt: skip
+        values = col.to_list()
+        if all(v is None or v == h.MISSING or (isinstance(v, float) and v != v) for v in values):
+            continue
+        out[c] = col
+    return pl.DataFrame(out), caption
+
+
 def deployment_fits(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
     """Rows of the industry from every ``race`` or ``calibration`` table named for deployment
     (e.g. the deployment-growth fits' table), or that they are not yet computed."""
@@ -241,7 +277,8 @@ def deployment_fits(inputs: ReportInputs, ind: IndustrySpec) -> list[Html]:
         if "industry" in df.columns:
             df = df.filter(pl.col("industry") == ind.id).drop("industry")
         if df.height:
-            parts += [h.heading(f"Deployment fits ({name})", 4), capped(df)]
+            shown, caption = collapse_quantiles(df)
+            parts += [h.heading(f"Deployment fits ({name})", 4), capped(shown, caption=caption)]
         else:
             parts.append(h.paragraph(f"{name} has no rows for this industry.", cls="note"))
     return parts

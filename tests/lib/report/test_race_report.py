@@ -355,3 +355,27 @@ def test_tied_leaders_each_with_their_strategy(full):
     text = _leaders_text(rows, f"{a} / {b}", "x / y")
     assert text == f"{a} ({sa.replace('_', ' ')}) and {b} ({sb.replace('_', ' ')}), tied"
     assert _leaders_text(rows, a, "x") == f"{a} ({sa.replace('_', ' ')})"
+
+
+def test_fit_tables_collapse_their_intervals():
+    """A fit table's x, x_q05, x_q95 become one "x (q05-q95)" column; a column NaN in every
+    row is dropped; the interval kind becomes the caption."""
+    import numpy as np
+
+    from learnrace_pipeline.lib.report.race_fits import collapse_quantiles
+
+    rng = np.random.default_rng(3)
+    draws = rng.normal(0.3, 0.1, (2, 400))
+    q05, q95 = np.quantile(draws, [0.05, 0.95], axis=1)
+    df = pl.DataFrame({
+        "nation": ["USA", "CHN"], "growth": draws.mean(axis=1), "growth_q05": q05,
+        "growth_q95": q95, "ceiling": [np.nan, np.nan], "ci_kind": ["eti"] * 2,
+        "ci_prob": [0.9] * 2,
+    })  # fmt: skip
+    shown, caption = collapse_quantiles(df)
+    assert shown.columns == ["nation", "growth"]
+    assert shown["growth"].to_list() == [
+        f"{h.fmt(m)} ({h.fmt(a)}\u2013{h.fmt(b)})"
+        for m, a, b in zip(draws.mean(axis=1), q05, q95, strict=True)
+    ]
+    assert caption is not None and caption.startswith("Intervals: eti 0.9;")
