@@ -27,6 +27,7 @@ needs: the report never shows a number it was not given.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import polars as pl
@@ -44,6 +45,28 @@ from learnrace_pipeline.lib.report.race_inputs import (
 )
 from learnrace_pipeline.lib.report.race_parts import RACE_LABELS, capped, race_table, year_text
 from learnrace_pipeline.lib.storage import files
+
+#: A note's clause giving why a role is unmeasured ("capability unmeasured: no ...").
+UNMEASURED_CLAUSE = re.compile(r"^[a-z+_]+ unmeasured: ")
+
+
+def short_note(note: str | None) -> str | None:
+    """A race note without its "<role> unmeasured: <why>" clauses (the data-gaps section
+    gives them), saying so where it drops one."""
+    if not note:
+        return note
+    clauses = note.split("; ")
+    kept = [c for c in clauses if not UNMEASURED_CLAUSE.match(c)]
+    if len(kept) < len(clauses):
+        kept.append("why: see Data gaps")
+    return "; ".join(kept)
+
+
+def short_notes(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with :func:`short_note` applied to its ``note`` column, if any."""
+    if "note" not in df.columns:
+        return df
+    return df.with_columns(pl.col("note").map_elements(short_note, return_dtype=pl.String))
 
 
 def race_section(inputs: ReportInputs) -> Html:
@@ -76,7 +99,7 @@ def race_section(inputs: ReportInputs) -> Html:
                 "holds every threshold in the data."
             )
         )
-        parts.append(race_table(df, id="race-table"))
+        parts.append(race_table(short_notes(df), id="race-table"))
     no_data = [i for i in spec.industries if i.status == "no_data"]
     if no_data:
         parts.append(h.paragraph("Industries with no data here (no number is shown for them):"))
