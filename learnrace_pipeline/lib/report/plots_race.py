@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import polars as pl
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from learnrace_pipeline.lib.report.plots_scaling import nation_colours
 
@@ -76,6 +77,7 @@ def closing_years_png(rows: pl.DataFrame, horizon: int | None, title: str) -> by
     ax.set_ylim(-0.7, len(nations) - 0.3)
     ax.invert_yaxis()
     ax.set_xlabel("year the nation closes the loop (dot: median; bar: 80% interval)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(axis="x", alpha=0.3)
     ax.set_title(title, fontsize=10)
     return _png(fig)
