@@ -202,6 +202,10 @@ def race(
         route = compute.route(ind, "cost")
         if route is None or route.fit not in fits:
             continue
+        why = compute.unavailable(route, fits[route.fit], ind.cost)
+        if why is not None:
+            context.log.warning(f"race: no attribution for {ind.id}: {why}")
+            continue
         attr_rows.append(
             cost.attribution(
                 ind, fits[route.fit], tables, seed=compute.RACE_SEED, n_draws=compute.N_DRAWS
