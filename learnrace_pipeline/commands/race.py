@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import typer
+from rich.console import Console
 from rich.markup import escape
 
 from learnrace_pipeline.commands._common import err, fits_dir
@@ -259,7 +260,9 @@ def show(df: pl.DataFrame, fmt: str, scenario: str | None) -> None:
             "--format json or csv.",
         ]
     )
-    render(df, fmt, SCENARIO_COLUMNS if scenario else COLUMNS, title, caption)
+    # At least 100 columns: piped or logged output (80 by default) would drop P(first).
+    console = Console(width=max(Console().width, 100))
+    render(df, fmt, SCENARIO_COLUMNS if scenario else COLUMNS, title, caption, console=console)
 
 
 def print_race(db: Path | None = None) -> bool:
