@@ -166,14 +166,13 @@ def race(
         "av": fit_av,
         "node_frontier": fit_node_frontier,
     }
-    tables = {
-        "cost_observations": cost_observations,
-        "production": production,
-        "market_shares": market_shares,
-        "av_testing": av_testing,
-        "ai_models": ai_models,
-        "chip_products": chip_products,
-    }
+    tables = dict(
+        zip(
+            TABLES,
+            (cost_observations, production, market_shares, av_testing, ai_models, chip_products),
+            strict=True,
+        )
+    )
     start = time.perf_counter()
     base = compute.run_race(spec, fits, tables)
     secs_base = time.perf_counter() - start
@@ -346,14 +345,13 @@ def race_ledger(
     scores every vintage against the observed race metrics of these tables (50%/90% coverage,
     log-pinball, closing-year Brier) and records the scores as events."""
     path = ledger.default_ledger_path(warehouse.db_path)
-    tables = {
-        "cost_observations": cost_observations,
-        "production": production,
-        "market_shares": market_shares,
-        "av_testing": av_testing,
-        "ai_models": ai_models,
-        "chip_products": chip_products,
-    }
+    tables = dict(
+        zip(
+            TABLES,
+            (cost_observations, production, market_shares, av_testing, ai_models, chip_products),
+            strict=True,
+        )
+    )
     added = []
     for (scen,), rows in forecast_quantiles.group_by("scenario", maintain_order=True):
         v = ledger.make_vintage(

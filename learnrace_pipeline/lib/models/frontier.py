@@ -54,7 +54,7 @@ from learnrace_pipeline.lib.models.frontier_data import (
     FrontierPriors,
     prepare_frontier_data,
 )
-from learnrace_pipeline.lib.models.groups import constant_data, observed_data
+from learnrace_pipeline.lib.models.groups import constant_data, observed_data, str_array
 
 MODEL_TYPE = "frontier_compute"
 LOG10_2 = float(np.log10(2.0))
@@ -148,35 +148,31 @@ def record_process_term(point: dict[str, np.ndarray], data: FrontierData) -> flo
     return float(np.sum(np.log(nu[n_of])[events]) - np.sum(nu[c_of] * width * beat))
 
 
-def _str(values) -> np.ndarray:
-    return np.asarray([str(v) for v in values], dtype=str)
-
-
 def _data_groups(data: FrontierData) -> dict[str, xr.Dataset]:
     """``fit_data`` (the fitted record setters), ``records`` (every nation's running records up
     to T_end) and ``insufficient`` (nations with too few record setters), as datasets."""
     pts, rec, ins = data.points, data.records, data.insufficient
     fit_data = xr.Dataset(
         {
-            "nation": ("obs", _str(pts["nation"])),
-            "model": ("obs", _str(pts["model"])),
-            "publication_date": ("obs", _str(pts["publication_date"].cast(pl.String))),
-            "confidence_class": ("obs", _str(pts["confidence_class"])),
+            "nation": ("obs", str_array(pts["nation"])),
+            "model": ("obs", str_array(pts["model"])),
+            "publication_date": ("obs", str_array(pts["publication_date"].cast(pl.String))),
+            "confidence_class": ("obs", str_array(pts["confidence_class"])),
         },
         coords={"obs": np.arange(pts.height)},
     )
     records = xr.Dataset(
         {
-            "nation": ("record", _str(rec["nation"])),
-            "model": ("record", _str(rec["model"])),
-            "publication_date": ("record", _str(rec["publication_date"].cast(pl.String))),
+            "nation": ("record", str_array(rec["nation"])),
+            "model": ("record", str_array(rec["model"])),
+            "publication_date": ("record", str_array(rec["publication_date"].cast(pl.String))),
             "log10_flop": ("record", rec["log10_flop"].to_numpy().astype(float)),
         },
         coords={"record": np.arange(rec.height)},
     )
     insufficient = xr.Dataset(
         {"n_points": ("other", ins["n_points"].to_numpy().astype(np.int64))},
-        coords={"other": _str(ins["nation"])},
+        coords={"other": str_array(ins["nation"])},
     )
     return {"fit_data": fit_data, "records": records, "insufficient": insufficient}
 

@@ -18,6 +18,11 @@ QUANTILES: tuple[float, ...] = (0.05, 0.25, 0.5, 0.75, 0.95)
 SAMPLE_DIMS = ("chain", "draw")
 
 
+def str_array(values) -> np.ndarray:
+    """``values`` as a NumPy string array (for netCDF coordinates and labels)."""
+    return np.asarray([str(v) for v in values], dtype=str)
+
+
 def _dataset(model: pm.Model, values: dict[str, np.ndarray]) -> xr.Dataset:
     coords = {k: list(v) for k, v in model.coords.items() if v is not None}
     out = {}

@@ -43,7 +43,7 @@ import xarray as xr
 from learnrace_pipeline.lib.models import base, cache
 from learnrace_pipeline.lib.models import node_frontier_data as nfd
 from learnrace_pipeline.lib.models.base import SamplerConfig, code_version, fit
-from learnrace_pipeline.lib.models.groups import constant_data, observed_data
+from learnrace_pipeline.lib.models.groups import constant_data, observed_data, str_array
 from learnrace_pipeline.lib.models.node_frontier_data import T0, NodeConfig, NodeData, NodePriors
 from learnrace_pipeline.lib.models.node_frontier_posterior import (  # re-exported: a fit's
     data_end as data_end,  # data end and modelled nations, asked of the fit module by callers
@@ -113,34 +113,30 @@ def record_process_term(point: Mapping[str, np.ndarray], data: NodeData) -> floa
     return float(np.sum(np.log(nu[n_of])[events]) - np.sum(nu[c_of] * width * beat))
 
 
-def _str(values) -> np.ndarray:
-    return np.asarray([str(v) for v in values], dtype=str)
-
-
 def _data_groups(data: NodeData) -> dict[str, xr.Dataset]:
     """``fit_data`` (record setters fitted), ``records`` (every nation's running records up to
     T_end) and ``insufficient`` (nations with too few record setters)."""
     pts, rec, ins = data.points, data.records, data.insufficient
     fit_data = xr.Dataset(
         {
-            "nation": ("obs", _str(pts["nation"])),
-            "product": ("obs", _str(pts["product"])),
-            "release_date": ("obs", _str(pts["release_date"].cast(pl.String))),
+            "nation": ("obs", str_array(pts["nation"])),
+            "product": ("obs", str_array(pts["product"])),
+            "release_date": ("obs", str_array(pts["release_date"].cast(pl.String))),
         },
         coords={"obs": np.arange(pts.height)},
     )
     records = xr.Dataset(
         {
-            "nation": ("record", _str(rec["nation"])),
-            "product": ("record", _str(rec["product"])),
-            "release_date": ("record", _str(rec["release_date"].cast(pl.String))),
+            "nation": ("record", str_array(rec["nation"])),
+            "product": ("record", str_array(rec["product"])),
+            "release_date": ("record", str_array(rec["release_date"].cast(pl.String))),
             "process_nm": ("record", rec["process_nm"].to_numpy().astype(float)),
         },
         coords={"record": np.arange(rec.height)},
     )
     insufficient = xr.Dataset(
         {"n_points": ("other", ins["n_points"].to_numpy().astype(np.int64))},
-        coords={"other": _str(ins["nation"])},
+        coords={"other": str_array(ins["nation"])},
     )
     return {"fit_data": fit_data, "records": records, "insufficient": insufficient}
 

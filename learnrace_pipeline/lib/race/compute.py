@@ -34,7 +34,7 @@ import xarray as xr
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.race import capability, closing, cost, rates, scenarios, volume
 from learnrace_pipeline.lib.race.draws import BASE, Knobs, MetricDraws, align
-from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, RaceSpec, Scenario
+from learnrace_pipeline.lib.race.spec import IndustrySpec, Metric, RaceSpec, Scenario, select_rows
 
 #: Seed of the race's draws (every projector and the alignment derive theirs from it).
 RACE_SEED = 20261206
@@ -113,8 +113,6 @@ def _no_tables(f: Callable[..., MetricDraws]) -> Projector:
 def _rates(fit, industry, years, knobs, *, tables, seed, n_draws):
     metric = industry.capability
     assert isinstance(metric, Metric)
-    from learnrace_pipeline.lib.race.spec import select_rows
-
     rows = select_rows(metric, tables)
     last = {
         str(n): int(y)
