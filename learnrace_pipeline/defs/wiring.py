@@ -15,6 +15,8 @@ also holds the warehouse lock for its transaction (:mod:`learnrace_pipeline.lib.
 which orders writers of every process.
 """
 
+import datetime as dt
+
 import dagster as dg
 import polars as pl
 
@@ -59,8 +61,16 @@ def raw_keys_of(table: str) -> list[dg.AssetKey]:
     return [raw_key(s, table) for s, tables in SOURCE_TABLES.items() if table in tables]
 
 
-#: Automation of the fits and their tables: materialise when an upstream asset changed.
+#: Automation of the harmonized tables, fits and their tables: materialise when an upstream
+#: asset changed (and none is missing or in progress).
 EAGER = dg.AutomationCondition.eager()
+
+#: Freshness of every source table: reloaded by the weekly refresh (Mondays 03:00 UTC), so a
+#: table last written over 7 days 6 hours ago is late (WARN: the refresh ran long, the machine
+#: slept) and over 8 days ago a refresh was missed (FAIL).
+SOURCE_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=dt.timedelta(days=8), warn_window=dt.timedelta(days=7, hours=6)
+)
 
 
 def fit_out(

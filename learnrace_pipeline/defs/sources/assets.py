@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 
 from learnrace_pipeline.defs.resources import WarehouseResource
-from learnrace_pipeline.defs.wiring import WRITE_POOL, raw_key, raw_table
+from learnrace_pipeline.defs.wiring import SOURCE_FRESHNESS, WRITE_POOL, raw_key, raw_table
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.sources import SOURCE_TABLES, SOURCES, reader
 from learnrace_pipeline.lib.storage import snapshot
@@ -37,6 +37,7 @@ def _source_asset(source: str):
                 else info.url,
             },
             tags={"licence": "non-commercial" if info.non_commercial else "open"},
+            freshness_policy=SOURCE_FRESHNESS,
         )
         for table in declared
     ]
