@@ -3,4 +3,4 @@
 Modules listed in :data:`COMMANDS` are registered by ``learnrace_pipeline.cli`` at start-up.
 """
 
-COMMANDS: tuple[str, ...] = ("forecast", "frontier", "av", "race", "ledger", "report")
+COMMANDS: tuple[str, ...] = ("forecast", "frontier", "av", "race", "ledger", "report", "refresh")

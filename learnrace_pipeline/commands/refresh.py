@@ -1,0 +1,114 @@
+"""``learnrace refresh``: download the sources' upstream files into the versioned raw cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import typer
+from rich.markup import escape
+
+from learnrace_pipeline.commands._common import err
+from learnrace_pipeline.commands._tables import FORMATS, Col, render
+
+COLUMNS = [
+    Col("source", lambda r: r["source"], "left"),
+    Col("result", lambda r: r["status"], "left"),
+    Col("detail", lambda r: r["detail"], "left"),
+]
+
+CAPTION = (
+    "new: a new version of the upstream files passed the source's reader and is now current; "
+    "unchanged: the upstream files are the cached ones (HTTP 304 or equal bytes); failed: "
+    "nothing changed, the last good data stays in use; not refreshable: no stable direct file "
+    "URL. Runs read the refreshed files only in refresh mode: LEARNRACE_REFRESH=1."
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("refresh")(refresh)
+
+
+def _detail(o) -> str:
+    if o.status == "new":
+        rows = ", ".join(f"{t} {n:,}" for t, n in o.rows.items())
+        return f"version {o.version[:12]}, {o.downloaded} file(s) downloaded; rows: {rows}"
+    if o.status == "unchanged":
+        return f"version {o.version[:12]}"
+    return o.message
+
+
+def refresh(
+    source: list[str] = typer.Option(
+        None, "--source", "-s", help="A source to refresh (repeatable; default every source)."
+    ),
+    db: Path | None = typer.Option(
+        None,
+        "--db",
+        help="Warehouse file; the cache is raw_cache/ beside it (default $LEARNRACE_DB).",
+    ),
+    cache: Path | None = typer.Option(
+        None,
+        "--cache",
+        help="The raw cache folder (default $LEARNRACE_RAW_CACHE, else beside --db).",
+    ),
+    datasets: Path | None = typer.Option(
+        None,
+        "--datasets",
+        help="The snapshot whose sidecars give the allowed hosts (default $LEARNRACE_DATASETS).",
+    ),
+    fmt: str = typer.Option("table", "--format", help="table, json or csv."),
+) -> None:
+    """Download each source's upstream files (conditional GETs: ETag / Last-Modified), check them
+    with the source's own reader, and make them the current version of the raw cache. Prints one
+    row per source: new, unchanged, failed (with the reason, naming the URL) or not refreshable
+    (with the reason). Nothing else changes: runs keep loading the shipped snapshot unless
+    LEARNRACE_REFRESH=1 (or the schedule's run tag) turns refresh mode on.
+
+    Hosts come only from the snapshot sidecars' upstream URLs; LEARNRACE_REFRESH_URL_MAP
+    ('<declared prefix>=<replacement>' pairs) redirects downloads to a mirror on purpose.
+
+    Exit code: 0 when no source failed (not refreshable is not a failure), 1 when one or more
+    failed, 2 on bad usage (unknown source, bad URL map).
+    """
+    import os
+
+    from learnrace_pipeline.lib.errors import LearnraceError
+    from learnrace_pipeline.lib.storage import raw_cache, snapshot
+    from learnrace_pipeline.lib.storage.refresh import FAILED
+    from learnrace_pipeline.lib.storage.refresh import refresh as run_refresh
+
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    cache_dir = cache or raw_cache.default_cache_dir(db)
+    dataset_dir = Path(datasets or os.environ.get("LEARNRACE_DATASETS", snapshot.DEFAULT_DATASETS))
+    try:
+        with err.status("refreshing") as status:
+            outcomes = run_refresh(
+                source or None,
+                cache_dir=cache_dir,
+                dataset_dir=dataset_dir,
+                progress=lambda s: status.update(f"refreshing {s}"),
+            )
+    except LearnraceError as e:
+        err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    df = pl.DataFrame(
+        {
+            "source": [o.source for o in outcomes],
+            "status": [o.status for o in outcomes],
+            "version": [o.version for o in outcomes],
+            "downloaded": [o.downloaded for o in outcomes],
+            "detail": [_detail(o) for o in outcomes],
+        },
+        schema={
+            "source": pl.String,
+            "status": pl.String,
+            "version": pl.String,
+            "downloaded": pl.Int64,
+            "detail": pl.String,
+        },
+    )
+    render(df, fmt, COLUMNS, f"Refresh into {cache_dir}", CAPTION)
+    if any(o.status == FAILED for o in outcomes):
+        raise typer.Exit(1)
