@@ -237,6 +237,20 @@ class DropSettings:
     samples: int = 2000
     production_damping: float = 1.0
 
+    def __post_init__(self) -> None:
+        """Refuse settings ``learnrace forecast`` would refuse (DataError naming the field)."""
+        if self.model not in MODELS:
+            raise DataError(
+                f"unknown model {self.model!r}: use {', '.join(MODELS)}", source="model"
+            )
+        if self.samples < 200:
+            raise DataError(f"samples {self.samples} < 200 per year", source="samples")
+        if not 0.0 <= self.production_damping <= 1.0:
+            raise DataError(
+                f"production_damping {self.production_damping} is outside [0, 1]",
+                source="production_damping",
+            )
+
 
 def forecast_tables(
     path: Path, settings: DropSettings = DropSettings()
@@ -246,8 +260,6 @@ def forecast_tables(
     :class:`~learnrace_pipeline.lib.errors.LearnraceError` on bad input or a non-finite
     forecast."""
     model = AUTO_MODEL if settings.model == "auto" else settings.model
-    if model not in MODELS:
-        raise DataError(f"unknown model {model!r}: use {', '.join(MODELS)}", source="model")
     inp = read_input(path, "time" if model == "time" else "wright")
     shipped = {
         "time": priors.SHIPPED_TIME_PRIOR,
