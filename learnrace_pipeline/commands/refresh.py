@@ -6,16 +6,13 @@ from pathlib import Path
 
 import polars as pl
 import typer
+from rich import box
+from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from learnrace_pipeline.commands._common import err
-from learnrace_pipeline.commands._tables import FORMATS, Col, render
-
-COLUMNS = [
-    Col("source", lambda r: r["source"], "left"),
-    Col("result", lambda r: r["status"], "left"),
-    Col("detail", lambda r: r["detail"], "left"),
-]
+from learnrace_pipeline.commands._tables import FORMATS, render
 
 CAPTION = (
     "new: a new version of the upstream files passed the source's reader and is now current; "
@@ -27,6 +24,26 @@ CAPTION = (
 
 def register(app: typer.Typer) -> None:
     app.command("refresh")(refresh)
+
+
+def _table(df: pl.DataFrame, title: str) -> Table:
+    """Source and result on one line each; the detail wraps between words and folds a long URL
+    over lines (never cut)."""
+    t = Table(
+        title=title,
+        caption=CAPTION,
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        padding=(0, 1),
+        title_justify="left",
+        caption_justify="left",
+    )
+    t.add_column("source", no_wrap=True)
+    t.add_column("result", no_wrap=True)
+    t.add_column("detail", overflow="fold", ratio=1)
+    for r in df.iter_rows(named=True):
+        t.add_row(r["source"], r["status"], r["detail"])
+    return t
 
 
 def _detail(o) -> str:
@@ -109,6 +126,9 @@ def refresh(
             "detail": pl.String,
         },
     )
-    render(df, fmt, COLUMNS, f"Refresh into {cache_dir}", CAPTION)
+    if fmt == "table":
+        Console().print(_table(df, f"Refresh into {cache_dir}"))
+    else:
+        render(df, fmt, [], "", None)
     if any(o.status == FAILED for o in outcomes):
         raise typer.Exit(1)
