@@ -18,6 +18,7 @@ from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb.io_manager import DbIOManager, DuckDbClient
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
+from learnrace_pipeline.defs.metadata import table_metadata
 from learnrace_pipeline.lib.models import base as model_base
 from learnrace_pipeline.lib.models.cache import publish
 from learnrace_pipeline.lib.sources import reader
@@ -31,24 +32,24 @@ from learnrace_pipeline.lib.storage.warehouse import (
 
 
 class WarehousePolarsTypeHandler(DuckDBPolarsTypeHandler):
-    """The DuckDB-Polars type handler, adapted to DuckDB 2 and to empty tables.
+    """The DuckDB-Polars type handler, adapted to DuckDB 2, to empty tables and to typed
+    metadata.
 
     DuckDB 2 connections have no ``.arrow()`` on ``execute`` results, so inputs are read through
     a relation (``connection.sql(...).pl()``). Empty frames still create (or empty) their table,
-    so a downstream asset always finds the declared columns.
+    so a downstream asset always finds the declared columns. Every output's metadata is
+    :func:`~learnrace_pipeline.defs.metadata.table_metadata`: column schema with units, row
+    count, ``schema.table`` name and every row.
     """
 
     def handle_output(self, context: dg.OutputContext, table_slice, obj: pl.DataFrame, connection):
-        if obj.is_empty():
-            incoming = obj.to_arrow()  # noqa: F841 (read by DuckDB's replacement scan)
-            connection.execute(f"create schema if not exists {table_slice.schema}")
-            connection.execute(
-                f"create table if not exists {table_slice.schema}.{table_slice.table} "
-                "as select * from incoming limit 0"
-            )
-            context.add_output_metadata({"row_count": 0})
-            return
-        super().handle_output(context, table_slice, obj, connection)
+        incoming = obj.to_arrow()  # noqa: F841 (read by DuckDB's replacement scan)
+        target = f"{table_slice.schema}.{table_slice.table}"
+        connection.execute(f"create schema if not exists {table_slice.schema}")
+        connection.execute(f"create table if not exists {target} as select * from incoming limit 0")
+        if not obj.is_empty():
+            connection.execute(f"insert into {target} select * from incoming")
+        return table_metadata(obj, table_slice.schema, table_slice.table)
 
     def load_input(self, context: dg.InputContext, table_slice, connection) -> pl.DataFrame:
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
@@ -64,6 +65,11 @@ class WarehouseDbClient(DuckDbClient):
     the new ones inserted together, or nothing changes); an input is read on a read-only
     connection. Both wait for locks with a logged line, up to ``$LEARNRACE_LOCK_TIMEOUT``.
     """
+
+    @staticmethod
+    def get_table_name(table_slice) -> str:
+        """``schema.table`` (the warehouse file's path is not part of a table's name)."""
+        return f"{table_slice.schema}.{table_slice.table}"
 
     @staticmethod
     def delete_table_slice(context: dg.OutputContext, table_slice, connection) -> None:

@@ -73,6 +73,11 @@ SOURCE_FRESHNESS = dg.FreshnessPolicy.time_window(
 )
 
 
+#: Who answers for every asset (the owner the UI shows): set on every asset through
+#: :func:`fit_out`, :func:`table_out` and the source and harmonized asset definitions.
+OWNERS = ["team:learnrace"]
+
+
 def fit_out(
     key: list[str], description: str, automation: dg.AutomationCondition | None = EAGER
 ) -> dg.AssetOut:
@@ -84,6 +89,7 @@ def fit_out(
         io_manager_key=FIT_IO,
         kinds={"pymc", "netcdf"},
         description=description,
+        owners=OWNERS,
     )
 
 
@@ -98,6 +104,7 @@ def table_out(
         group_name=key[0],
         kinds={"duckdb", "polars"},
         description=description,
+        owners=OWNERS,
     )
 
 

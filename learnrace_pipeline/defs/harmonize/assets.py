@@ -12,9 +12,11 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from learnrace_pipeline.defs.metadata import declared_schema
 from learnrace_pipeline.defs.resources import WarehouseResource
-from learnrace_pipeline.defs.wiring import WRITE_POOL, raw_keys_of, raw_table
+from learnrace_pipeline.defs.wiring import OWNERS, WRITE_POOL, raw_keys_of, raw_table
 from learnrace_pipeline.lib.harmonize import checks as rules
+from learnrace_pipeline.lib.report.table_docs import TABLE_TEXT
 from learnrace_pipeline.lib.sources import sources_of
 from learnrace_pipeline.lib.sources.schema import TABLES
 from learnrace_pipeline.lib.sources.validate import conform
@@ -23,15 +25,9 @@ from learnrace_pipeline.lib.storage.warehouse import connect, fetch_pl
 
 HARMONIZED = [*TABLES, "data_notes"]
 
-DESCRIPTIONS = {
-    "technologies": "One row per cost series: technology, industry (from the taxonomy), source, cost unit, production unit, metric kind.",
-    "cost_observations": "Unit cost per series, nation and year, in the series' own unit (money units carry their basis year).",
-    "production": "Annual and cumulative production per series, nation and year, with how cumulative was derived.",
-    "market_shares": "Shares (fractions in [0, 1]) per industry, technology, nation and year, with what they are a share of.",
-    "av_testing": "California DMV autonomous-vehicle testing per company, reporting year and permit type: miles, disengagements.",
-    "ai_models": "Epoch AI models, one row per model: the one nation credited (ultimate parent of the lead organization, lib/vocab/ai_organizations.csv), Epoch's country list, frontier-scale flag, publication date, training compute (FLOP), parameters, data size.",
-    "data_notes": "Every deliberate repair made while parsing the upstream files (source, file, row, column, raw value, what was done).",
-}
+#: What each harmonized table is, with its units (the tidy tables' texts, shared with the
+#: source tables).
+DESCRIPTIONS = TABLE_TEXT
 
 
 def union_raw(db_path: str, table: str) -> pl.DataFrame:
@@ -60,8 +56,10 @@ def _harmonized_asset(table: str) -> dg.AssetsDefinition:
         kinds={"duckdb", "polars"},
         deps=raw_keys_of(table),
         pool=WRITE_POOL,
-        description=DESCRIPTIONS.get(table, f"Harmonized table {table}."),
+        description=DESCRIPTIONS[table],
         automation_condition=dg.AutomationCondition.eager(),
+        owners=OWNERS,
+        metadata=declared_schema(schema_of(table), "harmonized", table),
     )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
@@ -71,13 +69,12 @@ def _harmonized_asset(table: str) -> dg.AssetsDefinition:
         df = df.select([pl.col(c).cast(t) for c, t in columns.items()])
         if table != "data_notes":
             df = conform(table, df, "warehouse")
-        meta: dict = {"dagster/row_count": dg.MetadataValue.int(df.height)}
+        meta: dict = {}
         if "source" in df.columns and df.height:
             by = df.group_by("source").len().sort("source")
             meta["rows_by_source"] = dg.MetadataValue.json(
                 dict(zip(by["source"], by["len"], strict=True))
             )
-        meta["preview"] = dg.MetadataValue.md("```\n" + str(df.head(10)) + "\n```")
         return dg.Output(df, metadata=meta)
 
     return _asset

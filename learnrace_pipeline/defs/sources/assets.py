@@ -12,31 +12,39 @@ from pathlib import Path
 
 import dagster as dg
 
+from learnrace_pipeline.defs.metadata import declared_schema, table_metadata
 from learnrace_pipeline.defs.resources import WarehouseResource
-from learnrace_pipeline.defs.wiring import SOURCE_FRESHNESS, WRITE_POOL, raw_key, raw_table
+from learnrace_pipeline.defs.wiring import OWNERS, SOURCE_FRESHNESS, WRITE_POOL, raw_key, raw_table
 from learnrace_pipeline.lib.errors import DataError
+from learnrace_pipeline.lib.report.licence import licence_tag
+from learnrace_pipeline.lib.report.table_docs import TABLE_TEXT
 from learnrace_pipeline.lib.sources import SOURCE_TABLES, SOURCES, reader
 from learnrace_pipeline.lib.storage import snapshot
+from learnrace_pipeline.lib.storage.snapshot import schema_of
 
 
 def _source_asset(source: str):
     info = reader(source).INFO
     licence = info.licence + (" (NON-COMMERCIAL)" if info.non_commercial else "")
+    tag = licence_tag(info.licence, info.non_commercial)
     declared = SOURCE_TABLES[source]
-    about = f"{info.producer}: {info.citation}\n\nLicence: {licence}. Upstream: {info.url}"
+    about = f"{info.producer}: {info.citation}\n\nLicence ({tag}): {licence}. Upstream: {info.url}"
     specs = [
         dg.AssetSpec(
             raw_key(source, table),
             group_name="sources",
             kinds={"duckdb", "polars"},
-            description=f"`{table}` rows of source `{source}`, as its reader returns them.\n\n{about}",
+            description=f"`{table}` rows of source `{source}`, as its reader returns them: "
+            f"{TABLE_TEXT[table]}\n\n{about}",
             metadata={
                 "licence": licence,
                 "upstream_url": dg.MetadataValue.url(info.url)
                 if info.url.startswith("http")
                 else info.url,
+                **declared_schema(schema_of(table), "raw", raw_table(source, table)),
             },
-            tags={"licence": "non-commercial" if info.non_commercial else "open"},
+            tags={"licence": tag},
+            owners=OWNERS,
             freshness_policy=SOURCE_FRESHNESS,
         )
         for table in declared
@@ -61,10 +69,7 @@ def _source_asset(source: str):
             yield dg.MaterializeResult(
                 asset_key=raw_key(source, t),
                 metadata={
-                    "dagster/row_count": dg.MetadataValue.int(
-                        counts[f"raw.{raw_table(source, t)}"]
-                    ),
-                    "dagster/table_name": f"raw.{raw_table(source, t)}",
+                    **table_metadata(tables[t], "raw", raw_table(source, t)),
                     "loaded_from": loaded_from,
                     "licence": licence,
                 },
