@@ -5,7 +5,8 @@ is absent and the process runs as root (or may ``sudo -n``) with ``apt-get`` at 
 the Debian package ``chromium`` once (``apt-get install -y chromium``; on failure ``apt-get
 update`` and once more). It returns ``(path, None)`` or ``(None, reason)``; tests skip with the reason only when the
 browser cannot be installed. :func:`run` starts it headless in a fresh profile with networking
-features off, and can record Chromium's network log (:func:`page_requests`).
+features off and every host name unresolvable (``allow_hosts`` names the hosts a page may reach,
+e.g. a server on ``127.0.0.1``), and can record Chromium's network log (:func:`page_requests`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 NAMES = ("chromium", "chromium-browser")
 PACKAGE = "chromium"
 INSTALL_TIMEOUT = 1200  # seconds; the package and its libraries are a few hundred MB
+NO_HOSTS = "MAP * ~NOTFOUND"  # no host resolves, IP literals (127.0.0.1) included, unless excluded
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -30,7 +32,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: nothing leaves the machine
+    f"--host-resolver-rules={NO_HOSTS}",  # nothing leaves the machine
 )
 
 
@@ -70,13 +72,24 @@ def chromium_binary() -> tuple[str | None, str | None]:
 
 
 def run(
-    binary: str, url: str, *extra: str, net_log: Path | None = None, timeout: float = 180
+    binary: str,
+    url: str,
+    *extra: str,
+    net_log: Path | None = None,
+    timeout: float = 180,
+    allow_hosts: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[str]:
     """Chromium headless on ``url`` with :data:`FLAGS`, a fresh profile and ``extra`` flags
     (e.g. ``--dump-dom``, ``--screenshot=<file>``); ``net_log``: write Chromium's network log
-    there. Raises ``CalledProcessError`` on a non-zero exit."""
+    there; ``allow_hosts``: hosts (names or IP literals) left out of the rule that makes every
+    host unresolvable. Raises ``CalledProcessError`` on a non-zero exit."""
+    rules = ", ".join([NO_HOSTS, *(f"EXCLUDE {h}" for h in allow_hosts)])
+    flags = [
+        f if not f.startswith("--host-resolver-rules=") else f"--host-resolver-rules={rules}"
+        for f in FLAGS
+    ]
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
-        cmd = [binary, *FLAGS, f"--user-data-dir={profile}", *extra]
+        cmd = [binary, *flags, f"--user-data-dir={profile}", *extra]
         if net_log is not None:
             cmd += [f"--log-net-log={net_log}", "--net-log-capture-mode=Default"]
         return subprocess.run(

@@ -1,0 +1,118 @@
+"""Fixtures of the UI tests: a small real warehouse and Dagster instance, and a real webserver on
+it.
+
+``ui_warehouse`` materialises, once per session, the CA DMV source, ``harmonized/av_testing``
+and the AV capability fits (``calibration/av_{power,saturating}_fit``, ``av_capability``,
+``av_model_comparison``: real nutpie fits, about 35 s here) into a temporary DuckDB file with a
+temporary ``DAGSTER_HOME``. Its ``dagster.yaml`` is the one ``learnrace run`` writes plus
+``nux: enabled: false``, the instance setting that stops the UI from showing Dagster's
+"Join the Dagster community" newsletter dialog on a fresh instance.
+
+``ui_webserver`` serves that instance and the project's code location (``workspace.yaml``) with
+``dagster-webserver`` on a free port of 127.0.0.1, in its own process group, killed at the end of
+the session.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster_ui import Webserver, free_port
+
+from learnrace_pipeline.definitions import defs
+from learnrace_pipeline.defs.resources import CalibrationSettings, build_resources
+from learnrace_pipeline.defs.wiring import source_keys
+from learnrace_pipeline.instance import DAGSTER_YAML
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+#: The instance setting that turns the UI's newsletter dialog off (``nux.enabled``).
+NO_NUX = "nux:\n  enabled: false\n"
+#: The calibration asset whose page the browser test opens (a plot in its metadata).
+PLOT_ASSET = "calibration/av_capability"
+SELECTION = [
+    *source_keys("ca_dmv_av"),
+    "harmonized/av_testing",
+    "calibration/av_power_fit",
+    "calibration/av_saturating_fit",
+    PLOT_ASSET,
+    "calibration/av_model_comparison",
+]
+
+
+@dataclass(frozen=True)
+class UiWarehouse:
+    """What the session materialised: the instance folder, the warehouse file, the loaded
+    definitions, the calibration asset with a plot in its metadata, the metadata of every materialisation (asset key -> label -> value) and every
+    asset-check result ((asset key, check name) -> (passed, severity name))."""
+
+    home: Path
+    db: Path
+    definitions: dg.Definitions
+    plot_asset: str
+    materialized: dict[str, dict[str, dg.MetadataValue]]
+    checks: dict[tuple[str, str], tuple[bool, str]]
+    seconds: float
+
+
+def server_env(home: Path, db: Path) -> dict[str, str]:
+    """The environment of a webserver on ``home`` and the warehouse ``db``."""
+    return os.environ | {"DAGSTER_HOME": str(home), "LEARNRACE_DB": str(db)}
+
+
+@pytest.fixture(scope="session")
+def ui_warehouse(tmp_path_factory) -> UiWarehouse:
+    tmp = tmp_path_factory.mktemp("ui")
+    home, db, work = tmp / "dagster_home", tmp / "learnrace.duckdb", tmp / "work"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(DAGSTER_YAML + NO_NUX)
+    definitions = defs()
+    start = time.monotonic()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DAGSTER_HOME", str(home))
+        mp.setenv("LEARNRACE_DB", str(db))
+        with dg.DagsterInstance.get() as instance:
+            result = dg.materialize(
+                [*definitions.assets, *definitions.asset_checks],
+                instance=instance,
+                resources=build_resources(
+                    db_path=str(db), calibration=CalibrationSettings(work_dir=str(work))
+                ),
+                selection=SELECTION,
+                raise_on_error=False,
+            )
+    seconds = time.monotonic() - start
+    failed = [e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert result.success, f"steps failed: {failed}"
+    materialized = {}
+    checks = {}
+    for e in result.all_events:
+        if e.event_type_value == "ASSET_MATERIALIZATION":
+            m = e.event_specific_data.materialization
+            materialized[m.asset_key.to_user_string()] = dict(m.metadata)
+        elif e.event_type_value == "ASSET_CHECK_EVALUATION":
+            c = e.event_specific_data
+            checks[(c.asset_key.to_user_string(), c.check_name)] = (c.passed, c.severity.name)
+    return UiWarehouse(home, db, definitions, PLOT_ASSET, materialized, checks, seconds)
+
+
+@pytest.fixture(scope="session")
+def ui_webserver(ui_warehouse, tmp_path_factory):
+    """A running ``dagster-webserver`` on ``ui_warehouse`` (its ``url``: http://127.0.0.1:port)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("ui_webserver") / "webserver.log"
+    cmd = [
+        str(BIN / "dagster-webserver"),
+        *("-h", "127.0.0.1", "-p", str(port)),
+        *("-w", str(REPO / "workspace.yaml")),
+    ]
+    env = server_env(ui_warehouse.home, ui_warehouse.db)
+    with Webserver(cmd, env, port, log, cwd=REPO) as server:
+        print(f"dagster-webserver ready in {server.seconds_to_ready:.1f} s at {server.url}")
+        yield server
