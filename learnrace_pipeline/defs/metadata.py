@@ -20,7 +20,9 @@ one page.
 
 import datetime as dt
 import math
+import os
 from collections.abc import Mapping
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -107,6 +109,12 @@ def declared_schema(
         ),
         "dagster/table_name": dg.MetadataValue.text(f"{schema}.{table}"),
     }
+
+
+def data_relative(path: str | Path, db_path: str | Path) -> str:
+    """``path`` relative to the data folder (the folder holding the warehouse ``db_path``), so
+    metadata never carries the machine's absolute paths."""
+    return os.path.relpath(Path(path).resolve(), Path(db_path).resolve().parent)
 
 
 def plot(png: bytes, what: str) -> dg.MetadataValue:

@@ -68,8 +68,9 @@ def _joint(results: dict[str, DiagnosticsResult]) -> DiagnosticsResult:
         ),
         "deployment_model_comparison": table_out(
             ["calibration", "deployment_model_comparison"],
-            "Per industry: PSIS-LOO elpd (and se, p_loo, Pareto k > 0.7 count) of the "
-            "log-linear and logistic forms, their difference and its se, the preferred form.",
+            "Per industry: PSIS-LOO elpd (nats; and se, p_loo, Pareto k > 0.7 count) of the "
+            "log-linear and logistic deployment forms, their difference and its se (nats), the "
+            "preferred form.",
         ),
     },
     ins=INS,
@@ -105,16 +106,8 @@ def deployment_growth_fits(
     yield diagnostics_check(FIT_KEY, "converged", _joint(deployment.check_deployment_fit(fit)))
     growth = growth_table(fit)
     comparison = comparison_table(fit)
-    yield dg.Output(
-        growth,
-        output_name="deployment_growth",
-        metadata={"rows": dg.MetadataValue.int(growth.height)},
-    )
-    yield dg.Output(
-        comparison,
-        output_name="deployment_model_comparison",
-        metadata={"loo_comparison": dg.MetadataValue.md("```\n" + str(comparison) + "\n```")},
-    )
+    yield dg.Output(growth, output_name="deployment_growth")
+    yield dg.Output(comparison, output_name="deployment_model_comparison")
 
 
 @dg.definitions

@@ -27,6 +27,7 @@ import polars as pl
 import xarray as xr
 
 from learnrace_pipeline.defs.calibration.checks import diagnostics_check, warn_check
+from learnrace_pipeline.defs.metadata import REPORT, plot
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import (
     HARMONIZED_INS,
@@ -41,7 +42,7 @@ from learnrace_pipeline.lib.models.learning import LearningConfig, LearningCurve
 from learnrace_pipeline.lib.models.learning.panel import Panel, build_nation_panel
 from learnrace_pipeline.lib.models.learning.posterior import lambda_prior_posterior
 from learnrace_pipeline.lib.report import plots
-from learnrace_pipeline.lib.report.images import markdown_image, save_png
+from learnrace_pipeline.lib.report.images import save_png
 
 #: The pooled fits of ``learning_curve_fits``: Wright and time trend with Student-t MA(1) noise,
 #: gated by every check, and the Normal MA(1) Wright fit (its predictive coverage is a warning).
@@ -77,7 +78,8 @@ FIT_DESCRIPTIONS = {
     "learning rate 1 - 2^-w per doubling of cumulative production).",
     "time": "Pooled time-trend (Moore) fit, Student-t MA(1) noise: dlog c = -m dt + e "
     "(m in log cost per year).",
-    "wright_normal": "Pooled Wright fit, Normal MA(1) noise (the forecaster's Gaussian update).",
+    "wright_normal": "Pooled Wright fit, Normal MA(1) noise (the forecaster's Gaussian update): "
+    "dlog c = -w dlog Q + e (w unit-free; sigma in ln cost per step).",
 }
 
 
@@ -133,12 +135,15 @@ def _fit_metadata(dt: xr.DataTree, reused: bool, seconds: float) -> dict:
         **{f"{m}_fit": fit_out(fit_key(m), FIT_DESCRIPTIONS[m]) for m in MODELS},
         "learning_rates": table_out(
             ["calibration", "learning_rates"],
-            "Learning rates per level (all, industry, series) and model: w, m, learning rate "
-            "1 - 2^-w, rho, sigma (mean, sd, q05..q95).",
+            "Learning rates of the Wright, time-trend and Normal Wright fits per level (all, "
+            "industry, series): w (unit-free), learning rate 1 - 2^-w per doubling (fraction), m "
+            "(ln cost per year), rho (MA(1)), sigma (ln cost per step); mean, sd, q05..q95.",
         ),
         "model_comparison": table_out(
             ["calibration", "model_comparison"],
-            "PSIS-LOO expected log predictive density (elpd) and its se per model and industry.",
+            "PSIS-LOO of the Wright, time-trend and Normal Wright fits per industry and model: "
+            "expected log predictive density elpd_loo and its se (nats), p_loo, difference to the "
+            "best and its se (nats), rank, Pareto k > 0.7 count.",
         ),
     },
     ins=HARMONIZED_INS,
@@ -205,17 +210,14 @@ def learning_curve_fits(
             "n_differences": dg.MetadataValue.int(panel.n_obs),
             "pooled_w_mean": dg.MetadataValue.float(float(pooled["w_mean"][0])),
             "pooled_learning_rate_mean": dg.MetadataValue.float(float(pooled["lr_mean"][0])),
-            "forest_plot": dg.MetadataValue.md(
-                markdown_image(forest, "learning rates by industry")
+            "plot_forest": plot(forest, "Learning rate per doubling by industry (90% intervals)"),
+            "plot_experience_curves": plot(
+                curves, "Experience curves: unit cost vs cumulative production, fitted and observed"
             ),
-            "experience_curves": dg.MetadataValue.md(markdown_image(curves, "experience curves")),
+            "full_view": REPORT,
         },
     )
-    yield dg.Output(
-        comparison,
-        output_name="model_comparison",
-        metadata={"model_comparison": dg.MetadataValue.md("```\n" + str(comparison) + "\n```")},
-    )
+    yield dg.Output(comparison, output_name="model_comparison")
 
 
 BOTH_KEY = fit_key("experience_time")
@@ -226,16 +228,20 @@ BOTH_KEY = fit_key("experience_time")
     outs={
         "experience_time_fit": fit_out(
             BOTH_KEY,
-            "Pooled experience + time fit, Student-t MA(1): dlog c = -w dlog Q - m dt + e.",
+            "Pooled experience + time fit, Student-t MA(1): dlog c = -w dlog Q - m dt + e (w "
+            "unit-free, m in ln cost per year).",
         ),
         "experience_time_rates": table_out(
             ["calibration", "experience_time_rates"],
-            "w (unit-free) and m (log cost per year) per level of the experience + time fit, "
-            "with their posterior correlation corr_w_m.",
+            "Rates of the experience + time fit per level (all, industry, series): w "
+            "(unit-free), learning rate 1 - 2^-w, m (ln cost per year), their posterior "
+            "correlation corr_w_m, rho, sigma (ln cost per step); mean, sd, quantiles.",
         ),
         "model_comparison_all": table_out(
             ["calibration", "model_comparison_all"],
-            "PSIS-LOO comparison of the four learning-curve fits per industry.",
+            "PSIS-LOO of all four learning-curve fits (Wright, time trend, Normal Wright, "
+            "experience + time) per industry and model: elpd_loo and its se (nats), p_loo, "
+            "difference to the best and its se (nats), rank, Pareto k > 0.7 count.",
         ),
     },
     ins={
@@ -288,14 +294,13 @@ def experience_time(
         metadata={
             "w_all_mean": dg.MetadataValue.float(float(overall["w_mean"][0])),
             "m_all_mean": dg.MetadataValue.float(float(overall["m_mean"][0])),
-            "joint_w_m": dg.MetadataValue.md(markdown_image(joint, "joint posterior of w and m")),
+            "plot_joint_w_m": plot(
+                joint, "Joint posterior of w (unit-free) and m (ln cost per year)"
+            ),
+            "full_view": REPORT,
         },
     )
-    yield dg.Output(
-        comparison,
-        output_name="model_comparison_all",
-        metadata={"model_comparison_all": dg.MetadataValue.md("```\n" + str(comparison) + "\n```")},
-    )
+    yield dg.Output(comparison, output_name="model_comparison_all")
 
 
 NATION_KEY = ["calibration", "solar_nation_fit"]
@@ -311,11 +316,15 @@ NATION_KEY = ["calibration", "solar_nation_fit"]
         ),
         "solar_nation_rates": table_out(
             ["calibration", "solar_nation_rates"],
-            "Wright exponent and learning rate per nation of the solar nation fit.",
+            "Per nation (CHN, DEU, USA) and overall, the solar module price fit: Wright "
+            "exponent w (unit-free), learning rate 1 - 2^-w per doubling, spillover share lambda "
+            "(fraction), rho, sigma (ln price per step); mean, sd, quantiles.",
         ),
         "solar_lambda": table_out(
             ["calibration", "solar_lambda"],
-            "Draws of the spillover share lambda per nation, prior and posterior side by side.",
+            "Draws of the spillover share lambda (a fraction in [0, 1]: the weight of national "
+            "against world cumulative capacity) per nation, prior and posterior, one row per "
+            "draw.",
         ),
     },
     ins=HARMONIZED_INS,
@@ -359,9 +368,8 @@ def solar_nation(
         lam,
         output_name="solar_lambda",
         metadata={
-            "lambda_prior_vs_posterior": dg.MetadataValue.md(
-                markdown_image(png, "lambda prior and posterior")
-            )
+            "plot_lambda": plot(png, "Spillover share lambda: prior and posterior per nation"),
+            "full_view": REPORT,
         },
     )
 

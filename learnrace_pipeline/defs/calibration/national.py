@@ -81,10 +81,7 @@ def national_learning(
     yield dg.Output(
         rates,
         output_name="national_learning_rates",
-        metadata={
-            "rates": dg.MetadataValue.md(_rates_markdown(rates)),
-            "n_series": dg.MetadataValue.int(panel.n_series),
-        },
+        metadata={"n_series": dg.MetadataValue.int(panel.n_series)},
     )
 
 
@@ -99,13 +96,3 @@ def _fit_metadata(
         "series": dg.MetadataValue.json(panel.series["series"].to_list()),
         "excluded": dg.MetadataValue.json(panel.excluded.to_dicts()),
     }
-
-
-def _rates_markdown(rates: pl.DataFrame) -> str:
-    lines = ["| technology | nation | learning rate (90% interval) |", "|---|---|---|"]
-    for r in rates.iter_rows(named=True):
-        lines.append(
-            f"| {r['technology']} | {r['nation']} | {r['lr_q50']:.3f} "
-            f"({r['lr_q05']:.3f} to {r['lr_q95']:.3f}) |"
-        )
-    return "\n".join(lines)

@@ -61,11 +61,7 @@ def node_frontier(
         },
     )
     yield diagnostics_check(NODE_FIT_KEY, "converged", check_fit(fit))
-    yield dg.Output(
-        table,
-        output_name="node_frontier",
-        metadata={"node_frontier": dg.MetadataValue.md("```\n" + str(table) + "\n```")},
-    )
+    yield dg.Output(table, output_name="node_frontier")
 
 
 @dg.definitions

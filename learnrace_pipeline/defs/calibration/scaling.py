@@ -19,6 +19,7 @@ import dagster as dg
 import polars as pl
 
 from learnrace_pipeline.defs.calibration.checks import diagnostics_check, warn_check
+from learnrace_pipeline.defs.metadata import REPORT, plot, rows_value
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import MCMC_POOL, fit_out, table_out
 from learnrace_pipeline.lib.evaluation import frontier_hindcast as fh
@@ -27,13 +28,25 @@ from learnrace_pipeline.lib.models.av_posterior import av_capability_table
 from learnrace_pipeline.lib.models.diagnostics import check_fit
 from learnrace_pipeline.lib.models.frontier_posterior import data_end, frontier_table
 from learnrace_pipeline.lib.models.saved_fits import AV_FORMS, av_fit, frontier_fit
-from learnrace_pipeline.lib.report.images import markdown_image, save_png
+from learnrace_pipeline.lib.report.images import save_png
 from learnrace_pipeline.lib.report.plots_scaling import plot_av_experience, plot_frontier
 
 FRONTIER_KEY = ["calibration", "ai_frontier_fit"]
 HINDCAST_KEY = ["calibration", "ai_frontier_hindcast"]
 COVERAGE_KEY = ["calibration", "ai_frontier_hindcast_coverage"]
 AI_MODELS_IN = {"ai_models": dg.AssetIn(key=["harmonized", "ai_models"])}
+
+
+#: What each AV capability posterior is (x = ln cumulative CA autonomous miles of a company).
+AV_FIT_TEXT = {
+    "power": "AV capability posterior, power form: ln MPD = a + b x (MPD: miles per "
+    "disengagement; x: ln cumulative CA autonomous miles; b unit-free), negative-binomial "
+    "disengagement counts with miles as exposure, companies pooled within nation.",
+    "saturating": "AV capability posterior, saturating form: 1/MPD = floor + exp(-(a + b x)) "
+    "(floor: irreducible disengagements per mile; x: ln cumulative CA autonomous miles), "
+    "negative-binomial disengagement counts with miles as exposure, companies pooled within "
+    "nation.",
+}
 
 
 def av_fit_key(form: str) -> list[str]:
@@ -44,23 +57,18 @@ def av_fit_key(form: str) -> list[str]:
 @dg.multi_asset(
     name="av_capability_fits",
     outs={
-        **{
-            f"av_{form}_fit": fit_out(
-                av_fit_key(form),
-                f"AV capability posterior, {form} form: miles per disengagement against "
-                "cumulative CA autonomous miles, companies pooled within nation.",
-            )
-            for form in AV_FORMS
-        },
+        **{f"av_{form}_fit": fit_out(av_fit_key(form), AV_FIT_TEXT[form]) for form in AV_FORMS},
         "av_capability": table_out(
             ["calibration", "av_capability"],
-            "Per company and nation and form: slope b (elasticity of miles per disengagement "
-            "to cumulative miles), floor (log MPD), MPD now and at 10x miles (miles per "
-            "disengagement; mean and 90% interval).",
+            "Per company and nation and form (power, saturating): slope b (elasticity of miles "
+            "per disengagement to cumulative miles, unit-free), floor (disengagements per "
+            "million miles), MPD now and at 10x cumulative miles (miles per disengagement), "
+            "cumulative miles now (miles); 5/25/50/75/95% quantiles.",
         ),
         "av_model_comparison": table_out(
             ["calibration", "av_model_comparison"],
-            "PSIS-LOO elpd and se of the power and saturating AV forms.",
+            "PSIS-LOO of the AV capability forms (power, saturating): elpd_loo (nats), p_loo, "
+            "difference to the best and its se (nats), stacking weight, Pareto k > 0.7 count.",
         ),
     },
     ins={"av_testing": dg.AssetIn(key=["harmonized", "av_testing"])},
@@ -104,16 +112,13 @@ def av_capability_fits(
         output_name="av_capability",
         metadata={
             "companies": dg.MetadataValue.int(capability.filter(pl.col("form") == "power").height),
-            "experience_curves": dg.MetadataValue.md(
-                markdown_image(png, "AV experience curves by nation")
+            "plot_experience_curves": plot(
+                png, "AV experience curves: miles per disengagement vs cumulative miles, by nation"
             ),
+            "full_view": REPORT,
         },
     )
-    yield dg.Output(
-        comparison,
-        output_name="av_model_comparison",
-        metadata={"loo_comparison": dg.MetadataValue.md("```\n" + str(comparison) + "\n```")},
-    )
+    yield dg.Output(comparison, output_name="av_model_comparison")
 
 
 @dg.multi_asset(
@@ -153,15 +158,12 @@ def ai_frontier(
         metadata={
             "reused_saved_fit": dg.MetadataValue.bool(reused),
             "data_end": str(data_end(fit)),
-            "trend_plot": dg.MetadataValue.md(markdown_image(png, "frontier compute per nation")),
+            "plot_frontier": plot(png, "Frontier training compute per nation (log10 FLOP)"),
+            "full_view": REPORT,
         },
     )
     yield diagnostics_check(FRONTIER_KEY, "converged", check_fit(fit))
-    yield dg.Output(
-        table,
-        output_name="ai_frontier",
-        metadata={"frontier": dg.MetadataValue.md("```\n" + str(table) + "\n```")},
-    )
+    yield dg.Output(table, output_name="ai_frontier")
 
 
 def _coverage_check(coverage: pl.DataFrame) -> dg.AssetCheckResult:
@@ -193,7 +195,8 @@ def _coverage_check(coverage: pl.DataFrame) -> dg.AssetCheckResult:
         ),
         "ai_frontier_hindcast_coverage": table_out(
             COVERAGE_KEY,
-            "Coverage of the frontier hindcast's 50% and 90% intervals by horizon and overall.",
+            "AI frontier hindcast coverage by horizon (1, 2 years) and overall: forecasts "
+            "scored, new records, share of actual records inside the 50% and 90% intervals.",
         ),
     },
     ins=AI_MODELS_IN,
@@ -217,13 +220,9 @@ def ai_frontier_hindcast(
     yield dg.Output(
         forecasts,
         output_name="ai_frontier_hindcast",
-        metadata={"origins": dg.MetadataValue.md("```\n" + str(origins) + "\n```")},
+        metadata={"origins": rows_value(origins)},
     )
-    yield dg.Output(
-        coverage,
-        output_name="ai_frontier_hindcast_coverage",
-        metadata={"coverage": dg.MetadataValue.md("```\n" + str(coverage) + "\n```")},
-    )
+    yield dg.Output(coverage, output_name="ai_frontier_hindcast_coverage")
     yield _coverage_check(coverage)
 
 

@@ -216,7 +216,6 @@ def excluded_series(
             "n_series_wright": dg.MetadataValue.int(wright.n_series),
             "n_series_time_all": dg.MetadataValue.int(time_all.n_series),
             "n_series_performance": dg.MetadataValue.int(perf.n_series),
-            "excluded": dg.MetadataValue.md("```\n" + str(table) + "\n```"),
         },
     )
 

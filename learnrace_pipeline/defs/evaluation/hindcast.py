@@ -20,6 +20,7 @@ import dagster as dg
 import polars as pl
 
 from learnrace_pipeline.defs.calibration.checks import warn_check
+from learnrace_pipeline.defs.metadata import REPORT, plot
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import (
     HARMONIZED_INS,
@@ -40,12 +41,26 @@ from learnrace_pipeline.lib.evaluation.hindcast_time import (
     time_only_cost,
 )
 from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
-from learnrace_pipeline.lib.report.images import markdown_image, save_png
+from learnrace_pipeline.lib.report.images import save_png
 from learnrace_pipeline.lib.report.plots_evaluation import hindcast_plots
 
 SCORES_KEY = ["evaluation", "scores"]
+#: What each hindcast plot shows.
+PLOT_TEXT = {
+    "coverage_by_horizon": "Interval coverage (share) by horizon (years ahead), per model",
+    "pit_histogram": "PIT histogram per model (flat = calibrated)",
+    "pinball_by_horizon": "Log-pinball loss (ln units) by horizon, per model",
+    "rmse_by_horizon": "RMS ln error of the median by horizon, per model",
+}
 GROUP_KEY = ["evaluation", "scores_by_horizon_group"]
 TIME_ONLY_SCORES_KEY = ["evaluation", "time_only_scores"]
+
+#: The scores every score table holds (per model and one more key).
+_SCORES = (
+    "forecasts and series scored, coverage of the central 50/80/90/95% intervals (shares), "
+    "log-pinball and CRPS of ln cost (ln units), the median's bias and RMS ln error, PIT mean "
+    "and sd."
+)
 
 #: The hindcast's tables (asset ``evaluation/<name>`` = table ``evaluation.<name>``).
 TABLES = {
@@ -55,10 +70,10 @@ TABLES = {
     "scores": "Scores per model over all forecasts: coverage of the central 50/80/90/95% "
     "intervals (shares), log-pinball and CRPS (log units), the median's bias and RMS log error, "
     "PIT mean and sd, ratios to baseline (a), RMS log error growth per year of horizon.",
-    "scores_by_horizon": "The same scores per model and horizon (years ahead).",
-    "scores_by_horizon_group": "The same scores per model and horizon group (1-2, 3-5 and 6-10 "
-    "years ahead).",
-    "scores_by_industry": "The same scores per model and industry.",
+    "scores_by_horizon": "Hindcast scores per model and horizon (1-10 years ahead): " + _SCORES,
+    "scores_by_horizon_group": "Hindcast scores per model and horizon group (1-2, 3-5 and 6-10 "
+    "years ahead): " + _SCORES,
+    "scores_by_industry": "Hindcast scores per model and industry: " + _SCORES,
     "pit": "PIT histogram per model (10 equal bins, share of forecasts per bin).",
     "origins": "Per origin: series fitted and forecast, sampler diagnostics of the per-origin fit "
     "(max R-hat, min bulk ESS, divergences), seconds, and the shared time drift (log per year).",
@@ -91,7 +106,7 @@ def hindcast(
     meta: dict = {
         "n_forecasts": dg.MetadataValue.int(results["forecasts"].height),
         "n_origins": dg.MetadataValue.int(results["origins"].height),
-        "scores": dg.MetadataValue.md("```\n" + str(results["scores"]) + "\n```"),
+        "full_view": dg.MetadataValue.text(REPORT),
     }
     pooled = results["scores"].filter(pl.col("model") == POOLED)
     for col in pooled.columns:
@@ -99,7 +114,7 @@ def hindcast(
             meta[f"pooled/{col}"] = dg.MetadataValue.float(float(pooled[col][0]))
     for name, png in hindcast_plots(results).items():
         save_png(png, calibration.plots_dir, f"hindcast_{name}")
-        meta[name] = dg.MetadataValue.md(markdown_image(png, name.replace("_", " ")))
+        meta[f"plot_{name}"] = plot(png, PLOT_TEXT[name])
     for name in TABLES:
         yield dg.Output(
             results[name], output_name=name, metadata=meta if name == "scores" else None
@@ -119,7 +134,8 @@ TIME_ONLY_TABLES = {
     "intervals (shares), log-pinball and CRPS (log units), the median's bias and RMS log error, "
     "PIT mean and sd, ratios of log-pinball and CRPS to the random walk with drift (rw_drift), RMS "
     "log error growth per year of horizon.",
-    "scores_by_horizon": "The time-only scores per model and horizon (years ahead).",
+    "scores_by_horizon": "Time-only hindcast scores per model (pooled_time, rw_drift, "
+    "no_change) and horizon (years ahead): " + _SCORES,
     "origins": "Per time-only origin: series fitted and forecast, sampler diagnostics of the "
     "per-origin time-trend fit (max R-hat, min bulk ESS, divergences), MA(1) theta of rw_drift, "
     "seconds.",
@@ -154,7 +170,6 @@ def time_only_hindcast(
     meta: dict = {
         "n_series": dg.MetadataValue.int(panel.n_series),
         "n_forecasts": dg.MetadataValue.int(results["forecasts"].height),
-        "scores": dg.MetadataValue.md("```\n" + str(results["scores"]) + "\n```"),
     }
     row = results["scores"].filter(pl.col("model") == POOLED_TIME)
     for col in row.columns:

@@ -12,6 +12,7 @@ import dagster as dg
 import polars as pl
 
 from learnrace_pipeline.defs.calibration.checks import warn_check
+from learnrace_pipeline.defs.metadata import rows_value
 from learnrace_pipeline.defs.resources import CalibrationSettings
 from learnrace_pipeline.defs.wiring import MCMC_POOL, table_out
 from learnrace_pipeline.lib.evaluation import race_hindcast as rh
@@ -71,10 +72,10 @@ def race_hindcast(
     ok, message = rh.coverage_check(coverage)
     meta: dict = {
         "n_forecasts": dg.MetadataValue.int(forecasts.height),
-        "fits": dg.MetadataValue.md("```\n" + str(fits) + "\n```"),
+        "fits": rows_value(fits),
     }
     yield dg.Output(forecasts, output_name="race_hindcast", metadata=meta)
-    cov_meta: dict = {"coverage": dg.MetadataValue.md("```\n" + str(coverage) + "\n```")}
+    cov_meta: dict = {}
     for r in coverage.filter(pl.col("horizon_group") == "all").iter_rows(named=True):
         for col in ("coverage_50", "coverage_90"):
             if r[col] is not None:

@@ -22,8 +22,9 @@ import dagster as dg
 import polars as pl
 import xarray as xr
 
+from learnrace_pipeline.defs.metadata import REPORT, data_relative, plot
 from learnrace_pipeline.defs.resources import CalibrationSettings, WarehouseResource
-from learnrace_pipeline.defs.wiring import EAGER, WRITE_POOL, table_out
+from learnrace_pipeline.defs.wiring import EAGER, OWNERS, WRITE_POOL, table_out
 from learnrace_pipeline.lib.models.base import code_version
 from learnrace_pipeline.lib.race import (
     capability,
@@ -38,7 +39,7 @@ from learnrace_pipeline.lib.race import (
 )
 from learnrace_pipeline.lib.race import draws as draws_mod
 from learnrace_pipeline.lib.race.spec import load_spec
-from learnrace_pipeline.lib.report.images import markdown_image, save_png
+from learnrace_pipeline.lib.report.images import save_png
 from learnrace_pipeline.lib.report.plots_projection import projection_png
 from learnrace_pipeline.lib.report.plots_race import closing_years_png
 
@@ -48,6 +49,12 @@ ATTR_KEY = ["race", "attribution"]
 SCEN_KEY = ["race", "scenarios"]
 QUANT_KEY = ["race", "forecast_quantiles"]
 LEDGER_KEY = ["race", "ledger"]
+LEDGER_TEXT = (
+    "The forecast ledger's vintages, one row per vintage (a copy of the ledger file's list): "
+    "when it was recorded (UTC), scenario, data and code versions, seed, forecast rows, and its "
+    "latest scores against the observed race metrics: 50%/90% interval coverage (shares), "
+    "log-pinball (ln units), closing-year Brier score (in [0, 1])."
+)
 BASE_SCENARIO = "base"
 #: Harmonized tables the race reads (metrics, observed values, experience paths).
 TABLES = (
@@ -214,7 +221,7 @@ def race(
 
     meta: dict[str, dg.MetadataValue] = {
         "seconds_base_case": dg.MetadataValue.float(round(secs_base, 2)),
-        "race": dg.MetadataValue.md("```\n" + str(base.race) + "\n```"),
+        "full_view": dg.MetadataValue.text(REPORT),
     }
     for ind in spec.industries:
         if ind.id not in base.closings:
@@ -222,15 +229,15 @@ def race(
         rows = base.race.filter(pl.col("industry") == ind.id)
         png = closing_years_png(rows, ind.horizon, f"{ind.name}: year each nation closes the loop")
         save_png(png, calibration.plots_dir, f"race_closing_{ind.id}")
-        meta[f"closing_{ind.id}"] = dg.MetadataValue.md(
-            markdown_image(png, f"{ind.name} closing years")
+        meta[f"plot_closing_{ind.id}"] = plot(
+            png, f"{ind.name}: the year each nation closes the loop (median, 80% interval)"
         )
         for role, d in base.draws[ind.id].items():
             metric = getattr(ind, role)
             png = projection_png(d, metric, f"{ind.name}: {metric.name}, observed and projected")
             save_png(png, calibration.plots_dir, f"race_{ind.id}_{role}")
-            meta[f"{role}_{ind.id}"] = dg.MetadataValue.md(
-                markdown_image(png, f"{ind.name} {metric.name}")
+            meta[f"plot_{role}_{ind.id}"] = plot(
+                png, f"{ind.name}: {metric.name}, observed and projected"
             )
     yield dg.Output(base.race, output_name="race", metadata=meta)
     problems = probability_problems(base.race, base.pairwise)
@@ -325,6 +332,8 @@ def race(
     kinds={"duckdb", "polars"},
     automation_condition=EAGER,
     pool=WRITE_POOL,
+    owners=OWNERS,
+    description=LEDGER_TEXT,
 )
 def race_ledger(
     context: dg.AssetExecutionContext,
@@ -375,7 +384,7 @@ def race_ledger(
     yield dg.Output(
         listing,
         metadata={
-            "ledger_file": dg.MetadataValue.path(str(path)),
+            "ledger_file": dg.MetadataValue.path(data_relative(path, warehouse.db_path)),
             "vintages_added": dg.MetadataValue.int(len(added)),
             "vintages": dg.MetadataValue.int(listing.height),
         },
