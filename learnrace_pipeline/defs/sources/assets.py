@@ -4,8 +4,11 @@
 Each step loads a source (from the sha256-checked snapshot, or from the upstream raw files when
 ``LEARNRACE_RAW_DIR`` is set), then writes all of its tables as ``raw.<source>__<table>`` in one
 transaction. A reader error fails the step before anything is written, so the warehouse keeps
-exactly what it had. The tables a source returns are declared in
-:data:`learnrace_pipeline.lib.sources.SOURCE_TABLES`; a reader returning another table fails.
+exactly what it had. In refresh mode (``LEARNRACE_REFRESH`` or the run tag
+``learnrace/refresh``; see :mod:`.refresh`) a step loads the raw cache's current version instead,
+and a failed refresh only adds ``refresh_status``/``refresh_error`` to the metadata. The tables a
+source returns are declared in :data:`learnrace_pipeline.lib.sources.SOURCE_TABLES`; a reader
+returning another table fails.
 """
 
 from pathlib import Path
@@ -14,6 +17,7 @@ import dagster as dg
 
 from learnrace_pipeline.defs.metadata import declared_schema, table_metadata
 from learnrace_pipeline.defs.resources import WarehouseResource
+from learnrace_pipeline.defs.sources.refresh import load_source_tables
 from learnrace_pipeline.defs.wiring import OWNERS, SOURCE_FRESHNESS, WRITE_POOL, raw_key, raw_table
 from learnrace_pipeline.lib.errors import DataError
 from learnrace_pipeline.lib.report.licence import licence_tag
@@ -52,7 +56,7 @@ def _source_asset(source: str):
 
     @dg.multi_asset(name=f"source_{source}", specs=specs, pool=WRITE_POOL)
     def _asset(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-        tables = warehouse.load_source(source)
+        tables, refreshed = load_source_tables(context, warehouse, source)
         extra = sorted(set(tables) - set(declared))
         if extra:
             raise DataError(
@@ -72,6 +76,7 @@ def _source_asset(source: str):
                     **table_metadata(tables[t], "raw", raw_table(source, t)),
                     "loaded_from": loaded_from,
                     "licence": licence,
+                    **refreshed,
                 },
             )
 
