@@ -107,18 +107,45 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         )
         for r in ready
     ]
-    waiting = sorted(state.seen)
     return dg.SensorResult(
         run_requests=requests,
         cursor=state.to_json(),
-        skip_reason=None
-        if requests
-        else (
-            f"waiting for {', '.join(waiting)} to settle"
-            if waiting
-            else f"no new file in {folder.root}"
-        ),
+        skip_reason=None if requests else _idle_reason(context, folder, state),
     )
+
+
+def _idle_reason(
+    context: dg.SensorEvaluationContext, folder: dropfolder.DropFolder, state: dropfolder.ScanState
+) -> str:
+    """Why a tick requested nothing: files settling, files whose runs are pending, files whose
+    run ended without taking them (touch to retry), or an empty folder."""
+    parts = []
+    if state.seen:
+        parts.append(f"waiting for {', '.join(sorted(state.seen))} to settle")
+    try:
+        instance = context.instance
+    except dg.DagsterInvariantViolationError:  # a context built without an instance
+        instance = None
+    pending, stuck = [], []
+    for name, (_size, mtime_ns, sha256) in sorted(state.requested.items()):
+        key = dropfolder.run_key(name, sha256, mtime_ns)
+        records = (
+            instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/run_key": key}), limit=1)
+            if instance is not None
+            else []
+        )
+        run = records[0].dagster_run if records else None
+        if run is not None and run.is_finished:
+            stuck.append(f"{name} (run {run.run_id[:8]} {run.status.value})")
+        else:
+            pending.append(name)
+    if pending:
+        parts.append(f"runs requested for {', '.join(pending)}")
+    if stuck:
+        parts.append(
+            f"{', '.join(stuck)} ended without taking the file: touch it or drop it again to retry"
+        )
+    return "; ".join(parts) or f"no new file in {folder.root}"
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

@@ -149,8 +149,13 @@ class Ready:
 
     @property
     def run_key(self) -> str:
-        """``<name>:<sha256>:<mtime_ns>``: one run per version of a dropped file."""
-        return f"{self.name}:{self.sha256}:{self.mtime_ns}"
+        """:func:`run_key` of this file."""
+        return run_key(self.name, self.sha256, self.mtime_ns)
+
+
+def run_key(name: str, sha256: str, mtime_ns: int) -> str:
+    """``<name>:<sha256>:<mtime_ns>``: one run per version of a dropped file."""
+    return f"{name}:{sha256}:{mtime_ns}"
 
 
 @dataclass
