@@ -14,8 +14,8 @@ failing with :class:`FetchError` naming the URL:
 - a body shorter than its ``Content-Length`` (truncated) is refused;
 - transient failures (connection refused or reset, timeouts, truncated bodies, HTTP 429 and 5xx)
   are retried up to :attr:`FetchSettings.retries` times with exponential backoff
-  (``backoff_s * 2**k`` seconds before retry ``k + 1``); others (4xx, refused hosts, size) are
-  not retried.
+  (``backoff_s * 2**k`` seconds before retry ``k + 1``); others (4xx, a host name that does not
+  resolve, a host off the allow-list, the size cap) are not retried.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -106,6 +107,10 @@ def _once(
         except TimeoutError:
             raise FetchError(
                 url, f"connect timed out after {settings.connect_timeout_s:g} s", retryable=True
+            ) from None
+        except socket.gaierror as e:  # an unknown host is final; a failing resolver may recover
+            raise FetchError(
+                url, f"cannot resolve host: {e}", retryable=e.errno == socket.EAI_AGAIN
             ) from None
         except OSError as e:
             raise FetchError(url, f"cannot connect: {e}", retryable=True) from None
