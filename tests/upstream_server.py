@@ -118,7 +118,12 @@ def start() -> Upstream:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request, client_address) -> None:
+            # a client that gave up (size cap, timeout, kill -9) resets the connection: expected
+            pass
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     up.server = server
     threading.Thread(

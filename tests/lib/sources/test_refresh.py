@@ -4,6 +4,7 @@ readers as validators, and a real raw cache on disk."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -478,3 +479,33 @@ def test_kill_mid_download_leaves_current_whole(up, cache):
     up.routes[ROBOTS_PATH] = Route(robots_csv(V2), etag='"v2"')
     assert run(up, cache).status == "new"
     assert not list((cache / ROBOTS).glob(".staging-*"))
+
+
+# --- the real raw files, served as upstream ----------------------------------------------------
+
+
+@pytest.mark.raw
+def test_every_refreshable_source_from_copies_of_its_raw_files(up, cache, raw_dir):
+    """Each refreshable source's declared files, served from ../shared/data/raw, refresh into a
+    version whose tables equal the reader's tables of the raw folder itself."""
+    from urllib.parse import urlsplit
+
+    from learnrace_pipeline.lib.sources import reader
+
+    mapping = {**url_map(up), "https://raw.githubusercontent.com/": f"{up.base}gh/"}
+    specs = {s: spec for s, spec in REFRESH.items() if isinstance(spec, Refreshable)}
+    roomy = dataclasses.replace(FAST, max_bytes=FetchSettings().max_bytes)
+    for source, spec in specs.items():
+        for rel, url in spec.files.items():
+            path = urlsplit(map_url(url, mapping)[0]).path
+            up.routes[path] = Route((raw_dir / source / rel).read_bytes(), etag=f'"{rel}"')
+    for source in specs:
+        o = refresh_source(source, cache_dir=cache, url_map=mapping, settings=roomy)
+        assert o.status == "new", o.message
+        got = reader(source).read(raw_cache.current_dir(cache, source))
+        want = reader(source).read(raw_dir)
+        assert set(got) == set(want)
+        for table in want:
+            assert got[table].equals(want[table]), (source, table)
+        again = refresh_source(source, cache_dir=cache, url_map=mapping, settings=roomy)
+        assert (again.status, again.downloaded) == ("unchanged", 0)
