@@ -305,26 +305,29 @@ def priors_from_posterior_file(
 def save_priors(
     priors: Mapping[str, PopulationPrior], path: str | Path, meta: Mapping[str, object]
 ) -> Path:
-    """Write priors as CSV (one row per level and draw) plus a ``.meta.json`` sidecar.
+    """Write priors as CSV (one row per level and draw) plus a ``.meta.json`` sidecar holding
+    the CSV's sha256 (``csv_sha256``).
 
-    Both files are written to temporary names and renamed, so a failure leaves no partial file.
+    Both files are written to temporary names first and then renamed (``write_atomic_files``),
+    so a failure or a ``kill -9`` leaves no partial file; :func:`load_priors` refuses a CSV and
+    sidecar from two different writes.
     """
-    from learnrace_pipeline.lib.storage.files import write_atomic_bytes
+    import hashlib
+
+    from learnrace_pipeline.lib.storage.files import write_atomic_files
 
     path = Path(path)
     frame = pl.concat([p.to_frame() for p in priors.values()])
     csv = frame.write_csv(float_precision=6).encode()
-    write_atomic_bytes(csv, path)
     sidecar = dict(meta) | {
         "levels": list(priors),
         "draws_per_level": {k: p.n_draws for k, p in priors.items()},
         "columns": list(frame.columns),
         "attrs": next(iter(priors.values())).attrs,
+        "csv_sha256": hashlib.sha256(csv).hexdigest(),
     }
-    write_atomic_bytes(
-        (json.dumps(sidecar, indent=2, sort_keys=True, default=str) + "\n").encode(),
-        path.with_suffix(".meta.json"),
-    )
+    side = (json.dumps(sidecar, indent=2, sort_keys=True, default=str) + "\n").encode()
+    write_atomic_files({path: csv, path.with_suffix(".meta.json"): side})
     return path
 
 
@@ -354,7 +357,20 @@ def load_priors(path: str | Path = SHIPPED_PRIOR) -> dict[str, PopulationPrior]:
     meta_path = path.with_suffix(".meta.json")
     attrs = {}
     if meta_path.is_file():
-        attrs = {k: str(v) for k, v in json.loads(meta_path.read_text()).get("attrs", {}).items()}
+        sidecar = json.loads(meta_path.read_text())
+        attrs = {k: str(v) for k, v in sidecar.get("attrs", {}).items()}
+        want = sidecar.get("csv_sha256")
+        if want is not None:
+            import hashlib
+
+            if hashlib.sha256(path.read_bytes()).hexdigest() != want:
+                raise DataError(
+                    f"the prior file does not match its sidecar {meta_path.name} (csv_sha256): "
+                    "they come from two different writes (one interrupted?); rebuild the prior "
+                    "with `learnrace forecast-prior`",
+                    source="population_prior",
+                    file=str(path),
+                )
     out = {}
     for (level,), g in frame.sort("level", "draw").group_by("level", maintain_order=True):
         out[str(level)] = PopulationPrior(

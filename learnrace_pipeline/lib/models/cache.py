@@ -18,7 +18,11 @@ from pathlib import Path
 import xarray as xr
 
 from learnrace_pipeline.lib.models import base
-from learnrace_pipeline.lib.storage.files import create_temporary, temporary_name
+from learnrace_pipeline.lib.storage.files import (
+    create_temporary,
+    sweep_temporaries,
+    temporary_name,
+)
 
 
 def fit_path(fits_dir: Path, name: str, model_id: str, data_version: str) -> Path:
@@ -29,7 +33,8 @@ def fit_path(fits_dir: Path, name: str, model_id: str, data_version: str) -> Pat
 def save_atomic(dt: xr.DataTree, path: Path) -> Path:
     """Write ``dt`` to ``path`` through a uniquely named temporary file beside it and a rename:
     readers see the old file or the new one, never part of one, and two writers (threads or
-    processes fitting the same model) never share a temporary file."""
+    processes fitting the same model) never share a temporary file. Temporaries of writers
+    killed mid-write are removed by the next save of the same path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = create_temporary(path, suffix=path.suffix)  # reserved: nobody else writes there
@@ -44,8 +49,10 @@ def save_atomic(dt: xr.DataTree, path: Path) -> Path:
 
 def _link_atomic(saved: Path, target: Path) -> None:
     """Replace ``target`` by a hard link to ``saved``: link under a fresh random name (``link``
-    fails rather than reuse an existing name), then rename."""
+    fails rather than reuse an existing name), then rename; links left by killed writers are
+    removed first."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    sweep_temporaries(target, target.suffix)
     for _ in range(100):
         tmp = temporary_name(target, target.suffix)
         try:
