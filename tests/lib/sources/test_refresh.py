@@ -509,3 +509,20 @@ def test_every_refreshable_source_from_copies_of_its_raw_files(up, cache, raw_di
             assert got[table].equals(want[table]), (source, table)
         again = refresh_source(source, cache_dir=cache, url_map=mapping, settings=roomy)
         assert (again.status, again.downloaded) == ("unchanged", 0)
+
+
+def test_allow_list_follows_the_sidecars(tmp_path, cache):
+    """Sidecars naming another upstream: the declared URL is refused before any connection."""
+    import shutil
+
+    datasets = tmp_path / "datasets"
+    shutil.copytree(DEFAULT_DATASETS / ROBOTS, datasets / ROBOTS)
+    for p in (datasets / ROBOTS).glob("*.meta.json"):
+        meta = json.loads(p.read_text())
+        meta["upstream_url"] = "https://example.org/robots"
+        p.write_text(json.dumps(meta))
+    assert allowed_prefixes(datasets, ROBOTS) == ("https://example.org/",)
+    o = refresh_source(ROBOTS, cache_dir=cache, dataset_dir=datasets, url_map={}, settings=FAST)
+    assert o.status == "failed"
+    assert "https://ourworldindata.org/grapher/" in o.message
+    assert "host not on the allow-list" in o.message
