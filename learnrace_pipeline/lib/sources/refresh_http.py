@@ -33,7 +33,7 @@ from urllib.parse import urljoin, urlsplit
 
 from learnrace_pipeline.lib.errors import LearnraceError
 
-USER_AGENT = "learnrace-refresh/1 (+https://github.com; research data refresh)"
+USER_AGENT = "learnrace-refresh/1"
 CHUNK = 1 << 16
 
 
