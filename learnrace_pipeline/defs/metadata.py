@@ -8,7 +8,7 @@ Every warehouse table an asset writes carries (:func:`table_metadata`):
 - ``dagster/row_count``: the rows written (the table holds exactly these);
 - ``dagster/table_name``: ``<schema>.<table>`` in the warehouse, never a file path;
 - ``rows``: every row as a ``TableMetadataValue`` (shown in full on the asset page), when the
-  table has at most :data:`MAX_RECORDS` rows; a larger table says how many rows it has and
+  table has at most :data:`MAX_RECORDS` rows (``$LEARNRACE_METADATA_ROWS``); a larger table says how many rows it has and
   where to read them instead.
 
 These are the keys ``TableMetadataSet`` writes (``dagster._core``, not exported by Dagster
@@ -27,13 +27,33 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+from learnrace_pipeline.lib.errors import LearnraceError
 from learnrace_pipeline.lib.report.images import markdown_image
 from learnrace_pipeline.lib.report.table_docs import column_doc
 
 #: Tables up to this many rows carry every row in their metadata; larger ones (hindcast
 #: forecasts, posterior draws) carry a note instead: tens of thousands of rows would make every
-#: materialization event megabytes and the asset page unusable.
+#: materialization event megabytes and the asset page unusable. ``$LEARNRACE_METADATA_ROWS``
+#: overrides it (0: no rows in metadata, for a small ``DAGSTER_HOME``: the rows are stored
+#: about four times per run, in the step output, output-handled and materialization events and
+#: the asset's latest-materialization index).
 MAX_RECORDS = 10_000
+
+
+def max_records() -> int:
+    """The row limit in force: ``$LEARNRACE_METADATA_ROWS`` or :data:`MAX_RECORDS`."""
+    raw = os.environ.get("LEARNRACE_METADATA_ROWS", "").strip()
+    if not raw:
+        return MAX_RECORDS
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise LearnraceError(f"LEARNRACE_METADATA_ROWS={raw!r} is not a whole number of rows")
+    return value
+
+
 #: Significant digits of floats in the rows shown (the warehouse keeps full precision).
 DIGITS = 6
 #: Where the full view of every table and plot is.
@@ -75,12 +95,13 @@ def table_records(frame: pl.DataFrame) -> list[dg.TableRecord]:
 
 def rows_value(frame: pl.DataFrame, schema: str = "", table: str = "") -> dg.MetadataValue:
     """Every row of ``frame`` as a table (its schema described as :func:`column_schema` does),
-    or, past :data:`MAX_RECORDS` rows, a text saying how many rows there are and where they
+    or, past :func:`max_records` rows, a text saying how many rows there are and where they
     are."""
-    if frame.height > MAX_RECORDS:
+    limit = max_records()
+    if frame.height > limit:
         where = f"warehouse table {schema}.{table}; " if schema else ""
         return dg.MetadataValue.text(
-            f"{frame.height:,} rows: more than the {MAX_RECORDS:,} shown here; "
+            f"{frame.height:,} rows: more than the {limit:,} shown here; "
             f"read them from the {where}{REPORT}"
         )
     return dg.MetadataValue.table(

@@ -21,6 +21,7 @@ from learnrace_pipeline.defs.metadata import MAX_RECORDS, data_relative, rows_va
 from learnrace_pipeline.defs.resources import build_resources
 from learnrace_pipeline.defs.sources.assets import source_assets
 from learnrace_pipeline.defs.wiring import OWNERS, raw_key
+from learnrace_pipeline.lib.errors import LearnraceError
 from learnrace_pipeline.lib.sources import SOURCE_TABLES
 from learnrace_pipeline.lib.storage.warehouse import query, read_table
 
@@ -223,6 +224,17 @@ def test_a_table_past_the_record_limit_says_where_its_rows_are() -> None:
     assert "calibration.solar_lambda" in value.value
     small = rows_value(big.head(MAX_RECORDS), "calibration", "solar_lambda")
     assert len(small.records) == MAX_RECORDS
+
+
+def test_the_row_limit_follows_the_environment(monkeypatch) -> None:
+    frame = pl.DataFrame({"draw": range(5)})
+    monkeypatch.setenv("LEARNRACE_METADATA_ROWS", "4")
+    assert "5 rows: more than the 4 shown" in rows_value(frame).value
+    monkeypatch.setenv("LEARNRACE_METADATA_ROWS", "5")
+    assert len(rows_value(frame).records) == 5
+    monkeypatch.setenv("LEARNRACE_METADATA_ROWS", "many")
+    with pytest.raises(LearnraceError, match="LEARNRACE_METADATA_ROWS='many'"):
+        rows_value(frame)
 
 
 def test_paths_are_given_relative_to_the_data_folder(tmp_path) -> None:
