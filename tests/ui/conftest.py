@@ -15,23 +15,20 @@ the session.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import chromium
 import dagster as dg
 import pytest
-from dagster_ui import Webserver, free_port
+from dagster_ui import REPO, Webserver, free_port, server_env, webserver_cmd
 
 from learnrace_pipeline.definitions import defs
 from learnrace_pipeline.defs.resources import CalibrationSettings, build_resources
 from learnrace_pipeline.defs.wiring import source_keys
 from learnrace_pipeline.instance import DAGSTER_YAML
 
-REPO = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 #: The instance setting that turns the UI's newsletter dialog off (``nux.enabled``).
 NO_NUX = "nux:\n  enabled: false\n"
 #: The calibration asset whose page the browser test opens (a plot in its metadata).
@@ -61,9 +58,13 @@ class UiWarehouse:
     seconds: float
 
 
-def server_env(home: Path, db: Path) -> dict[str, str]:
-    """The environment of a webserver on ``home`` and the warehouse ``db``."""
-    return os.environ | {"DAGSTER_HOME": str(home), "LEARNRACE_DB": str(db)}
+@pytest.fixture(scope="session")
+def chromium_bin() -> str:
+    """Debian's chromium, installed once per session when absent (skip only if it cannot be)."""
+    binary, why = chromium.chromium_binary()
+    if binary is None:
+        pytest.skip(f"headless Chromium unavailable: {why}")
+    return binary
 
 
 @pytest.fixture(scope="session")
@@ -107,12 +108,7 @@ def ui_webserver(ui_warehouse, tmp_path_factory):
     """A running ``dagster-webserver`` on ``ui_warehouse`` (its ``url``: http://127.0.0.1:port)."""
     port = free_port()
     log = tmp_path_factory.mktemp("ui_webserver") / "webserver.log"
-    cmd = [
-        str(BIN / "dagster-webserver"),
-        *("-h", "127.0.0.1", "-p", str(port)),
-        *("-w", str(REPO / "workspace.yaml")),
-    ]
     env = server_env(ui_warehouse.home, ui_warehouse.db)
-    with Webserver(cmd, env, port, log, cwd=REPO) as server:
+    with Webserver(webserver_cmd(port), env, port, log, cwd=REPO) as server:
         print(f"dagster-webserver ready in {server.seconds_to_ready:.1f} s at {server.url}")
         yield server

@@ -9,6 +9,8 @@ killing its whole process group.
   SIGKILL after a grace period.
 - :func:`graphql`: one GraphQL request; raises on HTTP or GraphQL errors.
 - :func:`listening_addresses`: the local addresses a TCP port listens on, from ``/proc/net``.
+- :func:`webserver_cmd`, :func:`server_env`: ``dagster-webserver`` on the project's code
+  location (``workspace.yaml``) and its environment for a given instance and warehouse.
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
 LOCATIONS_QUERY = """
 { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
   locationOrLoadError { __typename ... on PythonError { message } } } } } }
@@ -36,6 +41,25 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def webserver_cmd(port: int) -> list[str]:
+    """``dagster-webserver`` serving the project's code location on 127.0.0.1:``port``."""
+    return [
+        str(BIN / "dagster-webserver"),
+        *("-h", "127.0.0.1", "-p", str(port)),
+        *("-w", str(REPO / "workspace.yaml")),
+    ]
+
+
+def server_env(home: Path, db: Path) -> dict[str, str]:
+    """The environment of a webserver on the instance ``home`` and the warehouse ``db`` (drop
+    folder beside it: a daemon's drop-folder sensor never watches the user's own folder)."""
+    return os.environ | {
+        "DAGSTER_HOME": str(home),
+        "LEARNRACE_DB": str(db),
+        "LEARNRACE_DROP_DIR": str(db.parent / "drop"),
+    }
 
 
 def graphql(url: str, query: str, variables: dict | None = None, timeout: float = 60) -> dict:
