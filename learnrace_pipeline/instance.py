@@ -9,6 +9,10 @@
 - :func:`run_tags`: every run records the PID, start time and host of the process that executes
   it (``learnrace/pid``, ``learnrace/pid_start``, ``learnrace/host``), so a later run can tell
   that a run left ``STARTED`` by ``kill -9`` is dead: it is marked failed and its slots freed.
+  Runs launched through the instance's run launcher (the UI) get the same tags:
+  :class:`TaggingRunLauncher` (named in ``dagster.yaml``) tags the host at launch and the run
+  worker's PID once it has started (:func:`record_run_worker`, read from the ``RUN_START``
+  event, which the run worker reports).
 - :class:`PoolWatch`: while a run executes, a thread says on the console when one of its steps
   waits for a pool slot (naming the run holding it), frees slots of holders that died meanwhile,
   and ends the run when the wait passes ``$LEARNRACE_LOCK_TIMEOUT``.
@@ -29,9 +33,13 @@ import dagster as dg
 from learnrace_pipeline.lib.storage import locks
 from learnrace_pipeline.lib.storage.files import write_atomic_bytes
 
+#: What ``dagster.yaml`` said before runs launched by the UI were tagged: rewritten when found.
+OLD_DAGSTER_YAML = "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
 DAGSTER_YAML = (
-    # One writer at a time on the DuckDB file, one MCMC fit at a time on this machine.
-    "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
+    # One writer at a time on the DuckDB file, one MCMC fit at a time on this machine; runs
+    # launched by the UI (or any launch through the instance) tagged with their run worker.
+    OLD_DAGSTER_YAML
+    + "run_launcher:\n  module: learnrace_pipeline.instance\n  class: TaggingRunLauncher\n"
 )
 PID_TAG, START_TAG, HOST_TAG = "learnrace/pid", "learnrace/pid_start", "learnrace/host"
 IN_PROGRESS = [
@@ -66,7 +74,7 @@ def open_instance(home: Path, say: Say = print) -> Iterator[dg.DagsterInstance]:
         consequence="the run did not start",
     ):
         cfg = home / "dagster.yaml"
-        if not cfg.exists():
+        if not cfg.exists() or cfg.read_text() == OLD_DAGSTER_YAML:
             write_atomic_bytes(DAGSTER_YAML.encode(), cfg)
         instance = dg.DagsterInstance.get()
         try:
@@ -89,6 +97,85 @@ def run_tags() -> dict[str, str]:
         START_TAG: locks.process_start(pid),
         HOST_TAG: socket.gethostname(),
     }
+
+
+def _boot_time() -> float:
+    """Seconds since the epoch at boot (``btime`` of ``/proc/stat``); 0 where unknown."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith("btime "):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return 0.0
+
+
+def _started_at(start: str) -> float | None:
+    """A process start time (clock ticks since boot, :func:`locks.process_start`) in seconds
+    since the epoch; None where unknown."""
+    boot = _boot_time()
+    if not start or not boot:
+        return None
+    return boot + int(start) / os.sysconf("SC_CLK_TCK")
+
+
+def record_run_worker(instance: dg.DagsterInstance, run: dg.DagsterRun) -> dg.DagsterRun:
+    """Tag ``run`` with the PID and start time of the process executing it when it has none
+    yet: a run launched through the instance's run launcher (the UI, ``dagster job launch``)
+    rather than by ``learnrace run``. The PID is that of the process that reported the run's
+    ``RUN_START`` event (the run worker); only runs that :class:`TaggingRunLauncher` launched
+    from this host (its ``learnrace/host`` tag) are tagged. A process with that PID that
+    started after the run did is another process (a reused PID): the worker is gone, and the
+    start time recorded is ``0``, which no live process matches. Returns the run, re-read when
+    tagged."""
+    if PID_TAG in run.tags or run.tags.get(HOST_TAG) != socket.gethostname():
+        return run
+    records = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1
+    ).records
+    event = records[0].event_log_entry if records else None
+    pid = event.dagster_event.pid if event is not None and event.dagster_event else None
+    if pid is None:
+        return run  # not started yet
+    start = locks.process_start(pid)
+    began = _started_at(start)
+    if not start or (began is not None and began > event.timestamp + 2.0):
+        start = "0"  # no such process, or a later one with the same PID
+    instance.add_run_tags(run.run_id, {PID_TAG: str(pid), START_TAG: start})
+    return instance.get_run_by_id(run.run_id) or run
+
+
+class TaggingRunLauncher(dg.DefaultRunLauncher):
+    """Dagster's default run launcher (runs in a process started by the code location's
+    server), which also tags each run it launches with this host (``learnrace/host``) and, once
+    the run has started, with its run worker's PID and start time (:func:`record_run_worker`,
+    from a thread polling up to ``record_s`` seconds). ``learnrace run`` can then tell that a
+    run launched from the UI and killed is dead, as it can for its own runs. The code
+    location's server is assumed to run on this host (the project's ``workspace.yaml``: a
+    Python module loaded by ``dagster dev``)."""
+
+    record_s = 120.0
+
+    def launch_run(self, context) -> None:
+        run = context.dagster_run
+        self._instance.add_run_tags(run.run_id, {HOST_TAG: socket.gethostname()})
+        super().launch_run(context)
+        threading.Thread(
+            target=self._record, args=(run.run_id,), name="learnrace-run-worker", daemon=True
+        ).start()
+
+    def _record(self, run_id: str) -> None:
+        end = time.monotonic() + self.record_s
+        while time.monotonic() < end:
+            try:
+                run = self._instance.get_run_by_id(run_id)
+                if run is None or run.is_finished:
+                    return
+                if PID_TAG in record_run_worker(self._instance, run).tags:
+                    return
+            except Exception:  # a busy SQLite file: try again
+                pass
+            time.sleep(0.5)
 
 
 def run_process_gone(run: dg.DagsterRun) -> bool | None:
@@ -119,7 +206,7 @@ def release_dead_runs(instance: dg.DagsterInstance, say: Say = print) -> list[st
     storage = instance.event_log_storage
     freed: list[str] = []
     for record in instance.get_run_records(filters=dg.RunsFilter(statuses=IN_PROGRESS)):
-        run = record.dagster_run
+        run = record_run_worker(instance, record.dagster_run)
         if run_process_gone(run):
             instance.report_run_failed(
                 run,

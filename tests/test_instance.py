@@ -4,12 +4,15 @@ run would make them."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
+import os
 import socket
 import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -155,3 +158,134 @@ def test_processes_opening_a_fresh_home_at_once_all_succeed(tmp_path):
     for p in procs:
         p.join(180)
     assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+
+
+# --- runs launched through the instance's run launcher (the UI) ------------------------------
+
+LAUNCHED_JOB = """
+import os, time
+from pathlib import Path
+import dagster as dg
+
+@dg.op
+def sleeper():
+    Path(os.environ["PID_FILE"]).write_text(str(os.getpid()))
+    time.sleep(120)
+
+@dg.job(executor_def=dg.in_process_executor)  # the op runs in the run worker itself
+def sleepy():
+    sleeper()
+
+defs = dg.Definitions(jobs=[sleepy])
+"""
+
+
+@pytest.mark.slow
+def test_a_run_launched_through_the_run_launcher_records_its_run_worker(home, tmp_path):
+    """`dagster job launch` launches a run through the instance's run launcher (the one the UI
+    uses, in a process the code server starts): the launcher tags the host, the run worker's
+    PID is recorded from its RUN_START event, and once that process is killed the run is
+    marked failed. The test home queues no runs (DefaultRunCoordinator), so no daemon is
+    needed to dequeue it; under the UI the daemon launches it through the same launcher."""
+    import signal
+
+    from learnrace_pipeline.instance import DAGSTER_YAML, TaggingRunLauncher
+    from learnrace_pipeline.lib.storage.locks import process_start
+
+    (home / "dagster.yaml").write_text(
+        DAGSTER_YAML
+        + "run_coordinator:\n  module: dagster.core.run_coordinator\n"
+        + "  class: DefaultRunCoordinator\n"
+    )
+    job_file, pid_file = tmp_path / "sleepy.py", tmp_path / "worker.pid"
+    job_file.write_text(LAUNCHED_JOB)
+    dagster = str(Path(sys.executable).parent / "dagster")
+    launch = subprocess.Popen(
+        [dagster, "job", "launch", "-f", str(job_file), "-j", "sleepy"],
+        cwd=tmp_path,
+        env={**os.environ, "PID_FILE": str(pid_file)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its code server too: ended by the group id below
+    )
+    worker = None
+    try:
+        end = time.monotonic() + 120
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < end, "the launched run never started its op"
+            time.sleep(0.2)
+        worker = int(pid_file.read_text())
+        assert worker not in (launch.pid, os.getpid())
+        with dg.DagsterInstance.get() as instance:
+            assert isinstance(instance.run_launcher, TaggingRunLauncher)
+            (run,) = instance.get_runs()
+            assert run.tags[HOST_TAG] == socket.gethostname()
+            # the launcher's thread records the worker; here the launch command may be gone,
+            # so record it as that thread would, then as a later learnrace run does
+            instance.run_launcher._record(run.run_id)
+            run = instance.get_run_by_id(run.run_id)
+            assert run.tags[PID_TAG] == str(worker)
+            assert run.tags[START_TAG] == process_start(worker)
+            assert release_dead_runs(instance, say=lambda _: None) == []
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+
+            os.kill(worker, signal.SIGKILL)
+            said: list[str] = []
+            end = time.monotonic() + 10
+            while os.path.exists(f"/proc/{worker}") and time.monotonic() < end:
+                time.sleep(0.1)  # reaped by its parent, the code server
+            assert release_dead_runs(instance, say=said.append) == [run.run_id]
+            assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+            assert f"its process (PID {worker}) is gone" in said[0]
+    finally:
+        if worker is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(worker, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(launch.pid, signal.SIGKILL)
+        launch.wait(timeout=30)
+
+
+def test_the_pid_of_an_untagged_run_is_read_from_its_run_start_event(home):
+    """record_run_worker on runs with a host tag and a RUN_START event: a live process that
+    started before the run is recorded as is; a dead PID, or one whose process started after
+    the run did (reused), is recorded with start 0, so the run is judged gone."""
+    from learnrace_pipeline.instance import record_run_worker, run_process_gone
+
+    with open_instance(home) as instance:
+        me = os.getpid()
+        later = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+        try:
+            cases = {"live": me, "dead": _dead_pid(), "reused": later.pid}
+            ids = {}
+            for name, pid in cases.items():
+                ids[name] = _started_run(instance, {HOST_TAG: socket.gethostname()})
+                start = dg.DagsterEvent(
+                    event_type_value=dg.DagsterEventType.RUN_START.value,
+                    job_name="main",
+                    message="started",
+                    pid=pid,
+                )
+                ts = time.time() - (60 if name == "reused" else 0)  # the run began before it
+                instance.store_event(
+                    dg.EventLogEntry(
+                        error_info=None,
+                        level="DEBUG",
+                        user_message="",
+                        run_id=ids[name],
+                        timestamp=ts,
+                        dagster_event=start,
+                    )
+                )
+            untagged = _started_run(instance, {})  # no host tag: never guessed
+            got = {
+                n: record_run_worker(instance, instance.get_run_by_id(i)) for n, i in ids.items()
+            }
+            assert got["live"].tags[PID_TAG] == str(me)
+            assert run_process_gone(got["live"]) is False
+            assert got["dead"].tags[START_TAG] == "0" and run_process_gone(got["dead"]) is True
+            assert got["reused"].tags[START_TAG] == "0" and run_process_gone(got["reused"]) is True
+            assert PID_TAG not in record_run_worker(instance, instance.get_run_by_id(untagged)).tags
+        finally:
+            later.kill()
+            later.wait()
