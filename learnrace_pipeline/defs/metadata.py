@@ -109,14 +109,20 @@ def rows_value(frame: pl.DataFrame, schema: str = "", table: str = "") -> dg.Met
     )
 
 
-def table_metadata(frame: pl.DataFrame, schema: str, table: str) -> dict[str, dg.MetadataValue]:
-    """Typed metadata of warehouse table ``schema.table`` holding exactly ``frame``."""
-    return {
+def table_metadata(
+    frame: pl.DataFrame, schema: str, table: str, *, rows: bool = True
+) -> dict[str, dg.MetadataValue]:
+    """Typed metadata of warehouse table ``schema.table`` holding exactly ``frame``; ``rows``
+    last (the UI lists entries in order, and every row is long), or left out (``rows=False``)
+    for the caller to add last."""
+    meta = {
         "dagster/column_schema": dg.MetadataValue.table_schema(column_schema(frame, schema, table)),
         "dagster/row_count": dg.MetadataValue.int(frame.height),
         "dagster/table_name": dg.MetadataValue.text(f"{schema}.{table}"),
-        "rows": rows_value(frame, schema, table),
     }
+    if rows:
+        meta["rows"] = rows_value(frame, schema, table)
+    return meta
 
 
 def declared_schema(

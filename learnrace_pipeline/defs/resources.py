@@ -18,7 +18,7 @@ from dagster_duckdb import DuckDBIOManager, DuckDBResource
 from dagster_duckdb.io_manager import DbIOManager, DuckDbClient
 from dagster_duckdb_polars import DuckDBPolarsTypeHandler
 
-from learnrace_pipeline.defs.metadata import table_metadata
+from learnrace_pipeline.defs.metadata import rows_value, table_metadata
 from learnrace_pipeline.lib.models import base as model_base
 from learnrace_pipeline.lib.models.cache import publish
 from learnrace_pipeline.lib.sources import reader
@@ -39,7 +39,7 @@ class WarehousePolarsTypeHandler(DuckDBPolarsTypeHandler):
     a relation (``connection.sql(...).pl()``). Empty frames still create (or empty) their table,
     so a downstream asset always finds the declared columns. Every output's metadata is
     :func:`~learnrace_pipeline.defs.metadata.table_metadata`: column schema with units, row
-    count, ``schema.table`` name and every row.
+    count, ``schema.table`` name (:class:`WarehouseDbIOManager` adds every row last).
     """
 
     def handle_output(self, context: dg.OutputContext, table_slice, obj: pl.DataFrame, connection):
@@ -49,7 +49,7 @@ class WarehousePolarsTypeHandler(DuckDBPolarsTypeHandler):
         connection.execute(f"create table if not exists {target} as select * from incoming limit 0")
         if not obj.is_empty():
             connection.execute(f"insert into {target} select * from incoming")
-        return table_metadata(obj, table_slice.schema, table_slice.table)
+        return table_metadata(obj, table_slice.schema, table_slice.table, rows=False)
 
     def load_input(self, context: dg.InputContext, table_slice, connection) -> pl.DataFrame:
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
@@ -94,9 +94,21 @@ class WarehouseDbClient(DuckDbClient):
                 yield con
 
 
+class WarehouseDbIOManager(DbIOManager):
+    """Dagster's database IO manager, adding each output's rows as the last metadata entry
+    (after the type handler's schema and row count and the manager's ``Query``)."""
+
+    def handle_output(self, context: dg.OutputContext, obj: object) -> None:
+        super().handle_output(context, obj)
+        if isinstance(obj, pl.DataFrame) and context.has_asset_key:
+            *_, schema, table = context.asset_key.path
+            context.add_output_metadata({"rows": rows_value(obj, schema, table)})
+
+
 class WarehouseIOManager(DuckDBIOManager):
     """DuckDB IO manager storing and loading Polars frames (``schema.table`` = asset key), its
-    connections opened by :class:`WarehouseDbClient`."""
+    connections opened by :class:`WarehouseDbClient`, its metadata typed
+    (:class:`WarehousePolarsTypeHandler`, :class:`WarehouseDbIOManager`)."""
 
     @staticmethod
     def type_handlers() -> list:
@@ -107,7 +119,7 @@ class WarehouseIOManager(DuckDBIOManager):
         return pl.DataFrame
 
     def create_io_manager(self, context) -> DbIOManager:
-        return DbIOManager(
+        return WarehouseDbIOManager(
             db_client=WarehouseDbClient(),
             database=self.database,
             schema=self.schema_,

@@ -49,6 +49,8 @@ def test_every_asset_has_its_own_description_and_owners(graph) -> None:
         seen[text] = key
         assert not text.lower().startswith("the same"), f"{key}: description refers elsewhere"
         assert not text.startswith("Harmonized table "), f"{key}: generic description"
+        # the UI renders descriptions as markdown: '<name>' would vanish as an HTML tag
+        assert not re.search(r"<[A-Za-z/]", text), f"{key}: {text}"
     no_owner = [k.to_user_string() for k in keys if list(graph.get(k).owners) != OWNERS]
     assert not no_owner, f"assets without owners {OWNERS}: {no_owner}"
 
@@ -119,6 +121,7 @@ def test_materializations_carry_the_column_schema_with_types_and_units(materiali
         assert all(c.type for c in columns), key
         undescribed = [c.name for c in columns if not c.description]
         assert not undescribed, f"{key}: columns without a description {undescribed}"
+        assert not [c.name for c in columns if re.search(r"<[A-Za-z/]", c.description)], key
     flop = {
         c.name: c
         for c in events["harmonized/ai_models"].metadata["dagster/column_schema"].schema.columns
@@ -141,6 +144,7 @@ def test_the_rows_table_holds_every_row(materialized) -> None:
     for key, m in events.items():
         schema, table = key.split("/")
         frame = read_table(db, schema, table)
+        assert list(m.metadata)[-1] == "rows", f"{key}: the long rows table is not last"
         rows = m.metadata["rows"]
         assert isinstance(rows, dg.TableMetadataValue), key
         assert len(rows.records) == frame.height, key

@@ -73,10 +73,10 @@ def _source_asset(source: str):
             yield dg.MaterializeResult(
                 asset_key=raw_key(source, t),
                 metadata={
-                    **table_metadata(tables[t], "raw", raw_table(source, t)),
                     "loaded_from": loaded_from,
                     "licence": licence,
                     **refreshed,
+                    **table_metadata(tables[t], "raw", raw_table(source, t)),  # rows last
                 },
             )
 

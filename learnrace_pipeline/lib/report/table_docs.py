@@ -52,7 +52,7 @@ TABLE_TEXT: dict[str, str] = {
 #: :mod:`learnrace_pipeline.lib.sources.schema`.
 TIDY: dict[str, dict[str, str]] = {
     "technologies": {
-        "series_id": "series id, '<source>:<name>', unique across the warehouse",
+        "series_id": "series id, 'source:name', unique across the warehouse",
         "technology": "canonical technology name (lib/vocab/taxonomy.csv)",
         "industry": "industry of the technology (the taxonomy's)",
         "unit": "unit of unit_cost, e.g. '2019 USD/W' (money units carry their basis year)",
@@ -247,7 +247,7 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
 
 #: Names meaning the same in every table.
 COLUMNS: dict[str, str] = {
-    "series_id": "series id, '<source>:<name>'",
+    "series_id": "series id, 'source:name'",
     "technology": "canonical technology name",
     "industry": "industry",
     "industry_name": "industry's display name",
