@@ -33,7 +33,9 @@ from learnrace_pipeline.instance import DAGSTER_YAML
 
 pytestmark = pytest.mark.slow
 
-WINDOW = (1280, 2000)
+CATALOGUE_WINDOW = (1280, 2000)
+#: Tall enough for the metadata section (plots) below the column schema of a wide table.
+ASSET_WINDOW = (1280, 4500)
 #: Text of Dagster's newsletter dialog (``CommunityNux``), any of which betrays it.
 NUX_TEXT = ("Join the Dagster community", "Sign up for the Dagster newsletter")
 LOOPBACK = ("127.0.0.1",)
@@ -48,7 +50,9 @@ def visible_text(dom: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", dom))).strip()
 
 
-def render(binary: str, url: str, shot: Path, must_show: str) -> str:
+def render(
+    binary: str, url: str, shot: Path, must_show: str, window: tuple[int, int] = CATALOGUE_WINDOW
+) -> str:
     """The rendered DOM's text of ``url``, with a screenshot at ``shot``; rendered again with a
     longer virtual-time budget while the text lacks ``must_show``."""
     for budget_ms in (15_000, 60_000):
@@ -57,7 +61,7 @@ def render(binary: str, url: str, shot: Path, must_show: str) -> str:
             url,
             "--dump-dom",
             f"--screenshot={shot}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            f"--window-size={window[0]},{window[1]}",
             f"--virtual-time-budget={budget_ms}",
             allow_hosts=LOOPBACK,
         ).stdout
@@ -67,10 +71,12 @@ def render(binary: str, url: str, shot: Path, must_show: str) -> str:
     return text
 
 
-def keep_screenshot(shot: Path, name: str, record_property) -> Path:
+def keep_screenshot(
+    shot: Path, name: str, record_property, window: tuple[int, int] = CATALOGUE_WINDOW
+) -> Path:
     """Check ``shot`` is a full, non-blank page, copy it where it outlives the test; its path."""
     with Image.open(shot) as im:
-        assert im.size == WINDOW
+        assert im.size == window
         colours = im.convert("RGB").getcolors(maxcolors=1_000_000)
     assert colours is not None and len(colours) > 50  # text, tables and plots, not a blank page
     folder = Path(os.environ.get("LEARNRACE_TEST_ARTIFACTS") or ARTIFACTS)
@@ -112,7 +118,8 @@ def test_calibration_asset_page_renders(
     key = ui_warehouse.plot_asset
     node = ui_warehouse.definitions.resolve_asset_graph().get(dg.AssetKey(key.split("/")))
     shot = tmp_path / "asset_page.png"
-    text = render(chromium_bin, f"{ui_webserver.url}/assets/{key}", shot, "Latest materialization")
+    url = f"{ui_webserver.url}/assets/{key}"
+    text = render(chromium_bin, url, shot, "Latest materialization", ASSET_WINDOW)
     schema, name = key.split("/")
     assert f"{schema} {name}" in text or f"{schema} / {name}" in text
     assert "Latest materialization" in text
@@ -124,7 +131,7 @@ def test_calibration_asset_page_renders(
     shown = {label for label in labels if label in text}
     assert shown == labels, f"metadata labels not on the page: {labels - shown}"
     assert not [t for t in NUX_TEXT if t in text]
-    keep_screenshot(shot, "calibration_asset_page.png", record_property)
+    keep_screenshot(shot, "calibration_asset_page.png", record_property, ASSET_WINDOW)
 
 
 def test_control_a_fresh_instance_without_the_setting_shows_the_dialog(
