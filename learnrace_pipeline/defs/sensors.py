@@ -23,6 +23,14 @@ from learnrace_pipeline.lib.errors import LearnraceError
 from learnrace_pipeline.lib.forecast import dropfolder
 
 OP_NAME = "forecast_dropped_file"
+#: Drop-folder runs queued or in progress at once (each run process loads the code location).
+MAX_IN_FLIGHT = 2
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 
 
 class DropForecastConfig(dg.Config):
@@ -92,7 +100,10 @@ def drop_forecast_job() -> None:
 )
 def drop_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     folder = dropfolder.DropFolder(dropfolder.drop_dir()).ensure()
-    ready, state = dropfolder.scan(folder.root, dropfolder.ScanState.from_json(context.cursor))
+    free = max(0, MAX_IN_FLIGHT - _in_flight(context))
+    ready, state = dropfolder.scan(
+        folder.root, dropfolder.ScanState.from_json(context.cursor), max_ready=free
+    )
     requests = [
         dg.RunRequest(
             run_key=r.run_key,
@@ -110,22 +121,40 @@ def drop_folder_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     return dg.SensorResult(
         run_requests=requests,
         cursor=state.to_json(),
-        skip_reason=None if requests else _idle_reason(context, folder, state),
+        skip_reason=None if requests else _idle_reason(context, folder, state, free),
+    )
+
+
+def _instance(context: dg.SensorEvaluationContext) -> dg.DagsterInstance | None:
+    try:
+        return context.instance
+    except dg.DagsterInvariantViolationError:  # a context built without an instance
+        return None
+
+
+def _in_flight(context: dg.SensorEvaluationContext) -> int:
+    """Runs of ``drop_forecast`` queued or in progress on the sensor's instance."""
+    instance = _instance(context)
+    if instance is None:
+        return 0
+    return instance.get_runs_count(
+        filters=dg.RunsFilter(job_name=drop_forecast_job.name, statuses=IN_FLIGHT)
     )
 
 
 def _idle_reason(
-    context: dg.SensorEvaluationContext, folder: dropfolder.DropFolder, state: dropfolder.ScanState
+    context: dg.SensorEvaluationContext,
+    folder: dropfolder.DropFolder,
+    state: dropfolder.ScanState,
+    free: int,
 ) -> str:
     """Why a tick requested nothing: files settling, files whose runs are pending, files whose
     run ended without taking them (touch to retry), or an empty folder."""
     parts = []
     if state.seen:
-        parts.append(f"waiting for {', '.join(sorted(state.seen))} to settle")
-    try:
-        instance = context.instance
-    except dg.DagsterInvariantViolationError:  # a context built without an instance
-        instance = None
+        why = "to settle" if free else f"(settling, or for one of {MAX_IN_FLIGHT} run slots)"
+        parts.append(f"waiting for {', '.join(sorted(state.seen))} {why}")
+    instance = _instance(context)
     pending, stuck = [], []
     for name, (_size, mtime_ns, sha256) in sorted(state.requested.items()):
         key = dropfolder.run_key(name, sha256, mtime_ns)

@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 
 from learnrace_pipeline.definitions import defs as load_defs
-from learnrace_pipeline.defs.sensors import drop_folder_sensor, drop_forecast_job
+from learnrace_pipeline.defs.sensors import OP_NAME, drop_folder_sensor, drop_forecast_job
 from learnrace_pipeline.defs.wiring import SOURCE_FRESHNESS
 from learnrace_pipeline.instance import DAGSTER_YAML
 from learnrace_pipeline.lib.forecast.dropfolder import DropFolder, forecast_tables
@@ -225,6 +225,34 @@ def test_a_run_that_ended_without_its_file_is_reported(instance) -> None:
     ticker.tick()
     again = ticker.tick().run_requests
     assert len(again) == 1 and again[0].run_key != request.run_key
+
+
+def test_at_most_two_drop_runs_in_flight(instance) -> None:
+    ticker = Ticker(instance)
+    ticker.tick()
+    folder = _folder()
+    for name in ("a.csv", "b.csv", "c.csv"):
+        (folder.root / name).write_text(GOOD)
+    ticker.tick()
+    # one drop run already in progress (say, from a file dropped a moment ago)
+    queued = instance.create_run_for_job(
+        drop_forecast_job,
+        run_config={
+            "ops": {OP_NAME: {"config": {"folder": str(folder.root), "file": "x", "sha256": "0"}}}
+        },
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    ready = ticker.tick()
+    assert [r.tags["learnrace/drop_file"] for r in ready.run_requests] == ["a.csv"]
+    instance.report_run_canceled(queued)  # that run is over; a.csv's is still in flight
+    instance.create_run_for_job(
+        drop_forecast_job,
+        run_config=ready.run_requests[0].run_config,
+        tags={"dagster/run_key": ready.run_requests[0].run_key},
+        status=dg.DagsterRunStatus.STARTED,
+    )
+    ready = ticker.tick()
+    assert [r.tags["learnrace/drop_file"] for r in ready.run_requests] == ["b.csv"]
 
 
 def test_what_runs_while_the_ui_is_up(definitions) -> None:

@@ -193,13 +193,16 @@ class ScanState:
             return cls()
 
 
-def scan(root: Path, state: ScanState) -> tuple[list[Ready], ScanState]:
-    """One tick: the files of ``root`` to forecast now, and the state for the next tick.
+def scan(
+    root: Path, state: ScanState, max_ready: int | None = None
+) -> tuple[list[Ready], ScanState]:
+    """One tick: the files of ``root`` to forecast now (at most ``max_ready``, in name order),
+    and the state for the next tick.
 
     A file is ready when its (size, mtime_ns) equals what the previous tick saw and it was not
     requested as it is now; its sha256 is then computed, and it is ready only if its size and
-    modification time did not change while it was hashed. Files gone from ``root`` are
-    forgotten.
+    modification time did not change while it was hashed. A settled file beyond ``max_ready``
+    stays settled for a later tick. Files gone from ``root`` are forgotten.
     """
     now = candidates(root)
     ready: list[Ready] = []
@@ -209,8 +212,8 @@ def scan(root: Path, state: ScanState) -> tuple[list[Ready], ScanState]:
         if req is not None and (req[0], req[1]) == key:
             nxt.requested[name] = req  # requested as it is: its run moves it
             continue
-        if state.seen.get(name) != key:
-            nxt.seen[name] = key  # new or still changing: look again next tick
+        if state.seen.get(name) != key or (max_ready is not None and len(ready) >= max_ready):
+            nxt.seen[name] = key  # new, still changing, or over the limit: next tick
             continue
         path = root / name
         try:

@@ -292,3 +292,17 @@ def test_settings_are_checked_before_any_file_is_touched() -> None:
         DropSettings(model="best")
     with pytest.raises(DataError, match="production_damping"):
         DropSettings(production_damping=2.0)
+
+
+def test_a_limit_leaves_settled_files_for_later_ticks(tmp_path: Path) -> None:
+    for name in ("a.csv", "b.csv", "c.csv"):
+        (tmp_path / name).write_text(GOOD.replace("pv", name[0]))
+    _, state = _tick(tmp_path, ScanState())
+    ready, state = scan(tmp_path, state, max_ready=1)
+    assert [r.name for r in ready] == ["a.csv"]
+    assert sorted(state.seen) == ["b.csv", "c.csv"]  # still settled: next in line
+    ready, state = scan(tmp_path, state, max_ready=0)
+    assert ready == []
+    ready, state = scan(tmp_path, state, max_ready=5)
+    assert [r.name for r in ready] == ["b.csv", "c.csv"]
+    assert sorted(state.requested) == ["a.csv", "b.csv", "c.csv"]
