@@ -298,6 +298,41 @@ def test_harmonized_tables_are_eager_on_their_sources(definitions) -> None:
             assert node.automation_condition is None, key  # sources: refresh or run only
 
 
+def test_automation_when_turned_on_follows_a_new_source_table(definitions) -> None:
+    """What the automation sensor would request, tick by tick: nothing on a fresh instance
+    (sources have no condition; eager waits for an update), then after a new materialization of
+    one source table the harmonized table it feeds and the fits that read only that table, in
+    one tick; nothing again on the next tick."""
+    graph = definitions.resolve_asset_graph()
+    keys = sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())
+    source = dg.AssetKey(["raw", "epoch_ai__ai_models"])
+
+    def requested(result) -> set[str]:
+        return {k.to_user_string() for k in keys if result.get_num_requested(k)}
+
+    with dg.DagsterInstance.ephemeral() as inst:
+        fresh = dg.evaluate_automation_conditions(defs=definitions, instance=inst)
+        assert fresh.total_requested == 0
+        inst.report_runless_asset_event(dg.AssetMaterialization(source))
+        after = dg.evaluate_automation_conditions(
+            defs=definitions, instance=inst, cursor=fresh.cursor
+        )
+        got = requested(after)
+        assert "harmonized/ai_models" in got
+        assert "calibration/ai_frontier_fit" in got
+        downstream = {
+            k.to_user_string() for k in dg.AssetSelection.assets(source).downstream().resolve(graph)
+        }
+        assert got <= downstream - {source.to_user_string()}
+        assert not any(k.startswith(("raw/", "evaluation/")) for k in got)
+        # a fit that also needs tables never materialized waits (race, cost fits)
+        assert "calibration/wright_fit" not in got and "race/race" not in got
+        again = dg.evaluate_automation_conditions(
+            defs=definitions, instance=inst, cursor=after.cursor
+        )
+        assert again.total_requested == 0
+
+
 @pytest.mark.slow
 def test_the_dagster_daemon_forecasts_a_dropped_file(tmp_path, monkeypatch) -> None:
     """The real daemon on workspace.yaml, as `learnrace ui` (dagster dev) runs it: the sensor is
