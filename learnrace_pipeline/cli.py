@@ -121,7 +121,9 @@ def run(
     Progress is logged as each asset works (INFO); the summary at the end lists every table with
     its rows, then the race table (which nation closes the loop first, per industry), failed
     steps with their root cause, and failed checks with their severity. A wait
-    for a lock or a pool slot is said on stderr and gives up after --lock-timeout seconds.
+    for a lock or a pool slot is said on stderr and gives up after --lock-timeout seconds, as
+    one line (no stack trace). On a terminal, stderr shows the steps done of the run's steps,
+    the step running and the time elapsed, on one line rewritten in place; in a pipe, nothing.
     """
     from learnrace_pipeline.lib.errors import LearnraceError
 
@@ -172,15 +174,98 @@ def run(
         raise typer.Exit(1)
 
 
-def _execute(job, defs, home: Path, select: str, log_level: str):
-    """Execute ``job`` in this process on the instance of ``home``, tagged with this process,
-    watched for pool waits; the run's pool slots are freed however it ends."""
+def _quiet_console_logger():
+    """Dagster's colored console logger, without its records about a
+    :class:`~learnrace_pipeline.lib.storage.locks.LockTimeout` (a stack trace of Dagster's
+    frames): the command prints that failure as one clear line instead."""
     import dagster as dg
 
+    class _NoLockTimeoutTrace(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return "lib.storage.locks.LockTimeout" not in record.getMessage()
+
+    @dg.logger(
+        dg.colored_console_logger.config_schema, description="console, lock waits as one line"
+    )
+    def console(init_context):
+        log = dg.colored_console_logger.logger_fn(init_context)
+        for handler in log.handlers:
+            handler.addFilter(_NoLockTimeoutTrace())
+        return log
+
+    return console
+
+
+class _StepProgress:
+    """Steps of run ``run_id`` done (succeeded, failed or skipped) of the steps its execution
+    plan holds, read from the instance's event log every ``poll_s`` seconds by a thread, shown
+    by ``progress`` with the name of the step started last that is still running."""
+
+    def __init__(self, run_id: str, progress, poll_s: float = 0.5) -> None:
+        import threading
+
+        self.run_id, self.progress, self.poll_s = run_id, progress, poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="learnrace-progress", daemon=True)
+
+    def __enter__(self) -> _StepProgress:
+        if self.progress.enabled:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        import dagster as dg
+
+        kinds = {
+            dg.DagsterEventType.STEP_START,
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+            dg.DagsterEventType.STEP_SKIPPED,
+        }
+        cursor, done, running = None, set(), {}
+        with dg.DagsterInstance.get() as instance:
+            while not self._stop.wait(self.poll_s):
+                try:
+                    if self.progress.total is None:
+                        run = instance.get_run_by_id(self.run_id)
+                        if run is not None and run.execution_plan_snapshot_id:
+                            snap = instance.get_execution_plan_snapshot(
+                                run.execution_plan_snapshot_id
+                            )
+                            steps = snap.step_keys_to_execute or [s.key for s in snap.steps]
+                            self.progress.update(total=len(steps))
+                    conn = instance.get_records_for_run(self.run_id, cursor=cursor, of_type=kinds)
+                    cursor = conn.cursor
+                    for record in conn.records:
+                        entry = record.event_log_entry
+                        if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
+                            running[entry.step_key] = None
+                        else:
+                            running.pop(entry.step_key, None)
+                            done.add(entry.step_key)
+                    name = next(reversed(running), "") if running else ""
+                    self.progress.update(len(done), name=name)
+                except Exception:  # progress must never take the run down (busy SQLite file)
+                    continue
+
+
+def _execute(job, defs, home: Path, select: str, log_level: str):
+    """Execute ``job`` in this process on the instance of ``home``, tagged with this process,
+    watched for pool waits, with its steps' progress on a terminal; the run's pool slots are
+    freed however it ends."""
+    import dagster as dg
+
+    from learnrace_pipeline.commands._progress import Progress
     from learnrace_pipeline.instance import PoolWatch, open_instance, run_tags
     from learnrace_pipeline.lib.storage.locks import LockTimeout
 
     run_id = str(uuid.uuid4())
+    job = job.with_logger_defs({"console": _quiet_console_logger()})
     with open_instance(home, say=_say) as instance:
         kwargs = (
             {}
@@ -194,7 +279,11 @@ def _execute(job, defs, home: Path, select: str, log_level: str):
         run_config = {"loggers": {"console": {"config": {"log_level": log_level.upper()}}}}
         watch = PoolWatch(run_id, _say)
         try:
-            with watch.watching(instance):
+            with (
+                Progress("learnrace run", unit="steps") as progress,
+                _StepProgress(run_id, progress),
+                watch.watching(instance),
+            ):
                 result = job.execute_in_process(
                     instance=instance,
                     raise_on_error=False,

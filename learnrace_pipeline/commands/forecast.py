@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from learnrace_pipeline.commands._progress import Progress
 from learnrace_pipeline.commands._tables import Col, sig3
 from learnrace_pipeline.commands._tables import table as rich_table
 
@@ -187,6 +188,9 @@ def forecast(
     work. In CSV output a text cell starting with =, +, -, @, a tab or a carriage return (a
     series_id a spreadsheet would run as a formula) is written with a leading ' (JSON keeps it
     exact).
+
+    On a terminal, stderr shows the series forecast so far of all and the time elapsed, on one
+    line rewritten in place; in a pipe, nothing.
     """
     from learnrace_pipeline.lib import forecast as fc
     from learnrace_pipeline.lib.errors import LearnraceError
@@ -231,13 +235,18 @@ def forecast(
         config = fc.ForecastConfig(
             n_samples=samples, seed=seed, production_damping=production_damping
         )
-        if model == "pool":
-            et_priors, et_source = _load_priors(None, "experience_time")
-            et_prior, _ = fc.choose_prior(et_priors, industry)
-            prior_source = f"{prior_source} + {et_source}"
-            result = fc.simulate_pool(inp.task, prior, et_prior, config=config)
-        else:
-            result = fc.simulate(inp.task, prior, config=config)
+        # progress on a terminal: series forecast (each half of the pool in turn)
+        total = inp.n_series * (2 if model == "pool" else 1)
+        with Progress("learnrace forecast", total, unit="series") as progress:
+            if model == "pool":
+                et_priors, et_source = _load_priors(None, "experience_time")
+                et_prior, _ = fc.choose_prior(et_priors, industry)
+                prior_source = f"{prior_source} + {et_source}"
+                result = fc.simulate_pool(
+                    inp.task, prior, et_prior, config=config, progress=progress.advance
+                )
+            else:
+                result = fc.simulate(inp.task, prior, config=config, progress=progress.advance)
         fc.check_finite(result)
         per_series = result.series
         if model == "time":

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from learnrace_pipeline.commands._common import err, fits_dir
+from learnrace_pipeline.commands._progress import Progress
 from learnrace_pipeline.commands._tables import FORMATS, Col, interval, render, sig3
 
 
@@ -174,26 +175,54 @@ def _computed(spec_path: Path, db: Path | None, scenario: str | None) -> pl.Data
 
     spec = load_spec(spec_path)
     folder = fits_dir(db) / "assets"
-    fits = {}
-    for name, key in compute.FITS.items():
-        f = folder / f"{key}.nc"
-        if not f.exists():
-            raise FileNotFoundError(f"no saved fit {f}: run `learnrace run` first")
-        fits[name] = xr.load_datatree(f)
-    sources = {
-        "cost_observations": "pcdb_carnegie",
-        "production": "pcdb_carnegie",
-        "market_shares": "iea_gevo_2024",
-        "av_testing": "ca_dmv_av",
-        "ai_models": "epoch_ai",
-        "chip_products": "chip_dataset",
-    }
-    tables = {t: load_table(t, s, db)[0] for t, s in sources.items()}
-    base = compute.run_race(spec, fits, tables)
-    if scenario is None:
-        return base.race
-    res = compute.run_race(spec, fits, tables, spec.scenario(scenario))
+    runs = 1 if scenario is None else 2
+    with Progress("learnrace race", len(spec.industries) * runs, unit="industries") as progress:
+        fits = {}
+        for k, (name, key) in enumerate(compute.FITS.items()):
+            progress.update(name=f"loading fit {k + 1}/{len(compute.FITS)}: {key}")
+            f = folder / f"{key}.nc"
+            if not f.exists():
+                raise FileNotFoundError(f"no saved fit {f}: run `learnrace run` first")
+            fits[name] = xr.load_datatree(f)
+        sources = {
+            "cost_observations": "pcdb_carnegie",
+            "production": "pcdb_carnegie",
+            "market_shares": "iea_gevo_2024",
+            "av_testing": "ca_dmv_av",
+            "ai_models": "epoch_ai",
+            "chip_products": "chip_dataset",
+        }
+        progress.update(name="loading tables")
+        tables = {t: load_table(t, s, db)[0] for t, s in sources.items()}
+        base = _by_industry(spec, fits, tables, None, progress)
+        if scenario is None:
+            return base.race
+        res = _by_industry(spec, fits, tables, spec.scenario(scenario), progress)
     return compute.scenario_rows(base.race, res)
+
+
+def _by_industry(spec, fits, tables, scenario, progress: Progress):
+    """``compute.run_race`` one industry at a time (each industry's draws are seeded alone, so
+    the result is the same as one call), advancing ``progress`` after each."""
+    from learnrace_pipeline.lib.race import compute
+
+    parts = []
+    for ind in spec.industries:
+        progress.update(name=ind.id + (f" ({scenario.name})" if scenario is not None else ""))
+        parts.append(compute.run_race(spec, fits, tables, scenario, industries=[ind.id]))
+        progress.advance()
+
+    def concat(frames: list[pl.DataFrame]) -> pl.DataFrame:
+        frames = [f for f in frames if f.width]
+        return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+    return compute.RaceResult(
+        scenario.name if scenario is not None else None,
+        concat([p.race for p in parts]),
+        concat([p.pairwise for p in parts]),
+        {k: v for p in parts for k, v in p.closings.items()},
+        {k: v for p in parts for k, v in p.draws.items()},
+    )
 
 
 def race(
@@ -209,7 +238,9 @@ def race(
 ) -> None:
     """Per industry and nation: the year it closes the loop (research and volume production
     both past the industry's thresholds), its 80% interval, P(closed by the horizon), P(first)
-    and which strategy leads. --format json or csv gives every column."""
+    and which strategy leads. --format json or csv gives every column. With --spec, on a
+    terminal, stderr shows the industries raced so far and the time elapsed on one line
+    rewritten in place; in a pipe, nothing."""
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
     try:

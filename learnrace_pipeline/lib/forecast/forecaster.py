@@ -70,7 +70,7 @@ input checks of ``learnrace forecast`` :mod:`.inputs` and its output paths and w
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -176,6 +176,7 @@ def simulate(
     config: ForecastConfig = ForecastConfig(),
     *,
     keep_draws: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> ForecastSamples:
     """Posterior predictive samples of log unit cost at every target of ``task``.
 
@@ -186,6 +187,8 @@ def simulate(
         config: sample sizes, quadrature nodes, seed.
         keep_draws: also keep each series' draws of ``w`` (and ``m``) and each target's
             per-sample decline parts in ``ForecastSamples.draws`` (for :mod:`.pool`).
+        progress: called with the number of series just forecast after each block of series
+            (for a progress display).
 
     Raises:
         DataError: a series with fewer than 3 observed points, a target not after the last
@@ -317,6 +320,8 @@ def simulate(
             parts[0, trow], parts[1, trow] = exp_part, time_part
         if m_draws is not None:
             m_draws[ids] = m_blk
+        if progress is not None:
+            progress(n)
     level_col = [levels[i] for i in t_i]
     frame = targets.select("series_id", "year", "horizon", "production").with_columns(
         pl.Series("level", level_col, dtype=pl.String)

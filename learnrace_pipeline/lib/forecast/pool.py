@@ -23,7 +23,7 @@ forecasters' samples.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import polars as pl
@@ -58,10 +58,15 @@ def simulate_pool(
     experience_time: PopulationPrior | Mapping[str, PopulationPrior],
     level_of: Mapping[str, str] | None = None,
     config: ForecastConfig = ForecastConfig(),
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> ForecastSamples:
     """Samples of the equal-weight pool (``2 * n_samples`` per target): the union of
     :func:`.forecaster.simulate` with the Wright priors (seed ``config.seed``) and with the
     experience+time priors (seed ``config.seed + 1``).
+
+    ``progress`` is called as in :func:`.forecaster.simulate`, by each half in turn (twice the
+    series in all).
 
     Returns ``ForecastSamples`` whose ``series`` summarises the mixture posterior of ``w`` and
     ``m`` (``m = 0`` in the Wright half) and whose ``attribution`` is over the union.
@@ -71,10 +76,10 @@ def simulate_pool(
     """
     _priors_ok(wright, False, "Wright")
     _priors_ok(experience_time, True, "experience+time")
-    a = simulate(task, wright, level_of, config, keep_draws=True)
+    a = simulate(task, wright, level_of, config, keep_draws=True, progress=progress)
     b = simulate(
         task, experience_time, level_of, dataclasses.replace(config, seed=config.seed + 1),
-        keep_draws=True,
+        keep_draws=True, progress=progress,
     )  # fmt: skip
     if not a.targets.equals(b.targets):
         raise ModelError("internal: the two forecasters returned different targets")
