@@ -311,7 +311,10 @@ def ui(
     db: Path | None = DB_OPTION,
 ) -> None:
     """Open the Dagster UI (dagster dev) on this project, with the same DAGSTER_HOME (and its
-    one-writer pool limit) and warehouse as `learnrace run`."""
+    one-writer pool limit) and warehouse as `learnrace run`. While it is up, the drop_folder
+    sensor forecasts every series CSV put into the drop folder ($LEARNRACE_DROP_DIR, default
+    drop/ beside the warehouse); the weekly_refresh schedule and the automation sensor run only
+    once turned on (UI: Automation)."""
     import shutil
 
     from learnrace_pipeline.instance import dagster_home, open_instance
@@ -322,6 +325,16 @@ def ui(
     workspace = Path(__file__).resolve().parents[1] / "workspace.yaml"
     dagster = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     console.print(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it)")
+    from learnrace_pipeline.lib.forecast.dropfolder import DropFolder, drop_dir
+
+    drop = DropFolder(drop_dir()).ensure()
+    console.print(
+        f"Drop folder {drop.root}: each series CSV put there is forecast into {drop.forecasts} "
+        "(sensor drop_folder, on by default). The weekly_refresh schedule and "
+        "default_automation_condition_sensor are off by default (UI: Automation).",
+        soft_wrap=True,
+        highlight=False,
+    )
     os.execv(dagster, [dagster, "dev", "-w", str(workspace), "-h", host, "-p", str(port)])
 
 
