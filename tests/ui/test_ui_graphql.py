@@ -1,7 +1,8 @@
 """The Dagster UI's GraphQL API, served by a real ``dagster-webserver`` on 127.0.0.1 (see
 ``conftest.py``), against the project's code location and an instance holding real
 materialisations: every asset group and asset of the definitions is served; a materialised
-asset's metadata (plots included) and its asset-check results are what the run recorded; the
+asset's metadata (plots included) and its asset-check results are what the run recorded; each
+warehouse table serves its column schema and row count as they are in the DuckDB file; the
 schedules and sensors of the definitions are listed with their default status."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import dagster as dg
 import pytest
 from dagster_ui import graphql, listening_addresses, metadata_entries
 from PIL import Image
+
+from learnrace_pipeline.lib.storage.warehouse import query, read_table
 
 pytestmark = pytest.mark.slow
 
@@ -201,3 +204,32 @@ def test_schedules_and_sensors_are_listed_with_their_default_status(ui_webserver
     for s in repo_def.sensor_defs:
         default = s.default_status or dg.DefaultSensorStatus.STOPPED
         assert sensors[s.name]["sensorState"]["status"] == default.value, s.name
+
+
+def test_warehouse_tables_serve_their_schema_and_row_count(ui_webserver, ui_warehouse) -> None:
+    """Each materialised DuckDB table shows Dagster's typed table metadata: the column schema
+    (``dagster/column_schema``) and row count (``dagster/row_count``) of the table in the
+    warehouse file."""
+    graph = ui_warehouse.definitions.resolve_asset_graph()
+    tables = [
+        k
+        for k in ui_warehouse.materialized
+        if "duckdb" in graph.get(dg.AssetKey(k.split("/"))).kinds
+    ]
+    assert "harmonized/av_testing" in tables and ui_warehouse.plot_asset in tables
+    for key in tables:
+        schema, table = key.split("/")
+        columns = query(
+            ui_warehouse.db,
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+            [schema, table],
+        )["column_name"].to_list()
+        rows = read_table(ui_warehouse.db, schema, table).height
+        asset = graphql(ui_webserver.url, LATEST_MATERIALIZATION, {"key": _key(key)})
+        (latest,) = asset["assetOrError"]["assetMaterializations"]
+        served = metadata_entries(latest["metadataEntries"])
+        assert served["dagster/column_schema"]["__typename"] == "TableSchemaMetadataEntry", key
+        served_columns = served["dagster/column_schema"]["schema"]["columns"]
+        assert [c["name"] for c in served_columns] == columns, key
+        assert served["dagster/row_count"]["intValue"] == rows, key
