@@ -115,8 +115,16 @@ def run(
         "INFO", "--log-level", help="Dagster console log level: DEBUG shows every event."
     ),
     lock_timeout: float | None = LOCK_TIMEOUT_OPTION,
+    force: bool = typer.Option(
+        False, "--force", help="Run every selected asset, even those up to date."
+    ),
 ) -> None:
     """Materialise the main job into the warehouse and print what it holds.
+
+    Only the selected assets that are stale run (:mod:`learnrace_pipeline.incremental`: their
+    code, settings, input files or upstream data changed since their last materialization, or
+    their table or fit is missing), with their downstream; the others are listed as up to date,
+    and with none stale no step runs. ``--force`` runs every selected asset.
 
     Progress is logged as each asset works (INFO); the summary at the end lists every table with
     its rows, then the race table (which nation closes the loop first, per industry), failed
@@ -143,10 +151,22 @@ def run(
     console.print(f"[bold]learnrace run[/]: warehouse {db_path}, DAGSTER_HOME {home}")
     start = time.perf_counter()
     try:
-        result = _execute(job, defs, home, select, log_level)
+        to_run, plan = _plan(defs, home, db_path, select, force)
+        result = None if to_run is None else _execute(job, defs, home, to_run, log_level)
     except LearnraceError as e:
         err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
+    if result is None:
+        from learnrace_pipeline.commands.race import print_race
+
+        print_counts(db_path)
+        print_race(db_path)
+        console.print(
+            f"main job: nothing to run, {len(plan.up_to_date)} selected asset(s) up to date "
+            f"({time.perf_counter() - start:.1f} s)"
+        )
+        return
+    _note_skipped(home, result.run_id, plan)
     failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE",)]
     check_fail = [
         e
@@ -172,6 +192,46 @@ def run(
     )
     if not result.success:
         raise typer.Exit(1)
+
+
+def _plan(defs, home: Path, db_path: Path, select: str, force: bool):
+    """The selection to execute (the stale assets of ``select``: ``"*"`` when that is every
+    asset; None when none is stale) and the :class:`~learnrace_pipeline.incremental.Plan`,
+    whose summary is printed."""
+    import dagster as dg
+
+    from learnrace_pipeline.incremental import plan_run
+    from learnrace_pipeline.instance import open_instance
+
+    selection = (
+        None
+        if select == "*"
+        else dg.AssetSelection.from_string(select).resolve(defs.resolve_asset_graph())
+    )
+    with open_instance(home, say=_say) as instance:
+        plan = plan_run(defs, instance, db_path=db_path, selection=selection, force=force)
+    for line in plan.summary():
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if not plan.to_run:
+        return None, plan
+    if select == "*" and not plan.up_to_date:
+        return "*", plan
+    return plan.selection_string(), plan
+
+
+def _note_skipped(home: Path, run_id: str, plan) -> None:
+    """Add the assets the run skipped as up to date to its event log (an engine event)."""
+    if not plan.up_to_date:
+        return
+    from learnrace_pipeline.instance import open_instance
+
+    with open_instance(home, say=_say) as instance:
+        run = instance.get_run_by_id(run_id)
+        if run is not None:
+            keys = ", ".join(k.to_user_string() for k in plan.up_to_date)
+            instance.report_engine_event(
+                f"learnrace run: {len(plan.up_to_date)} asset(s) up to date, not run: {keys}", run
+            )
 
 
 def _quiet_console_logger():

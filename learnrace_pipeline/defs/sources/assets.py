@@ -9,6 +9,10 @@ exactly what it had. In refresh mode (``LEARNRACE_REFRESH`` or the run tag
 and a failed refresh only adds ``refresh_status``/``refresh_error`` to the metadata. The tables a
 source returns are declared in :data:`learnrace_pipeline.lib.sources.SOURCE_TABLES`; a reader
 returning another table fails.
+
+Each table's data version is the fingerprint of the source's input files (snapshot CSVs and
+sidecars, or raw files' stats; in refresh mode, of the tables loaded): what
+:mod:`learnrace_pipeline.incremental` compares to decide whether the source must load again.
 """
 
 from pathlib import Path
@@ -24,6 +28,7 @@ from learnrace_pipeline.lib.report.licence import licence_tag
 from learnrace_pipeline.lib.report.table_docs import TABLE_TEXT
 from learnrace_pipeline.lib.sources import SOURCE_TABLES, SOURCES, reader
 from learnrace_pipeline.lib.storage import snapshot
+from learnrace_pipeline.lib.storage.fingerprint import source_fingerprint, tables_fingerprint
 from learnrace_pipeline.lib.storage.snapshot import schema_of
 
 
@@ -69,9 +74,15 @@ def _source_asset(source: str):
         counts = warehouse.write({("raw", raw_table(source, t)): tables[t] for t in declared})
         context.log.info(f"{source}: wrote {counts}")
         loaded_from = "raw files" if warehouse.raw_dir else "datasets snapshot"
+        version = dg.DataVersion(
+            tables_fingerprint(tables)
+            if refreshed
+            else source_fingerprint(warehouse.dataset_dir, source, warehouse.raw_dir)
+        )
         for t in declared:
             yield dg.MaterializeResult(
                 asset_key=raw_key(source, t),
+                data_version=version,
                 metadata={
                     "loaded_from": loaded_from,
                     "licence": licence,
