@@ -19,9 +19,10 @@ A selected asset is **stale** (:func:`plan_run`), with the first reason that hol
 one; its table (kind ``duckdb``) is missing from the warehouse or its fit (kind ``netcdf``) from
 ``<work_dir>/fits/assets``; the step that wrote its latest materialization failed (e.g. a
 blocking check failed after the write); a source's recorded data version differs from its
-input files' fingerprint, or the sources are in refresh mode; an upstream asset is stale; an
-upstream asset's latest data version differs from the one recorded as this asset's input; or
-another asset of its step is stale (a step computes all of its assets). Everything else is up
+input files' fingerprint, or the sources are in refresh mode; another asset of its step runs
+(a step computes all of its assets); an upstream asset runs in this run; or an upstream asset's
+latest data version differs from the one recorded as this asset's input (an upstream left out
+of the selection counts with the data it has now). Everything else is up
 to date and is not run; its checks keep their last results.
 """
 
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 CODE_VERSION_TAG = "dagster/code_version"
 DATA_VERSION_TAG = "dagster/data_version"
 INPUT_VERSION_PREFIX = "dagster/input_data_version/"
+#: What Dagster records as the data version of an input never materialised.
+NO_VERSION = frozenset({"INITIAL", "NULL"})
 
 #: Fields of ``CalibrationSettings`` that change what a fit computes (not where it is stored).
 _SAMPLER_FIELDS = ("draws", "tune", "chains", "target_accept", "seed", "industries")
@@ -58,7 +61,9 @@ def _step_module(assets_def: dg.AssetsDefinition) -> str:
     return fn.__module__
 
 
-def _step_modules(assets_def: dg.AssetsDefinition) -> list[str]:
+def step_modules(assets_def: dg.AssetsDefinition) -> list[str]:
+    """The modules whose code an asset's step runs, as far as imports show: the module defining
+    it, and for a source's step its reader (loaded by name at run time)."""
     modules = [_step_module(assets_def)]
     name = assets_def.op.name
     if modules[0].endswith(".defs.sources.assets") and name.startswith("source_"):
@@ -75,7 +80,7 @@ def code_versions(
     )
     out = {}
     for assets_def in assets:
-        parts = {"code": code_fingerprint(_step_modules(assets_def))}
+        parts = {"code": code_fingerprint(step_modules(assets_def))}
         if "calibration" in assets_def.required_resource_keys:
             parts["sampler"] = sampler
         version = config_fingerprint(parts)[:16]
@@ -221,34 +226,43 @@ def plan_run(
             if entry.step_key in failed_steps[entry.run_id]:
                 stale[k] = "its last step failed"
 
-    def upstream_reason(k: dg.AssetKey) -> str | None:
+    def data_version(u: dg.AssetKey) -> str | None:
+        if latest.get(u) is None:
+            return None
+        return (latest[u].asset_materialization.tags or {}).get(DATA_VERSION_TAG)
+
+    def running() -> set[dg.AssetKey]:
+        run = {k for k in stale if k in selected}
+        for k in list(run):  # a step computes all of its assets
+            run.update(step_of[k].keys)
+        return run
+
+    def upstream_reason(k: dg.AssetKey, run: set[dg.AssetKey]) -> str | None:
+        if k in run:
+            return "its step reruns"
         tags = latest[k].asset_materialization.tags or {}
         for dep in specs[k].deps:
             u = dep.asset_key
-            if u in stale:
+            if u in run:
                 return "upstream reruns"
-            if u not in latest:
-                continue
-            current = latest[u].asset_materialization.tags.get(DATA_VERSION_TAG)
-            if tags.get(INPUT_VERSION_PREFIX + u.to_user_string()) != current:
+            recorded = tags.get(INPUT_VERSION_PREFIX + u.to_user_string())
+            if recorded in NO_VERSION:
+                recorded = None
+            if recorded != data_version(u):
                 return "upstream changed since"
-        for other in step_of[k].keys:
-            if other in stale and other in selected:
-                return "its step reruns"
         return None
 
     changed = True
     while changed:
         changed = False
+        run = running()
         for k in keys:
             if k not in stale:
-                why = upstream_reason(k)
+                why = upstream_reason(k, run)
                 if why is not None:
                     stale[k], changed = why, True
-    run = {k for k in stale if k in selected}
-    for k in list(run):  # a step computes all of its assets
-        run.update(step_of[k].keys)
-    plan.to_run = {k: stale.get(k, "its step reruns") for k in keys if k in run}
+    run = running()
+    plan.to_run = {k: stale[k] for k in keys if k in run}
     plan.up_to_date = [k for k in keys if k in selected and k not in run]
     for k in plan.up_to_date:
         log.info("up to date, skipped: %s", k.to_user_string())
