@@ -118,11 +118,35 @@ def test_prior_comes_from_the_wright_fit_asset(pipeline) -> None:
 def test_hindcast_scores_every_model(pipeline) -> None:
     result, db, _, _ = pipeline
     scores = read_table(db, "evaluation", "scores")
-    assert set(scores["model"].to_list()) >= {"pooled_wright", "ols_wright", "rw_drift"}
+    forecasters = {"pooled_wright", "pooled_experience_time", "pool_wright_experience_time"}
+    assert set(scores["model"].to_list()) >= forecasters | {"ols_wright", "rw_drift"}
     assert scores["coverage90"].is_between(0, 1).all()
     forecasts = read_table(db, "evaluation", "forecasts")
     assert forecasts["horizon"].min() == 1 and forecasts["horizon"].max() <= 10
-    assert "evaluation/scores:coverage_in_band" in _checks(result)
+    # every forecaster scores the same forecasts (same origins, series and target years)
+    keys = [
+        set(forecasts.filter(pl.col("model") == m).select("origin", "series", "year").rows())
+        for m in sorted(forecasters)
+    ]
+    assert keys[0] == keys[1] == keys[2] and keys[0]
+    # the pool is the union of both forecasters' samples: its median lies between theirs
+    wide = forecasts.filter(pl.col("model").is_in(list(forecasters))).pivot(
+        "model", index=["origin", "series", "year"], values="q50"
+    )
+    lo = pl.min_horizontal("pooled_wright", "pooled_experience_time")
+    hi = pl.max_horizontal("pooled_wright", "pooled_experience_time")
+    pool = pl.col("pool_wright_experience_time")
+    assert wide.select(((pool >= lo * 0.999) & (pool <= hi * 1.001)).all()).item()
+    origins = read_table(db, "evaluation", "origins")
+    # the population models are refitted at every 4th origin, never after the origin they serve
+    assert (origins["fit_origin"] <= origins["origin"]).all()
+    assert origins["fit_origin"].n_unique() == (origins.height + 3) // 4
+    assert (origins["et_fit_origin"] <= origins["origin"]).all()
+    checks = _checks(result)
+    assert "evaluation/scores:coverage_in_band" in checks
+    for name in ("horizon_groups_in_band", "pool_horizon_groups_in_band",
+                 "experience_time_horizon_groups_in_band", "auto_model_scores_best"):  # fmt: skip
+        assert f"evaluation/scores_by_horizon_group:{name}" in checks
 
 
 def test_race_tables_checks_scenarios_ledger_and_reproducibility(pipeline) -> None:

@@ -2,8 +2,11 @@
 what it says?
 
 At each origin every series with at least 8 training points is forecast 1-10 years ahead using
-only data up to the origin (the pooled Wright model refitted per origin with one compiled model),
-against three baselines in the same run: (a) per-series OLS Wright with a Student-t predictive,
+only data up to the origin, by the three production-conditioned forecasters of ``learnrace
+forecast`` (pooled Wright, experience+time and their equal-weight pool; each population model
+compiled once and refitted at every 4th origin:
+:func:`learnrace_pipeline.lib.evaluation.hindcast.warehouse_config`), against three baselines
+in the same run: (a) per-series OLS Wright with a Student-t predictive,
 (b) random walk with drift with MA(1) noise, (c) no change; and a diagnostic, (d) baseline (a)
 plus a time drift shared by all series (does cost fall faster than each series' Wright's law
 says, by a common amount?). Tables ``evaluation.forecasts``,
@@ -29,9 +32,11 @@ from learnrace_pipeline.defs.wiring import (
     table_out,
     time_panel,
 )
-from learnrace_pipeline.lib.evaluation.hindcast import HindcastConfig, run_hindcast
+from learnrace_pipeline.lib.evaluation.hindcast import run_hindcast, warehouse_config
 from learnrace_pipeline.lib.evaluation.hindcast_scores import (
+    FORECASTER_MODELS,
     POOLED,
+    auto_model_check,
     coverage_check,
     horizon_group_check,
 )
@@ -40,6 +45,7 @@ from learnrace_pipeline.lib.evaluation.hindcast_time import (
     run_time_hindcast,
     time_only_cost,
 )
+from learnrace_pipeline.lib.forecast.types import AUTO_MODEL
 from learnrace_pipeline.lib.models.learning.time_panel import build_time_panel
 from learnrace_pipeline.lib.report.images import save_png
 from learnrace_pipeline.lib.report.plots_evaluation import hindcast_plots
@@ -88,6 +94,11 @@ TABLES = {
     check_specs=[
         dg.AssetCheckSpec("coverage_in_band", asset=SCORES_KEY, blocking=False),
         dg.AssetCheckSpec("horizon_groups_in_band", asset=GROUP_KEY, blocking=False),
+        *(
+            dg.AssetCheckSpec(f"{name}_horizon_groups_in_band", asset=GROUP_KEY, blocking=False)
+            for name in ("experience_time", "pool")
+        ),
+        dg.AssetCheckSpec("auto_model_scores_best", asset=GROUP_KEY, blocking=False),
     ],
 )
 def hindcast(
@@ -101,7 +112,7 @@ def hindcast(
     intervals, log-pinball loss (mean quantile loss of log cost over 7 quantiles), CRPS of log
     cost, PIT values."""
     panel = pooled_panel(cost_observations, production, technologies, calibration)
-    results = run_hindcast(panel, HindcastConfig(), progress=context.log.info)
+    results = run_hindcast(panel, warehouse_config(), progress=context.log.info)
     ok, message = coverage_check(results["scores"])
     meta: dict = {
         "n_forecasts": dg.MetadataValue.int(results["forecasts"].height),
@@ -120,8 +131,14 @@ def hindcast(
             results[name], output_name=name, metadata=meta if name == "scores" else None
         )
     yield warn_check(SCORES_KEY, "coverage_in_band", ok, message)
-    group_ok, group_message = horizon_group_check(results["scores_by_horizon_group"])
+    by_group = results["scores_by_horizon_group"]
+    group_ok, group_message = horizon_group_check(by_group)
     yield warn_check(GROUP_KEY, "horizon_groups_in_band", group_ok, group_message)
+    for name in ("experience_time", "pool"):
+        group_ok, group_message = horizon_group_check(by_group, FORECASTER_MODELS[name])
+        yield warn_check(GROUP_KEY, f"{name}_horizon_groups_in_band", group_ok, group_message)
+    auto_ok, auto_message = auto_model_check(by_group, AUTO_MODEL)
+    yield warn_check(GROUP_KEY, "auto_model_scores_best", auto_ok, auto_message)
 
 
 #: The time-only hindcast's tables (asset ``evaluation/time_only_<name>``).

@@ -21,6 +21,16 @@ Design
   population prior of a new series of its industry (or of any industry, ``prior_level="all"``)
   and is forecast by :func:`learnrace_pipeline.lib.forecast.forecaster.simulate`, i.e. exactly
   the code path of ``learnrace forecast``; the hindcast therefore scores what users get.
+- **Experience+time and the pool** (``HindcastConfig.experience_time``): the pooled
+  experience+time model (``pooled_experience_time``: log cost falls with log cumulative
+  production and with calendar time, the drift shrunk hard to its population value) is refitted
+  the same way with its own compiled model, and ``pool_wright_experience_time`` is the
+  equal-weight linear pool of it and ``pooled_wright`` (the union of their samples), i.e. the
+  three production-conditioned choices of ``learnrace forecast --model``.
+- **Refits** (``refit``, ``experience_time_refit``): a population model may be refitted at every
+  ``k``-th origin only; the origins between reuse the latest fit, which saw less data, so
+  nothing leaks. Each series' own points up to the origin still reach its forecast through the
+  per-series update. :func:`warehouse_config` is the warehouse's setting.
 - **Production**: ``"realised"`` conditions every Wright forecast (pooled and baseline (a)) on
   the cumulative production that actually followed (Lafond et al. 2018); ``"projected"`` adds a
   model ``pooled_wright_projected`` whose production is projected from the series' own annual
@@ -112,6 +122,10 @@ class HindcastConfig:
             ``pooled_wright`` (:mod:`learnrace_pipeline.lib.forecast.pool`: the union of both
             forecasters' samples).
         experience_time_sampler: NUTS settings of its per-origin fits.
+        refit: refit the pooled (Wright) population model at every ``k``-th origin only; the
+            origins between reuse the latest fit, which saw less data (no leak). Each series'
+            own points up to the origin still enter its forecast through the per-series
+            update, so only the population prior lags (``evaluation.origins.fit_origin``).
         experience_time_refit: refit the experience+time model at every ``k``-th origin only;
             the origins between reuse the latest fit, which saw less data (no leak), because
             each fit costs tens of seconds (``evaluation.origins`` records the origin of the
@@ -133,14 +147,24 @@ class HindcastConfig:
     experience_time: bool = False
     experience_time_sampler: SamplerConfig = field(default_factory=experience_time_sampler)
     experience_time_refit: int = 1
+    refit: int = 1
 
     def __post_init__(self) -> None:
+        if self.refit < 1 or self.experience_time_refit < 1:
+            raise ModelError(f"refit intervals must be >= 1: {self}")
         if self.origin_step < 1 or self.max_horizon < 1 or self.min_train_points < 3:
             raise ModelError(f"invalid hindcast config: {self}")
         if self.prior_level not in ("industry", "all"):
             raise ModelError(f"unknown prior_level {self.prior_level!r}")
         if self.production not in ("realised", "projected"):
             raise ModelError(f"unknown production mode {self.production!r}")
+
+
+def warehouse_config() -> HindcastConfig:
+    """The hindcast of the warehouse (asset ``hindcast``): every forecaster of ``learnrace
+    forecast`` that conditions on production (pooled Wright, experience+time and their pool)
+    beside the baselines, both population models refitted at every 4th origin."""
+    return HindcastConfig(experience_time=True, refit=4, experience_time_refit=4)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,7 +290,8 @@ def run_hindcast(
     industry_of = dict(zip(info["series"], info["industry"], strict=True))
     frames: list[pl.DataFrame] = []
     origin_rows: list[dict] = []
-    et_fit: tuple | None = None  # (origin fitted, priors, diagnostics) of the latest ET fit
+    fit: tuple | None = None  # (origin fitted, priors, diagnostics) of the latest pooled fit
+    et_fit: tuple | None = None  # the same for the experience+time model
     n_origin = 0
     full = panel.levels
     for o in years:
@@ -284,7 +309,9 @@ def run_hindcast(
         eligible = future["series"].unique().sort().to_list()
         if not eligible:
             continue
-        priors, diag = fitter(o, train_panel, mask)
+        if fit is None or n_origin % config.refit == 0:
+            fit = (o, *fitter(o, train_panel, mask))
+        priors, diag = fit[1], {"fit_origin": fit[0], **fit[2]}
         model_priors = {POOLED: priors, POOLED_PROJECTED: priors}
         if et_fitter is not None:
             if et_fit is None or n_origin % config.experience_time_refit == 0:

@@ -43,9 +43,11 @@ HYPER_PARAMETERS = (
 
 
 def experience_time_sampler() -> SamplerConfig:
-    """NUTS settings of each per-origin experience+time fit: as :func:`default_sampler` at
-    target_accept 0.99 (the full fit's setting: its drift ridge needs small steps)."""
-    return SamplerConfig(draws=1000, tune=1000, chains=2, seed=20240601, target_accept=0.99)
+    """NUTS settings of each per-origin experience+time fit: 2 chains x 500 draws after 1,000
+    warm-up steps at target_accept 0.95. The forecaster keeps at most 400 population draws
+    (``ForecastConfig.max_prior_draws`` of the hindcast), so 1,000 draws are enough; see
+    docs/decisions/2026-12-06-warehouse-hindcast-forecasters.md."""
+    return SamplerConfig(draws=500, tune=1000, chains=2, seed=20240601, target_accept=0.95)
 
 
 def default_sampler() -> SamplerConfig:

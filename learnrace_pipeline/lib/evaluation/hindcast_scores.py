@@ -31,6 +31,12 @@ POOLED = "pooled_wright"
 POOLED_PROJECTED = "pooled_wright_projected"
 POOLED_EXPERIENCE_TIME = "pooled_experience_time"
 POOL = "pool_wright_experience_time"
+#: The hindcast model of each ``learnrace forecast --model`` choice it scores.
+FORECASTER_MODELS: dict[str, str] = {
+    "wright": POOLED,
+    "experience_time": POOLED_EXPERIENCE_TIME,
+    "pool": POOL,
+}
 #: Coverage bands the evaluation check warns outside of (nominal -> (low, high)).
 COVERAGE_BANDS: dict[int, tuple[float, float]] = {50: (0.45, 0.55), 90: (0.85, 0.95)}
 #: Horizon groups of ``scores_by_horizon_group``: label -> (first, last) horizon, years ahead.
@@ -262,3 +268,26 @@ def coverage_check(
             + ("" if inside else " OUTSIDE")
         )
     return ok, f"{model}: " + "; ".join(parts) + f" over {r['n']} forecasts"
+
+
+def auto_model_check(
+    by_group: pl.DataFrame, auto: str, group: str = "6-10", reference: str = "ols_wright"
+) -> tuple[bool, str]:
+    """Whether the forecaster ``auto`` (a ``learnrace forecast --model`` name) has the lowest
+    log-pinball in horizon group ``group`` among the forecasters of :data:`FORECASTER_MODELS`
+    scored in ``by_group`` (``scores_by_horizon_group``); a message giving each one's
+    log-pinball (log units) and its ratio to ``reference`` either way."""
+    rows = by_group.filter(pl.col("horizon_group") == group)
+    pinball = dict(zip(rows["model"], rows["log_pinball"], strict=True))
+    scored = {name: pinball[m] for name, m in FORECASTER_MODELS.items() if m in pinball}
+    if auto not in scored:
+        return False, f"auto model {auto!r} has no {group} year scores"
+    ref = pinball.get(reference)
+    parts = [
+        f"{name} {v:.4f}" + (f" ({v / ref:.3f} of {reference})" if ref else "")
+        for name, v in sorted(scored.items(), key=lambda kv: kv[1])
+    ]
+    best = min(scored, key=scored.__getitem__)
+    ok = best == auto
+    head = f"auto = {auto}" + ("" if ok else f", but {best} scores best")
+    return ok, f"{head}; {group} year log-pinball: " + ", ".join(parts)

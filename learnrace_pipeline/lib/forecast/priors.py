@@ -208,7 +208,9 @@ def population_prior(
 
     ``industry=None`` gives the all-technology level; an industry absent from the fit's
     ``industry`` coordinate is refused (use the all level for an unseen industry). A Student-t
-    fit carries its degrees of freedom ``nu`` per draw; a normal fit gets ``nu = inf``.
+    fit carries its degrees of freedom ``nu`` per draw; a normal fit gets ``nu = inf``. Draws
+    with ``nu <= 1`` (possible under the model's Gamma prior on a small panel; such a Student-t
+    has no mean) are dropped, and ``attrs["nu_draws_dropped"]`` says how many.
 
     Raises:
         ModelError: the fit is not a pooled Wright or time-trend fit (normal or Student-t
@@ -239,17 +241,37 @@ def population_prior(
         for k in ("model_id", "model_type", "data_version", "code_version", "sampler_config")
         if k in dt.attrs
     } | {"trend": str(trend)}
+    draws = {
+        "w_mu": w_mu,
+        "w_sd": w_sd,
+        "log_sigma_mu": _stack(post["log_sigma_all"]),
+        "log_sigma_sd": (
+            _stack(post["tau_log_sigma"]) if "tau_log_sigma" in post else np.zeros_like(w_mu)
+        ),
+        "rho": rho,
+        "nu": nu,
+        "m_mu": m_mu,
+        "m_sd": m_sd,
+    }
+    if nu is not None and np.any(nu <= 1):
+        # a Student-t with nu <= 1 has no mean: the forecaster conditions the population
+        # posterior on nu > 1 (a truncation of its Gamma prior) and records what it dropped
+        keep = nu > 1
+        if not keep.any():
+            raise ModelError(f"population prior {level!r}: every posterior draw has nu <= 1")
+        draws = {k: (v[keep] if v is not None else None) for k, v in draws.items()}
+        attrs["nu_draws_dropped"] = f"{int((~keep).sum())} of {keep.size}"
     prior = PopulationPrior(
         level,
-        w_mu,
-        w_sd,
-        _stack(post["log_sigma_all"]),
-        _stack(post["tau_log_sigma"]) if "tau_log_sigma" in post else np.zeros_like(w_mu),
-        rho,
+        draws["w_mu"],
+        draws["w_sd"],
+        draws["log_sigma_mu"],
+        draws["log_sigma_sd"],
+        draws["rho"],
         attrs,
-        nu,
-        m_mu,
-        m_sd,
+        draws["nu"],
+        draws["m_mu"],
+        draws["m_sd"],
     )
     return prior.thin(max_draws) if max_draws else prior
 

@@ -116,3 +116,23 @@ def test_horizon_group_check_names_every_group_outside_its_band() -> None:
     assert "h3-5" in msg and "bias +0.060 log (limit +-0.05)" in msg
     assert "90% cover 80.0% (band 85%-95%); bias +0.200 log" in msg
     assert not hs.horizon_group_check(good, model="other")[0]
+
+
+def test_auto_model_check_names_the_best_forecaster_at_long_horizons() -> None:
+    models = ["pooled_wright", "pooled_experience_time", "pool_wright_experience_time"]
+    by_group = pl.DataFrame(
+        {
+            "model": [*models, "ols_wright", *models],
+            "horizon_group": ["6-10"] * 4 + ["1-2"] * 3,
+            # the 1-2 year scores would pick another model: only 6-10 counts
+            "log_pinball": [0.099, 0.113, 0.098, 0.1005, 0.01, 0.03, 0.05],
+        }
+    )
+    ok, msg = hs.auto_model_check(by_group, "pool")
+    assert ok
+    assert msg.startswith("auto = pool; 6-10 year log-pinball: pool 0.0980 (0.975 of ols_wright)")
+    assert msg.endswith("experience_time 0.1130 (1.124 of ols_wright)")
+    ok, msg = hs.auto_model_check(by_group, "wright")
+    assert not ok and msg.startswith("auto = wright, but pool scores best")
+    ok, msg = hs.auto_model_check(by_group.filter(pl.col("model") != "pooled_wright"), "wright")
+    assert not ok and "no 6-10 year scores" in msg

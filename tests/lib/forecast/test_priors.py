@@ -98,6 +98,30 @@ def test_student_t_prior_save_load_roundtrip(tmp_path) -> None:
     assert not pr.load_priors(tmp_path / "old.csv")["all"].student_t
 
 
+def test_draws_with_nu_at_most_one_are_dropped_and_counted() -> None:
+    def with_nu(nu: np.ndarray) -> xr.DataTree:
+        fit = _fake_fit("student_t")
+        post = fit["posterior"].to_dataset()
+        post["nu"] = (("chain", "draw"), nu)
+        out = xr.DataTree.from_dict({"posterior": post})
+        out.attrs.update(fit.attrs)
+        return out
+
+    nu = _fake_fit("student_t")["posterior"]["nu"].values.copy()
+    nu[0, :7] = 0.8  # a small panel's posterior can put nu below 1 under its Gamma prior
+    dt = with_nu(nu)
+    full = pr.population_prior(_fake_fit("student_t"))
+    prior = pr.population_prior(dt)
+    assert prior.n_draws == full.n_draws - 7
+    assert prior.attrs["nu_draws_dropped"] == f"7 of {full.n_draws}"
+    assert np.all(prior.nu > 1)
+    # the kept draws are the same draws of every parameter, in order
+    assert prior.w_mu == pytest.approx(full.w_mu[7:])
+    assert prior.rho == pytest.approx(full.rho[7:])
+    with pytest.raises(ModelError, match="every posterior draw has nu <= 1"):
+        pr.population_prior(with_nu(np.full_like(nu, 0.9)))
+
+
 def test_prior_save_load_roundtrip_and_fallback(tmp_path) -> None:
     priors = pr.population_priors(_fake_fit())
     path = pr.save_priors(priors, tmp_path / "p.csv", {"made_by": "test"})
