@@ -35,12 +35,18 @@ from learnrace_pipeline.lib.storage.files import write_atomic_bytes
 
 #: What ``dagster.yaml`` said before runs launched by the UI were tagged: rewritten when found.
 OLD_DAGSTER_YAML = "concurrency:\n  pools:\n    default_limit: 1\ntelemetry:\n  enabled: false\n"
-DAGSTER_YAML = (
-    # One writer at a time on the DuckDB file, one MCMC fit at a time on this machine; runs
-    # launched by the UI (or any launch through the instance) tagged with their run worker.
+_LAUNCHER_YAML = (
     OLD_DAGSTER_YAML
     + "run_launcher:\n  module: learnrace_pipeline.instance\n  class: TaggingRunLauncher\n"
 )
+DAGSTER_YAML = (
+    # One writer at a time on the DuckDB file, one MCMC fit at a time on this machine; runs
+    # launched by the UI (or any launch through the instance) tagged with their run worker;
+    # no newsletter dialog over the UI's first page.
+    _LAUNCHER_YAML + "nux:\n  enabled: false\n"
+)
+#: earlier defaults of this module, rewritten to the current one when found unchanged
+OLD_DEFAULTS = (OLD_DAGSTER_YAML, _LAUNCHER_YAML)
 PID_TAG, START_TAG, HOST_TAG = "learnrace/pid", "learnrace/pid_start", "learnrace/host"
 IN_PROGRESS = [
     dg.DagsterRunStatus.NOT_STARTED,
@@ -74,7 +80,7 @@ def open_instance(home: Path, say: Say = print) -> Iterator[dg.DagsterInstance]:
         consequence="the run did not start",
     ):
         cfg = home / "dagster.yaml"
-        if not cfg.exists() or cfg.read_text() == OLD_DAGSTER_YAML:
+        if not cfg.exists() or cfg.read_text() in OLD_DEFAULTS:
             write_atomic_bytes(DAGSTER_YAML.encode(), cfg)
         instance = dg.DagsterInstance.get()
         try:

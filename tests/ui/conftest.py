@@ -22,15 +22,13 @@ from pathlib import Path
 import chromium
 import dagster as dg
 import pytest
-from dagster_ui import REPO, Webserver, free_port, server_env, webserver_cmd
+from dagster_ui import NO_NUX, REPO, Webserver, free_port, server_env, webserver_cmd
 
 from learnrace_pipeline.definitions import defs
 from learnrace_pipeline.defs.resources import CalibrationSettings, build_resources
 from learnrace_pipeline.defs.wiring import source_keys
 from learnrace_pipeline.instance import DAGSTER_YAML
 
-#: The instance setting that turns the UI's newsletter dialog off (``nux.enabled``).
-NO_NUX = "nux:\n  enabled: false\n"
 #: The calibration asset whose page the browser test opens (a plot in its metadata).
 PLOT_ASSET = "calibration/av_capability"
 SELECTION = [
@@ -72,7 +70,8 @@ def ui_warehouse(tmp_path_factory) -> UiWarehouse:
     tmp = tmp_path_factory.mktemp("ui")
     home, db, work = tmp / "dagster_home", tmp / "learnrace.duckdb", tmp / "work"
     home.mkdir()
-    (home / "dagster.yaml").write_text(DAGSTER_YAML + NO_NUX)
+    assert NO_NUX in DAGSTER_YAML  # learnrace run/ui write the setting into every new home
+    (home / "dagster.yaml").write_text(DAGSTER_YAML)
     definitions = defs()
     start = time.monotonic()
     with pytest.MonkeyPatch.context() as mp:

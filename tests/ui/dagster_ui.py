@@ -28,6 +28,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+#: The instance setting that turns the UI's newsletter dialog off (``nux.enabled``).
+NO_NUX = "nux:\n  enabled: false\n"
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 LOCATIONS_QUERY = """
