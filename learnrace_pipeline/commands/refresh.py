@@ -85,12 +85,17 @@ def refresh(
     Hosts come only from the snapshot sidecars' upstream URLs; LEARNRACE_REFRESH_URL_MAP
     ('<declared prefix>=<replacement>' pairs) redirects downloads to a mirror on purpose.
 
+    On a terminal, stderr shows the sources done of those asked and the one being fetched, on
+    one line rewritten in place; in a pipe, nothing.
+
     Exit code: 0 when no source failed (not refreshable is not a failure), 1 when one or more
     failed, 2 on bad usage (unknown source, bad URL map).
     """
     import os
 
+    from learnrace_pipeline.commands._progress import Progress
     from learnrace_pipeline.lib.errors import LearnraceError
+    from learnrace_pipeline.lib.sources import SOURCES
     from learnrace_pipeline.lib.storage import raw_cache, snapshot
     from learnrace_pipeline.lib.storage.refresh import FAILED
     from learnrace_pipeline.lib.storage.refresh import refresh as run_refresh
@@ -99,14 +104,19 @@ def refresh(
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
     cache_dir = cache or raw_cache.default_cache_dir(db)
     dataset_dir = Path(datasets or os.environ.get("LEARNRACE_DATASETS", snapshot.DEFAULT_DATASETS))
+    names = list(source) if source else list(SOURCES)
     try:
-        with err.status("refreshing") as status:
+        with Progress("learnrace refresh", total=len(names), unit="sources") as bar:
+            started: list[str] = []
+
+            def _step(name: str) -> None:  # called as each source starts
+                bar.update(done=len(started), name=name)
+                started.append(name)
+
             outcomes = run_refresh(
-                source or None,
-                cache_dir=cache_dir,
-                dataset_dir=dataset_dir,
-                progress=lambda s: status.update(f"refreshing {s}"),
+                names, cache_dir=cache_dir, dataset_dir=dataset_dir, progress=_step
             )
+            bar.update(done=len(outcomes), name="")
     except LearnraceError as e:
         err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None

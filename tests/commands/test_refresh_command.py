@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -121,3 +122,41 @@ def test_table_output_and_bad_usage(up, tmp_path):
     bad = _run(up, cache, "--source", "nope")
     assert bad.returncode == 2
     assert "unknown source(s) ['nope']" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_progress_on_a_terminal_only(up, tmp_path):
+    """Two sources: the terminal sees ``learnrace refresh  i/2 sources`` grow to 2/2 with the
+    source being fetched; the pipe sees no progress; the JSON on stdout is the same."""
+    from test_progress import _env, _progress_lines, run_piped, run_with_terminal
+
+    up.routes[ROBOTS_PATH] = Route(GOOD, etag='"1"')
+    env = _env(
+        LEARNRACE_REFRESH_URL_MAP=f"https://ourworldindata.org/={up.base}owid/",
+        LEARNRACE_RAW_CACHE=str(tmp_path / "unused"),
+    )
+    args = [str(LEARNRACE), "refresh", "-s", "owid_ifr_robots", "-s", "owid_datasets"]
+    args += ["--format", "json"]
+    code, out_tty, err_tty = run_with_terminal(
+        [*args, "--cache", str(tmp_path / "a")], tmp_path, env
+    )
+    assert code == 0, err_tty.decode()
+    code, out_pipe, err_pipe = run_piped([*args, "--cache", str(tmp_path / "b")], tmp_path, env)
+    assert code == 0, err_pipe.decode()
+
+    def rows(out: bytes) -> list[tuple[str, str]]:
+        return [(r["source"], r["status"]) for r in json.loads(out)]
+
+    assert (
+        rows(out_tty)
+        == rows(out_pipe)
+        == [
+            ("owid_ifr_robots", "new"),
+            ("owid_datasets", "not refreshable"),
+        ]
+    )
+    lines = _progress_lines(err_tty, "learnrace refresh  ")
+    counts = [int(re.match(r"learnrace refresh  (\d)/2 sources", x)[1]) for x in lines]
+    # drawn at the start and the end; between, at most every 0.1 s (a fast refresh skips some)
+    assert counts[0] == 0 and counts[-1] == 2 and counts == sorted(counts)
+    assert all(x.endswith(("owid_ifr_robots", "owid_datasets")) for x in lines[1:-1])
+    assert b"\r" not in err_pipe and b"\x1b[K" not in err_pipe
