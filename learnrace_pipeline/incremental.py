@@ -10,8 +10,9 @@ Versions (recorded by Dagster on every materialization, as the tags ``dagster/co
   :func:`~learnrace_pipeline.lib.storage.fingerprint.code_fingerprint`; a source's step also
   counts its reader module) and, for steps using the ``calibration`` resource, the sampler
   settings (draws, tune, chains, target_accept, seed, industries).
-- **data version** of a source table: the fingerprint of the source's input files
-  (:func:`~learnrace_pipeline.lib.storage.fingerprint.source_fingerprint`), given by the source
+- **data version** of a source table: the fingerprint of its input files (its snapshot CSV and
+  sidecar, or the source's raw files:
+  :func:`~learnrace_pipeline.lib.storage.fingerprint.source_fingerprint`), given by the source
   asset; of every other asset: Dagster's hash of its code version and its inputs' data versions.
 
 A selected asset is **stale** (:func:`plan_run`), with the first reason that holds, when:
@@ -20,9 +21,10 @@ one; its table (kind ``duckdb``) is missing from the warehouse or its fit (kind 
 ``<work_dir>/fits/assets``; the step that wrote its latest materialization failed (e.g. a
 blocking check failed after the write); a source's recorded data version differs from its
 input files' fingerprint, or the sources are in refresh mode; another asset of its step runs
-(a step computes all of its assets); an upstream asset runs in this run; or an upstream asset's
-latest data version differs from the one recorded as this asset's input (an upstream left out
-of the selection counts with the data it has now). Everything else is up
+(a step computes all of its assets); an upstream asset runs in this run, unless it is a source
+table whose coming data version (its files' fingerprint) is the one this asset recorded as its
+input; or an upstream asset's latest data version differs from the one recorded as this
+asset's input (an upstream left out of the selection counts with the data it has now). Everything else is up
 to date and is not run; its checks keep their last results.
 """
 
@@ -191,7 +193,19 @@ def plan_run(
     tables = _warehouse_tables(db_path)
     failed_steps: dict[str, set[str]] = {}
     refreshing = refresh_mode({}) != "off"
-    source_versions: dict[str, str] = {}
+    expected = (  # a source table's data version, known before it runs
+        {}
+        if refreshing
+        else {
+            k: source_fingerprint(
+                warehouse.dataset_dir,
+                source,
+                warehouse.raw_dir,
+                k.path[-1].removeprefix(f"{source}__"),
+            )
+            for k, source in source_of.items()
+        }
+    )
     for k in keys:
         entry = latest[k]
         tags = (entry.asset_materialization.tags or {}) if entry is not None else {}
@@ -212,10 +226,7 @@ def plan_run(
             stale[k] = "fit file missing"
         elif k in source_of and refreshing:
             stale[k] = "sources in refresh mode"
-        elif k in source_of and tags.get(DATA_VERSION_TAG) != source_versions.setdefault(
-            source_of[k],
-            source_fingerprint(warehouse.dataset_dir, source_of[k], warehouse.raw_dir),
-        ):
+        elif k in expected and tags.get(DATA_VERSION_TAG) != expected[k]:
             stale[k] = "input files changed"
         else:
             if entry.run_id not in failed_steps:
@@ -226,7 +237,9 @@ def plan_run(
             if entry.step_key in failed_steps[entry.run_id]:
                 stale[k] = "its last step failed"
 
-    def data_version(u: dg.AssetKey) -> str | None:
+    def data_version(u: dg.AssetKey, run: set[dg.AssetKey]) -> str | None:
+        if u in run and u in expected:
+            return expected[u]
         if latest.get(u) is None:
             return None
         return (latest[u].asset_materialization.tags or {}).get(DATA_VERSION_TAG)
@@ -243,12 +256,12 @@ def plan_run(
         tags = latest[k].asset_materialization.tags or {}
         for dep in specs[k].deps:
             u = dep.asset_key
-            if u in run:
+            if u in run and u not in expected:
                 return "upstream reruns"
             recorded = tags.get(INPUT_VERSION_PREFIX + u.to_user_string())
             if recorded in NO_VERSION:
                 recorded = None
-            if recorded != data_version(u):
+            if recorded != data_version(u, run):
                 return "upstream changed since"
         return None
 

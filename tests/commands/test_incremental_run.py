@@ -1,10 +1,11 @@
 """Incremental ``learnrace run``: real subprocesses of the real command on a temporary warehouse,
 ``DAGSTER_HOME`` and copy of two sources' snapshot, on a small selection (two sources and one
-harmonized table fed by each).
+harmonized table fed by each, and one more fed by the changing source's step but not by the
+file that changes).
 
 One sequence: a cold run computes everything; a second run with nothing changed launches no
 Dagster run at all; after one source's snapshot file changes, only that source's step and the
-harmonized table it feeds run; with the warehouse file deleted everything runs again; with
+harmonized table that file feeds run; with the warehouse file deleted everything runs again; with
 ``--force`` everything runs though nothing changed.
 """
 
@@ -30,7 +31,7 @@ LEARNRACE = Path(sys.executable).parent / "learnrace"
 CHANGED, KEPT = "owid_ifr_robots", "epoch_ai"
 SELECT = (
     f"key:raw/{CHANGED}__* or key:raw/{KEPT}__* "
-    "or key:harmonized/data_notes or key:harmonized/ai_models"
+    "or key:harmonized/data_notes or key:harmonized/ai_models or key:harmonized/production"
 )
 CHANGED_KEYS = {
     f"raw/{CHANGED}__data_notes",
@@ -38,7 +39,12 @@ CHANGED_KEYS = {
     f"raw/{CHANGED}__production",
     "harmonized/data_notes",
 }
-KEPT_KEYS = {f"raw/{KEPT}__ai_models", f"raw/{KEPT}__data_notes", "harmonized/ai_models"}
+KEPT_KEYS = {
+    f"raw/{KEPT}__ai_models",
+    f"raw/{KEPT}__data_notes",
+    "harmonized/ai_models",
+    "harmonized/production",  # fed by the changed source's step, not by the changed file
+}
 EVERY = CHANGED_KEYS | KEPT_KEYS
 
 pytestmark = pytest.mark.slow
@@ -124,11 +130,11 @@ def test_incremental_runs_skip_what_did_not_change(tmp_path):
     # nothing changed: no Dagster run, every selected asset said to be up to date
     out, noop_s = env.run()
     assert _counts(out) == (0, len(EVERY)), out
-    assert "nothing to run, 7 selected asset(s) up to date" in out
+    assert "nothing to run, 8 selected asset(s) up to date" in out
     assert [r.run_id for r in env.runs()] == [cold.run_id]
     print(f"cold {cold_s:.1f} s, no-op {noop_s:.1f} s")
 
-    # one source's file changed: that source's step and the table it feeds, nothing else
+    # one source's file changed: that source's step and the table the file feeds, nothing else
     note = env.edit_note()
     out, _ = env.run()
     assert _counts(out) == (len(CHANGED_KEYS), len(EVERY)), out

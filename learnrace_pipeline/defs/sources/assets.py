@@ -10,8 +10,8 @@ and a failed refresh only adds ``refresh_status``/``refresh_error`` to the metad
 source returns are declared in :data:`learnrace_pipeline.lib.sources.SOURCE_TABLES`; a reader
 returning another table fails.
 
-Each table's data version is the fingerprint of the source's input files (snapshot CSVs and
-sidecars, or raw files' stats; in refresh mode, of the tables loaded): what
+Each table's data version is the fingerprint of its input files (its snapshot CSV and sidecar,
+or the source's raw files' stats; in refresh mode, of the table loaded): what
 :mod:`learnrace_pipeline.incremental` compares to decide whether the source must load again.
 """
 
@@ -74,15 +74,15 @@ def _source_asset(source: str):
         counts = warehouse.write({("raw", raw_table(source, t)): tables[t] for t in declared})
         context.log.info(f"{source}: wrote {counts}")
         loaded_from = "raw files" if warehouse.raw_dir else "datasets snapshot"
-        version = dg.DataVersion(
-            tables_fingerprint(tables)
-            if refreshed
-            else source_fingerprint(warehouse.dataset_dir, source, warehouse.raw_dir)
-        )
         for t in declared:
+            version = (
+                tables_fingerprint({t: tables[t]})
+                if refreshed
+                else source_fingerprint(warehouse.dataset_dir, source, warehouse.raw_dir, t)
+            )
             yield dg.MaterializeResult(
                 asset_key=raw_key(source, t),
-                data_version=version,
+                data_version=dg.DataVersion(version),
                 metadata={
                     "loaded_from": loaded_from,
                     "licence": licence,

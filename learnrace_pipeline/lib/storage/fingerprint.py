@@ -8,8 +8,9 @@
   counts the package module defining it. Modules imported by a name computed at run time (the
   source readers, through ``lib.sources.reader``) are not seen: callers name them.
 - :func:`source_fingerprint`: sha256 over one source's input files: the snapshot CSVs and their
-  sidecars in ``datasets/<source>/`` (read in full: 2.7 MB for the whole snapshot), or, with a
-  raw folder, the path, size and modification time (ns) of every file under ``<raw>/<source>``.
+  sidecars in ``datasets/<source>/`` (read in full: 2.7 MB for the whole snapshot; one table's
+  pair when a table is named), or, with a raw folder, the path, size and modification time (ns)
+  of every file under ``<raw>/<source>``.
 - :func:`tables_fingerprint`: sha256 over tables' contents (as loaded, in refresh mode).
 - :func:`config_fingerprint`: sha256 of a JSON-serialisable mapping (keys sorted).
 
@@ -158,8 +159,12 @@ def code_fingerprint(modules: Iterable[str]) -> str:
     return h.hexdigest()
 
 
-def source_fingerprint(dataset_dir: Path | str, source: str, raw_dir: Path | str = "") -> str:
-    """sha256 over one source's input files (snapshot contents, or raw files' stats)."""
+def source_fingerprint(
+    dataset_dir: Path | str, source: str, raw_dir: Path | str = "", table: str | None = None
+) -> str:
+    """sha256 over one source's input files (snapshot contents, or raw files' stats); with
+    ``table``, in snapshot mode, over that table's CSV and sidecar only (each table loads from
+    its own files; raw files feed every table of their source)."""
     h = hashlib.sha256()
     if raw_dir:
         folder = Path(raw_dir) / source
@@ -174,7 +179,7 @@ def source_fingerprint(dataset_dir: Path | str, source: str, raw_dir: Path | str
     h.update(b"snapshot\0")
     if folder.is_dir():
         for p in sorted(folder.iterdir()):
-            if p.is_file():
+            if p.is_file() and (table is None or p.name in (f"{table}.csv", f"{table}.meta.json")):
                 _sha_file(h, p, p.name)
     return h.hexdigest()
 

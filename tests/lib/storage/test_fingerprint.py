@@ -93,9 +93,14 @@ def test_source_fingerprint_follows_its_own_files(tmp_path):
         fp.source_fingerprint(ds, "owid_ifr_robots"),
     )
     assert epoch == fp.source_fingerprint(snapshot.DEFAULT_DATASETS, "epoch_ai")
+    notes = fp.source_fingerprint(ds, "owid_ifr_robots", table="data_notes")
+    production = fp.source_fingerprint(ds, "owid_ifr_robots", table="production")
+    assert len({owid, notes, production}) == 3
     csv = ds / "owid_ifr_robots" / "production.csv"
     csv.write_bytes(csv.read_bytes() + b"\n")
     assert fp.source_fingerprint(ds, "owid_ifr_robots") != owid
+    assert fp.source_fingerprint(ds, "owid_ifr_robots", table="production") != production
+    assert fp.source_fingerprint(ds, "owid_ifr_robots", table="data_notes") == notes
     assert fp.source_fingerprint(ds, "epoch_ai") == epoch
 
 
