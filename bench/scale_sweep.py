@@ -50,6 +50,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -410,13 +411,25 @@ def _stage_main(argv: list[str]) -> None:
 # ----------------------------------------------------------------------------- runner
 
 
-def run_measured(cmd: list[str], budget: float | None, log: Path) -> dict:
+def run_measured(
+    cmd: list[str], budget: float | None, log: Path, memory_limit_gib: float | None = None
+) -> dict:
     """Run ``cmd`` in its own process group; return wall seconds, peak RSS (MiB, from
     ``os.wait4``), return code, the ``RESULT`` JSON line it printed and whether the budget
-    stopped it (the whole group is killed when ``budget`` seconds pass)."""
+    stopped it (the whole group is killed when ``budget`` seconds pass). ``memory_limit_gib``
+    caps the child's address space (``RLIMIT_AS``; a guard for a shared machine: past it the
+    child fails with a memory error)."""
+
+    def limit() -> None:
+        if memory_limit_gib:
+            cap = int(memory_limit_gib * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
     t0 = time.perf_counter()
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=limit
+        )
         over = False
         while True:
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -470,6 +483,8 @@ def sweep_one(n: int, opts: argparse.Namespace) -> dict:
             "origin": opts.origin,
         }
         for stage in STAGES:
+            if stage not in opts.stage_list:
+                continue
             log = RESULTS / f"scale_sweep_{n}_{stage}.log"
             if stage == "cli_forecast":
                 csv_in = work / "series.csv"
@@ -486,7 +501,7 @@ def sweep_one(n: int, opts: argparse.Namespace) -> dict:
             else:
                 cmd = [*py, "--stage", stage, *base, "--args", json.dumps(stage_args)]
                 budget = opts.fit_budget if stage == "fit" else None
-            m = run_measured(cmd, budget, log)
+            m = run_measured(cmd, budget, log, opts.memory_limit)
             if stage == "cli_forecast" and m["returncode"] == 0:
                 m["result"] = {"output_rows": pl.read_csv(work / "forecasts.csv").height}
             out[stage] = m
@@ -506,7 +521,13 @@ def growth_exponent(ns: list[int], secs: list[float | None]) -> float | None:
     return float(np.polyfit(x, y, 1)[0])
 
 
-def _cell(m: dict) -> str:
+def _ok(m: dict | None) -> bool:
+    return bool(m) and m["returncode"] == 0 and not m["over_budget"]
+
+
+def _cell(m: dict | None) -> str:
+    if m is None:
+        return "-"
     if m["over_budget"]:
         return f">{m['wall_s']:.0f}s OB {m['peak_rss_mib'] / 1024:.1f}G"
     if m["returncode"] != 0:
@@ -524,8 +545,8 @@ def table(runs: list[dict]) -> str:
     )
     lines = [head, "-" * len(head)]
     for stage in STAGES:
-        ms = [r[stage] for r in runs]
-        secs = [m["wall_s"] if m["returncode"] == 0 and not m["over_budget"] else None for m in ms]
+        ms = [r.get(stage) for r in runs]
+        secs = [m["wall_s"] if _ok(m) else None for m in ms]
         big = [(n, s) for n, s in zip(ns, secs, strict=True) if n >= 1000]
         e1 = growth_exponent([n for n, _ in big], [s for _, s in big])
         e2 = growth_exponent(ns, secs)
@@ -540,12 +561,7 @@ def exponents(runs: list[dict]) -> dict:
     ns = [r["n_series"] for r in runs]
     out = {}
     for stage in STAGES:
-        secs = [
-            r[stage]["wall_s"]
-            if r[stage]["returncode"] == 0 and not r[stage]["over_budget"]
-            else None
-            for r in runs
-        ]
+        secs = [r[stage]["wall_s"] if _ok(r.get(stage)) else None for r in runs]
         big = [(n, s) for n, s in zip(ns, secs, strict=True) if n >= 1000]
         out[stage] = {
             "1000_to_10000": growth_exponent([n for n, _ in big], [s for _, s in big]),
@@ -571,8 +587,20 @@ def main() -> None:
     ap.add_argument("--drift", type=float, default=0.0, help="shared time drift m, log cost/year")
     ap.add_argument("--origin", type=int, default=2009)
     ap.add_argument("--seed", type=int, default=20261206)
+    ap.add_argument(
+        "--stages",
+        default=",".join(STAGES),
+        help="stages to run (ingest and harmonize always run: the others read their tables)",
+    )
+    ap.add_argument(
+        "--memory-limit", type=float, default=None, help="address-space cap per stage, GiB"
+    )
     ap.add_argument("--out", default="scale_sweep.json")
     opts = ap.parse_args()
+    opts.stage_list = {"ingest", "harmonize", *opts.stages.split(",")}
+    unknown = opts.stage_list - set(STAGES)
+    if unknown:
+        ap.error(f"unknown stage(s) {sorted(unknown)}; known: {STAGES}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     sizes = [int(s) for s in opts.sizes.split(",")]
     runs = []
@@ -582,8 +610,10 @@ def main() -> None:
         save_json(opts.out, {"options": vars(opts), "runs": runs, "exponents": exponents(runs)})
     print(table(runs))
     for r in runs:
-        f = r["fit"]
-        if f["result"]:
+        f = r.get("fit")
+        if f is None:
+            pass
+        elif f["result"]:
             res = f["result"]
             print(
                 f"N={r['n_series']} fit: {res['sampler']}, compile {res['compile_s']} s, "
@@ -602,7 +632,7 @@ def main() -> None:
                 f"N={r['n_series']} fit: {'over budget' if f['over_budget'] else 'failed'} "
                 f"after {f['wall_s']} s"
             )
-        fs = r["forecast_step"]["result"]
+        fs = (r.get("forecast_step") or {}).get("result")
         if fs:
             print(
                 f"N={r['n_series']} forecast step: {fs['targets']} targets, prior {fs['prior']}, "
