@@ -10,9 +10,9 @@ Versions (recorded by Dagster on every materialization, as the tags ``dagster/co
   :func:`~learnrace_pipeline.lib.storage.fingerprint.code_fingerprint`; a source's step also
   counts its reader module) and, for steps using the ``calibration`` resource, the sampler
   settings (draws, tune, chains, target_accept, seed, industries).
-- **data version** of a source table: the fingerprint of its input files (its snapshot CSV and
-  sidecar, or the source's raw files:
-  :func:`~learnrace_pipeline.lib.storage.fingerprint.source_fingerprint`), given by the source
+- **data version** of a source table: a hash of its code version and the fingerprint of its
+  input files (its snapshot CSV and sidecar, or the source's raw files:
+  :func:`~learnrace_pipeline.lib.storage.fingerprint.source_data_version`), given by the source
   asset; of every other asset: Dagster's hash of its code version and its inputs' data versions.
 
 A selected asset is **stale** (:func:`plan_run`), with the first reason that holds, when:
@@ -22,7 +22,7 @@ one; its table (kind ``duckdb``) is missing from the warehouse or its fit (kind 
 blocking check failed after the write); a source's recorded data version differs from its
 input files' fingerprint, or the sources are in refresh mode; another asset of its step runs
 (a step computes all of its assets); an upstream asset runs in this run, unless it is a source
-table whose coming data version (its files' fingerprint) is the one this asset recorded as its
+table whose coming data version (from its code version and files' fingerprint) is the one this asset recorded as its
 input; or an upstream asset's latest data version differs from the one recorded as this
 asset's input (an upstream left out of the selection counts with the data it has now). Everything else is up
 to date and is not run; its checks keep their last results.
@@ -41,7 +41,7 @@ import dagster as dg
 from learnrace_pipeline.lib.storage.fingerprint import (
     code_fingerprint,
     config_fingerprint,
-    source_fingerprint,
+    source_data_version,
 )
 
 log = logging.getLogger(__name__)
@@ -197,7 +197,8 @@ def plan_run(
         {}
         if refreshing
         else {
-            k: source_fingerprint(
+            k: source_data_version(
+                versions.get(k),
                 warehouse.dataset_dir,
                 source,
                 warehouse.raw_dir,

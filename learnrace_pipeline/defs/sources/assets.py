@@ -10,8 +10,9 @@ and a failed refresh only adds ``refresh_status``/``refresh_error`` to the metad
 source returns are declared in :data:`learnrace_pipeline.lib.sources.SOURCE_TABLES`; a reader
 returning another table fails.
 
-Each table's data version is the fingerprint of its input files (its snapshot CSV and sidecar,
-or the source's raw files' stats; in refresh mode, of the table loaded): what
+Each table's data version is a hash of the step's code version and the fingerprint of its input
+files (its snapshot CSV and sidecar, or the source's raw files' stats; in refresh mode, of the
+table loaded): what
 :mod:`learnrace_pipeline.incremental` compares to decide whether the source must load again.
 """
 
@@ -28,7 +29,7 @@ from learnrace_pipeline.lib.report.licence import licence_tag
 from learnrace_pipeline.lib.report.table_docs import TABLE_TEXT
 from learnrace_pipeline.lib.sources import SOURCE_TABLES, SOURCES, reader
 from learnrace_pipeline.lib.storage import snapshot
-from learnrace_pipeline.lib.storage.fingerprint import source_fingerprint, tables_fingerprint
+from learnrace_pipeline.lib.storage.fingerprint import source_data_version, tables_fingerprint
 from learnrace_pipeline.lib.storage.snapshot import schema_of
 
 
@@ -74,11 +75,14 @@ def _source_asset(source: str):
         counts = warehouse.write({("raw", raw_table(source, t)): tables[t] for t in declared})
         context.log.info(f"{source}: wrote {counts}")
         loaded_from = "raw files" if warehouse.raw_dir else "datasets snapshot"
+        code = {spec.key: spec.code_version for spec in context.assets_def.specs}
         for t in declared:
             version = (
                 tables_fingerprint({t: tables[t]})
                 if refreshed
-                else source_fingerprint(warehouse.dataset_dir, source, warehouse.raw_dir, t)
+                else source_data_version(
+                    code[raw_key(source, t)], warehouse.dataset_dir, source, warehouse.raw_dir, t
+                )
             )
             yield dg.MaterializeResult(
                 asset_key=raw_key(source, t),

@@ -11,6 +11,8 @@
   sidecars in ``datasets/<source>/`` (read in full: 2.7 MB for the whole snapshot; one table's
   pair when a table is named), or, with a raw folder, the path, size and modification time (ns)
   of every file under ``<raw>/<source>``.
+- :func:`source_data_version`: a source table's data version, from its step's code version and
+  its files' fingerprint.
 - :func:`tables_fingerprint`: sha256 over tables' contents (as loaded, in refresh mode).
 - :func:`config_fingerprint`: sha256 of a JSON-serialisable mapping (keys sorted).
 
@@ -182,6 +184,19 @@ def source_fingerprint(
             if p.is_file() and (table is None or p.name in (f"{table}.csv", f"{table}.meta.json")):
                 _sha_file(h, p, p.name)
     return h.hexdigest()
+
+
+def source_data_version(
+    code_version: str | None,
+    dataset_dir: Path | str,
+    source: str,
+    raw_dir: Path | str = "",
+    table: str | None = None,
+) -> str:
+    """A source table's data version: sha256 over its step's code version and
+    :func:`source_fingerprint` of its files (new code or new files, new data)."""
+    files = source_fingerprint(dataset_dir, source, raw_dir, table)
+    return config_fingerprint({"code": code_version or "", "files": files})
 
 
 def tables_fingerprint(tables: Mapping[str, pl.DataFrame]) -> str:

@@ -104,6 +104,14 @@ def test_source_fingerprint_follows_its_own_files(tmp_path):
     assert fp.source_fingerprint(ds, "epoch_ai") == epoch
 
 
+def test_source_data_version_follows_code_and_files():
+    ds = snapshot.DEFAULT_DATASETS
+    v = fp.source_data_version("abc", ds, "epoch_ai", table="ai_models")
+    assert v == fp.source_data_version("abc", ds, "epoch_ai", table="ai_models")
+    assert v != fp.source_data_version("abd", ds, "epoch_ai", table="ai_models")
+    assert v != fp.source_data_version("abc", ds, "epoch_ai", table="data_notes")
+
+
 def test_raw_fingerprint_follows_file_stats_of_the_source_folder(tmp_path):
     raw = tmp_path / "raw"
     (raw / "epoch_ai").mkdir(parents=True)
