@@ -535,8 +535,26 @@ def _cell(m: dict | None) -> str:
     return f"{m['wall_s']:.1f}s {m['peak_rss_mib'] / 1024:.2f}G"
 
 
+def stage_exponents(ns: list[int], ms: list[dict | None]) -> dict:
+    """Growth exponents of one stage's wall time: from 1,000 series up and over every N.
+
+    A stage stopped by its budget enters with its budget as its time and the exponent is then a
+    lower bound (``*_lower_bound`` true): the stage would have taken longer. Failed stages are
+    left out."""
+    secs = [m["wall_s"] if (_ok(m) or (m and m["over_budget"])) else None for m in ms]
+    censored = [bool(m and m["over_budget"]) for m in ms]
+    big = [i for i, n in enumerate(ns) if n >= 1000]
+    return {
+        "1000_to_10000": growth_exponent([ns[i] for i in big], [secs[i] for i in big]),
+        "1000_to_10000_lower_bound": any(censored[i] and secs[i] for i in big),
+        "all": growth_exponent(ns, secs),
+        "all_lower_bound": any(c and s for c, s in zip(censored, secs, strict=True)),
+    }
+
+
 def table(runs: list[dict]) -> str:
-    """Stage x N: wall seconds and peak RSS (GiB); OB = over budget (killed)."""
+    """Stage x N: wall seconds and peak RSS (GiB); OB = over budget (killed); ``>=`` marks an
+    exponent that is a lower bound."""
     ns = [r["n_series"] for r in runs]
     head = (
         f"{'stage':<14}"
@@ -544,30 +562,26 @@ def table(runs: list[dict]) -> str:
         + f"{'exp 1k-10k':>11}{'exp all':>9}"
     )
     lines = [head, "-" * len(head)]
+
+    def fmt(e: float | None, lower: bool) -> str:
+        return "-" if e is None else (">=" if lower else "") + f"{e:.2f}"
+
     for stage in STAGES:
         ms = [r.get(stage) for r in runs]
-        secs = [m["wall_s"] if _ok(m) else None for m in ms]
-        big = [(n, s) for n, s in zip(ns, secs, strict=True) if n >= 1000]
-        e1 = growth_exponent([n for n, _ in big], [s for _, s in big])
-        e2 = growth_exponent(ns, secs)
-        fmt = lambda e: "-" if e is None else f"{e:.2f}"  # noqa: E731
+        e = stage_exponents(ns, ms)
         lines.append(
-            f"{stage:<14}" + "".join(f"{_cell(m):>18}" for m in ms) + f"{fmt(e1):>11}{fmt(e2):>9}"
+            f"{stage:<14}"
+            + "".join(f"{_cell(m):>18}" for m in ms)
+            + f"{fmt(e['1000_to_10000'], e['1000_to_10000_lower_bound']):>11}"
+            + f"{fmt(e['all'], e['all_lower_bound']):>9}"
         )
     return "\n".join(lines)
 
 
 def exponents(runs: list[dict]) -> dict:
+    """:func:`stage_exponents` of every stage."""
     ns = [r["n_series"] for r in runs]
-    out = {}
-    for stage in STAGES:
-        secs = [r[stage]["wall_s"] if _ok(r.get(stage)) else None for r in runs]
-        big = [(n, s) for n, s in zip(ns, secs, strict=True) if n >= 1000]
-        out[stage] = {
-            "1000_to_10000": growth_exponent([n for n, _ in big], [s for _, s in big]),
-            "all": growth_exponent(ns, secs),
-        }
-    return out
+    return {stage: stage_exponents(ns, [r.get(stage) for r in runs]) for stage in STAGES}
 
 
 def main() -> None:

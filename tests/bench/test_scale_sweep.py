@@ -16,6 +16,7 @@ from bench.scale_sweep import (
     harmonize,
     ingest,
     n_industries_for,
+    stage_exponents,
     synthetic_panel,
 )
 from learnrace_pipeline.lib.sources.schema import KEYS, TABLES
@@ -105,3 +106,16 @@ def test_ingest_and_harmonize_round_trip_rows(tmp_path) -> None:
 def test_growth_exponent_is_the_log_log_slope() -> None:
     assert growth_exponent([100, 1000, 10000], [1.0, 10.0, 100.0]) == pytest.approx(1.0)
     assert growth_exponent([1000, 10000], [5.0, None]) is None
+
+
+def test_a_stage_stopped_by_its_budget_gives_a_lower_bound() -> None:
+    def m(s: float, over: bool = False) -> dict:
+        return {"wall_s": s, "returncode": -9 if over else 0, "over_budget": over}
+
+    e = stage_exponents([100, 1000, 10000], [m(10.0), m(20.0), m(200.0, over=True)])
+    assert e["1000_to_10000"] == pytest.approx(1.0)
+    assert e["1000_to_10000_lower_bound"] and e["all_lower_bound"]
+    failed = {"wall_s": 5.0, "returncode": 1, "over_budget": False}
+    e = stage_exponents([100, 1000, 10000], [m(10.0), m(100.0), failed])
+    assert e["1000_to_10000"] is None and e["all"] == pytest.approx(1.0)
+    assert not e["all_lower_bound"]
