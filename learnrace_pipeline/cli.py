@@ -21,6 +21,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from learnrace_pipeline.commands._common import err
+from learnrace_pipeline.commands._common import say as _say
+from learnrace_pipeline.commands._common import show_waits as _show_waits
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -29,7 +33,6 @@ app = typer.Typer(
 datasets_app = typer.Typer(no_args_is_help=True, help="The tidy snapshot in datasets/.")
 app.add_typer(datasets_app, name="datasets")
 console = Console()
-err = Console(stderr=True)
 
 DB_OPTION = typer.Option(
     None, "--db", help="DuckDB file (default $LEARNRACE_DB or .learnrace/learnrace.duckdb)."
@@ -42,23 +45,6 @@ def _db(db: Path | None) -> Path:
     path = Path(db) if db else default_db_path()
     os.environ["LEARNRACE_DB"] = str(path.resolve())
     return path
-
-
-def _say(message: str) -> None:
-    """A line about a wait (a lock, a pool slot) or a recovery, on stderr."""
-    err.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
-
-
-class _SayHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        _say(self.format(record))
-
-
-def _show_waits() -> None:
-    """Print the lib's lines about waits (``learnrace_pipeline`` logger, WARNING) on stderr."""
-    logger = logging.getLogger("learnrace_pipeline")
-    if not any(isinstance(h, _SayHandler) for h in logger.handlers):
-        logger.addHandler(_SayHandler(logging.WARNING))
 
 
 def _set_lock_timeout(seconds: float | None) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from learnrace_pipeline.commands._common import err, fits_dir, load_table
+from learnrace_pipeline.commands._common import err, fits_dir, table_or_exit
 from learnrace_pipeline.commands._tables import FORMATS, Col, interval, render, sci
 
 
@@ -46,7 +46,7 @@ def av(
         raise typer.BadParameter(f"--form must be one of {AV_FORMS}")
     if not 2015 <= report_year <= 2100:
         raise typer.BadParameter("--report-year must be between 2015 (the first report) and 2100")
-    av_testing, origin = load_table("av_testing", "ca_dmv_av", db)
+    av_testing, origin = table_or_exit("av_testing", "ca_dmv_av", db)
     with err.status(f"AV capability posterior (data: {origin})"):
         fit, reused = av_fit(av_testing, fits_dir(db), form)
     err.print(

@@ -9,7 +9,7 @@ import polars as pl
 import typer
 from rich.markup import escape
 
-from learnrace_pipeline.commands._common import err, fits_dir, load_table
+from learnrace_pipeline.commands._common import err, fits_dir, table_or_exit
 from learnrace_pipeline.commands._tables import FORMATS, Col, interval, pow10, render, sci, sig3
 
 
@@ -115,7 +115,7 @@ def frontier(
         when = dt.date.fromisoformat(as_of)
     except ValueError:
         raise typer.BadParameter(f"--as-of {as_of!r} is not a YYYY-MM-DD date") from None
-    ai_models, origin = load_table("ai_models", "epoch_ai", db)
+    ai_models, origin = table_or_exit("ai_models", "epoch_ai", db)
     try:
         first, end = table_window(ai_models)
         check_as_of(when, first, end)  # before fitting

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from learnrace_pipeline.commands._common import err, fits_dir
+from learnrace_pipeline.commands._common import err, fits_dir, show_waits
 from learnrace_pipeline.commands._progress import Progress
 from learnrace_pipeline.commands._tables import FORMATS, Col, interval, render, sig3
 
@@ -241,8 +241,11 @@ def race(
     and which strategy leads. --format json or csv gives every column. With --spec, on a
     terminal, stderr shows the industries raced so far and the time elapsed on one line
     rewritten in place; in a pipe, nothing."""
+    from learnrace_pipeline.lib.errors import LearnraceError
+
     if fmt not in FORMATS:
         raise typer.BadParameter(f"--format must be one of {', '.join(FORMATS)}")
+    show_waits()
     try:
         if spec is not None:
             df = _computed(spec, db, scenario)
@@ -265,6 +268,9 @@ def race(
     except (FileNotFoundError, KeyError) as e:
         err.print(f"error {escape(str(e))}")
         raise typer.Exit(2) from None
+    except LearnraceError as e:  # e.g. gave up waiting for a writer's lock
+        err.print(f"[red]error[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     if industry is not None:
         if industry not in df["industry"].to_list():
             err.print(
