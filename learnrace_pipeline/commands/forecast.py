@@ -247,17 +247,7 @@ def forecast(
                 )
             else:
                 result = fc.simulate(inp.task, prior, config=config, progress=progress.advance)
-        fc.check_finite(result)
-        per_series = result.series
-        if model == "time":
-            table = fc.time_quantile_frame(result, prior)
-            per_series = fc.drift_summary(per_series) if per_series is not None else None
-        else:
-            label = fc.POOL_MODEL_NAME if model == "pool" else fc.model_name(prior)
-            table = fc.quantile_frame(result, model=label)
-            if per_series is not None and result.attribution is not None:
-                per_series = fc.attribution_summary(per_series, result.attribution)
-        fc.check_finite_output(table)
+        table, per_series = fc.result_tables(result, model, prior)
         if summary is not None and per_series is not None:
             fc.check_finite_output(per_series)
         fc.write_forecasts(table, output, fmt)  # type: ignore[arg-type]

@@ -51,6 +51,7 @@ from learnrace_pipeline.lib.forecast.priors import (
     save_priors,
 )
 from learnrace_pipeline.lib.forecast.series import attribution_summary
+from learnrace_pipeline.lib.forecast.tables import result_tables
 from learnrace_pipeline.lib.forecast.time_trend import (
     check_time_prior,
     drift_summary,
@@ -104,6 +105,7 @@ __all__ = [
     "quantile_frame",
     "read_input",
     "render_forecasts",
+    "result_tables",
     "save_priors",
     "simulate",
     "simulate_pool",

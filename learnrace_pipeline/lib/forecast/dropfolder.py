@@ -53,8 +53,9 @@ from typing import Literal
 import polars as pl
 
 from learnrace_pipeline.lib.errors import DataError, LearnraceError
-from learnrace_pipeline.lib.forecast import forecaster, outputs, pool, priors, series, time_trend
+from learnrace_pipeline.lib.forecast import forecaster, outputs, pool, priors, time_trend
 from learnrace_pipeline.lib.forecast.inputs import read_input
+from learnrace_pipeline.lib.forecast.tables import result_tables
 from learnrace_pipeline.lib.forecast.types import AUTO_MODEL, ForecastConfig
 from learnrace_pipeline.lib.storage.files import write_atomic_bytes
 from learnrace_pipeline.lib.storage.snapshot import sha256_file
@@ -288,17 +289,7 @@ def forecast_tables(
         result = pool.simulate_pool(inp.task, prior, et_prior, config=config)
     else:
         result = forecaster.simulate(inp.task, prior, config=config)
-    forecaster.check_finite(result)
-    per_series = result.series
-    if model == "time":
-        table = time_trend.time_quantile_frame(result, prior)
-        per_series = time_trend.drift_summary(per_series) if per_series is not None else None
-    else:
-        label = pool.POOL_MODEL_NAME if model == "pool" else forecaster.model_name(prior)
-        table = forecaster.quantile_frame(result, model=label)
-        if per_series is not None and result.attribution is not None:
-            per_series = series.attribution_summary(per_series, result.attribution)
-    outputs.check_finite_output(table)
+    table, per_series = result_tables(result, model, prior)
     if per_series is not None:
         outputs.check_finite_output(per_series)
     return table, per_series
