@@ -19,6 +19,17 @@ from learnrace_pipeline.commands._common import err, fits_dir, show_waits
 from learnrace_pipeline.commands._progress import Progress
 from learnrace_pipeline.commands._tables import FORMATS, Col, interval, render, sig3
 
+#: the harmonized tables ``race --spec`` reads, each with the snapshot source used when the
+#: warehouse lacks it
+SPEC_TABLE_SOURCES = {
+    "cost_observations": "pcdb_carnegie",
+    "production": "pcdb_carnegie",
+    "market_shares": "iea_gevo_2024",
+    "av_testing": "ca_dmv_av",
+    "ai_models": "epoch_ai",
+    "chip_products": "chip_dataset",
+}
+
 
 def register(app: typer.Typer) -> None:
     app.command("race")(race)
@@ -184,14 +195,7 @@ def _computed(spec_path: Path, db: Path | None, scenario: str | None) -> pl.Data
             if not f.exists():
                 raise FileNotFoundError(f"no saved fit {f}: run `learnrace run` first")
             fits[name] = xr.load_datatree(f)
-        sources = {
-            "cost_observations": "pcdb_carnegie",
-            "production": "pcdb_carnegie",
-            "market_shares": "iea_gevo_2024",
-            "av_testing": "ca_dmv_av",
-            "ai_models": "epoch_ai",
-            "chip_products": "chip_dataset",
-        }
+        sources = SPEC_TABLE_SOURCES
         progress.update(name="loading tables")
         tables = {t: load_table(t, s, db)[0] for t, s in sources.items()}
         base = _by_industry(spec, fits, tables, None, progress)

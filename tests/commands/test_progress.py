@@ -215,7 +215,7 @@ def test_race_from_a_spec_shows_industries_on_a_terminal_only(tmp_path):
     time): the terminal sees each industry; the pipe nothing; the table is the same, and the
     same as the race computed in one call."""
     from learnrace_pipeline.commands._common import load_table
-    from learnrace_pipeline.commands.race import _by_industry
+    from learnrace_pipeline.commands.race import SPEC_TABLE_SOURCES, _by_industry
     from learnrace_pipeline.lib.race import compute
     from learnrace_pipeline.lib.race.spec import load_spec
 
@@ -236,15 +236,7 @@ def test_race_from_a_spec_shows_industries_on_a_terminal_only(tmp_path):
     import xarray as xr
 
     fits = {k: xr.load_datatree(FITS.parent / f"{v}.nc") for k, v in compute.FITS.items()}
-    sources = {
-        "cost_observations": "pcdb_carnegie",
-        "production": "pcdb_carnegie",
-        "market_shares": "iea_gevo_2024",
-        "av_testing": "ca_dmv_av",
-        "ai_models": "epoch_ai",
-        "chip_products": "chip_dataset",
-    }
-    tables = {t: load_table(t, s, db)[0] for t, s in sources.items()}
+    tables = {t: load_table(t, s, db)[0] for t, s in SPEC_TABLE_SOURCES.items()}
     whole = compute.run_race(spec, fits, tables)
     with Progress("x", enabled=False) as p:
         parts = _by_industry(spec, fits, tables, None, p)
