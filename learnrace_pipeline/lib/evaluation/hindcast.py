@@ -268,6 +268,22 @@ def run_hindcast(
     years = origins(panel, config)
     if not years:
         raise ModelError("no hindcast origin: no series has enough training points")
+    fitter, et_fitter = origin_fitters(panel, config, fitter, experience_time_fitter)
+    forecasts, origin_frame = hindcast_origins(
+        panel, config, years, fitter, et_fitter, progress=progress
+    )
+    return assemble(forecasts, origin_frame, time.perf_counter() - t_start)
+
+
+def origin_fitters(
+    panel: Panel,
+    config: HindcastConfig,
+    fitter: OriginFitter | None = None,
+    experience_time_fitter: OriginFitter | None = None,
+) -> tuple[OriginFitter, OriginFitter | None]:
+    """The population models' fitters of a hindcast of ``panel``: the ones given, else
+    :class:`PooledFitter` s compiled (lazily, at their first fit) for the whole panel; the
+    experience+time one only with ``config.experience_time``."""
     if fitter is None:
         fitter = PooledFitter(
             panel,
@@ -286,6 +302,59 @@ def run_hindcast(
         if config.experience_time
         else None
     )
+    return fitter, et_fitter
+
+
+def eligible_series(panel: Panel, origin: int, config: HindcastConfig) -> list[str]:
+    """The series forecast at ``origin``: >= ``min_train_points`` points up to the origin and
+    at least one outcome in ``(origin, origin + max_horizon]``, sorted."""
+    return _origin_data(panel, origin, config)[3]
+
+
+def used_origins(panel: Panel, config: HindcastConfig = HindcastConfig()) -> list[int]:
+    """The origins :func:`run_hindcast` forecasts at (those of :func:`origins` with an eligible
+    series), in order; the ``k``-th of them (from 0) refits the population models when ``k`` is
+    a multiple of ``config.refit`` (``config.experience_time_refit``)."""
+    return [o for o in origins(panel, config) if eligible_series(panel, o, config)]
+
+
+def _origin_data(
+    panel: Panel, o: int, config: HindcastConfig
+) -> tuple[Panel, pl.DataFrame, pl.DataFrame, list[str]]:
+    """The training view at origin ``o``, its points per series, the eligible series'
+    outcomes within the horizon and the eligible series."""
+    train_panel = training_view(panel, o)
+    counts = train_panel.levels.group_by("series").len()
+    elig_train = counts.filter(pl.col("len") >= config.min_train_points)["series"]
+    future = panel.levels.filter(
+        (pl.col("year") > o)
+        & (pl.col("year") <= o + config.max_horizon)
+        & pl.col("series").is_in(elig_train.implode())
+    )
+    return train_panel, counts, future, future["series"].unique().sort().to_list()
+
+
+def hindcast_origins(
+    panel: Panel,
+    config: HindcastConfig,
+    years: list[int],
+    fitter: OriginFitter,
+    experience_time_fitter: OriginFitter | None = None,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Forecast and score every model at the origins ``years``, in order.
+
+    The population models are fitted at the first origin with an eligible series and then at
+    every ``config.refit`` (``config.experience_time_refit``)-th such origin; the origins
+    between reuse the latest fit. :func:`run_hindcast` passes all origins; a run split at
+    refit boundaries (:mod:`learnrace_pipeline.lib.distributed.hindcast`) passes each group's.
+
+    Returns:
+        The forecast rows (columns ``FORECAST_COLUMNS``, in the order made) and one row per
+        origin (series fitted and forecast, sampler diagnostics, seconds).
+    """
+    et_fitter = experience_time_fitter
     info = panel.series.select("series", "series_id", "technology", "industry", "nation")
     industry_of = dict(zip(info["series"], info["industry"], strict=True))
     frames: list[pl.DataFrame] = []
@@ -293,22 +362,13 @@ def run_hindcast(
     fit: tuple | None = None  # (origin fitted, priors, diagnostics) of the latest pooled fit
     et_fit: tuple | None = None  # the same for the experience+time model
     n_origin = 0
-    full = panel.levels
     for o in years:
         t0 = time.perf_counter()
-        train_panel = training_view(panel, o)
-        mask = panel.origin_mask(o)
-        lv = train_panel.levels
-        counts = lv.group_by("series").len()
-        elig_train = counts.filter(pl.col("len") >= config.min_train_points)["series"]
-        future = full.filter(
-            (pl.col("year") > o)
-            & (pl.col("year") <= o + config.max_horizon)
-            & pl.col("series").is_in(elig_train.implode())
-        )
-        eligible = future["series"].unique().sort().to_list()
+        train_panel, counts, future, eligible = _origin_data(panel, o, config)
         if not eligible:
             continue
+        mask = panel.origin_mask(o)
+        lv = train_panel.levels
         if fit is None or n_origin % config.refit == 0:
             fit = (o, *fitter(o, train_panel, mask))
         priors, diag = fit[1], {"fit_origin": fit[0], **fit[2]}
@@ -417,12 +477,19 @@ def run_hindcast(
                 f"{time.perf_counter() - t0:.1f} s"
             )
     forecasts = pl.concat(frames, how="diagonal_relaxed").select(FORECAST_COLUMNS)
+    return forecasts, pl.DataFrame(origin_rows)
+
+
+def assemble(
+    forecasts: pl.DataFrame, origin_rows: pl.DataFrame, total_seconds: float
+) -> dict[str, pl.DataFrame]:
+    """The hindcast's frames from its forecast rows and origin rows (:func:`hindcast_origins`,
+    of all origins): forecasts sorted by model, origin, series and year, the score tables
+    computed from them (:func:`.hindcast_scores.summarise`) and the origins with the run's
+    ``total_seconds``."""
     forecasts = forecasts.sort("model", "origin", "series", "year")
     out = summarise(forecasts)
-    out["origins"] = pl.DataFrame(origin_rows)
-    out["origins"] = out["origins"].with_columns(
-        pl.lit(time.perf_counter() - t_start).alias("total_seconds")
-    )
+    out["origins"] = origin_rows.with_columns(pl.lit(total_seconds).alias("total_seconds"))
     return out
 
 
