@@ -13,6 +13,12 @@ says, by a common amount?). Tables ``evaluation.forecasts``,
 ``evaluation.scores`` (overall, per model), ``evaluation.scores_by_horizon``,
 ``evaluation.scores_by_industry``, ``evaluation.pit`` and ``evaluation.origins``.
 
+``LEARNRACE_DASK_SCHEDULER`` (``local:N`` or a scheduler address; unset: in this process, the
+default) runs the hindcast as one Dask task per group of origins sharing a population fit
+(:mod:`learnrace_pipeline.lib.distributed.hindcast`, equal frames); the workers write Parquet
+files under ``<instance storage>/<run id>/hindcast`` (or ``LEARNRACE_DASK_STORAGE``) and only
+this step's process writes the warehouse, through the IO manager.
+
 ``time_only_hindcast`` scores the cost series without any experience series (time-only: most of
 Farmer & Lafond 2016, DNA sequencing, IRENA's national series) separately: the pooled
 time-trend model refitted per origin against the random walk with drift and no change
@@ -32,6 +38,12 @@ from learnrace_pipeline.defs.wiring import (
     table_out,
     time_panel,
 )
+from learnrace_pipeline.lib.distributed.engine import (
+    dask_client,
+    engine_from_env,
+    partition_folder,
+)
+from learnrace_pipeline.lib.distributed.hindcast import run_partitions
 from learnrace_pipeline.lib.evaluation.hindcast import run_hindcast, warehouse_config
 from learnrace_pipeline.lib.evaluation.hindcast_scores import (
     FORECASTER_MODELS,
@@ -112,9 +124,20 @@ def hindcast(
     intervals, log-pinball loss (mean quantile loss of log cost over 7 quantiles), CRPS of log
     cost, PIT values."""
     panel = pooled_panel(cost_observations, production, technologies, calibration)
-    results = run_hindcast(panel, warehouse_config(), progress=context.log.info)
+    engine = engine_from_env()
+    if engine.kind == "in_process":
+        results = run_hindcast(panel, warehouse_config(), progress=context.log.info)
+    else:
+        folder = partition_folder(context.instance.storage_directory(), context.run_id, "hindcast")
+        context.log.info(f"hindcast on {engine.describe()}; partition files under {folder}")
+        with dask_client(engine) as client:
+            run = run_partitions(
+                panel, warehouse_config(), folder, client=client, progress=context.log.info
+            )
+        results = run.frames
     ok, message = coverage_check(results["scores"])
     meta: dict = {
+        "engine": dg.MetadataValue.text(engine.describe()),
         "n_forecasts": dg.MetadataValue.int(results["forecasts"].height),
         "n_origins": dg.MetadataValue.int(results["origins"].height),
         "full_view": dg.MetadataValue.text(REPORT),

@@ -12,6 +12,9 @@ unset, empty, ``none``     in this process, one partition after another (the def
                            ``host:port``); its workers need the same package and lock installed
                            and the run's partition folder at the same path
 =========================  =====================================================================
+
+Partition files go under :func:`partition_folder`: ``LEARNRACE_DASK_STORAGE`` when set (a
+folder every worker reaches at the same path), else the caller's run storage.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from learnrace_pipeline.lib.errors import LearnraceError
 
 #: The environment variable naming the engine.
 SCHEDULER_ENV = "LEARNRACE_DASK_SCHEDULER"
+#: The environment variable naming a folder every worker reaches (a shared filesystem) for
+#: partition files; default the Dagster instance's storage folder.
+STORAGE_ENV = "LEARNRACE_DASK_STORAGE"
 
 _LOCAL = re.compile(r"^local(?::(?P<n>\d+))?$")
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|inproc|ucx)://\S+|[\w.\-\[\]:]+:\d+)$")
@@ -82,6 +89,17 @@ def engine_from_env(environ: dict[str, str] | None = None) -> Engine:
     """The engine named by ``LEARNRACE_DASK_SCHEDULER`` in ``environ`` (default ``os.environ``)."""
     env = os.environ if environ is None else environ
     return parse_engine(env.get(SCHEDULER_ENV))
+
+
+def partition_folder(
+    storage_root: str | Path, run_id: str, name: str, environ: dict[str, str] | None = None
+) -> Path:
+    """``<root>/<run_id>/<name>``: where a run's partition files go. ``root`` is
+    ``LEARNRACE_DASK_STORAGE`` when set (a folder at the same path on every worker), else
+    ``storage_root`` (e.g. the Dagster instance's storage folder, enough on one machine)."""
+    env = os.environ if environ is None else environ
+    root = env.get(STORAGE_ENV) or storage_root
+    return Path(root) / run_id / name
 
 
 @contextmanager
