@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+import os
 import time
 from pathlib import Path
 
@@ -242,9 +243,11 @@ def forecast(
                 et_priors, et_source = _load_priors(None, "experience_time")
                 et_prior, _ = fc.choose_prior(et_priors, industry)
                 prior_source = f"{prior_source} + {et_source}"
-                result = fc.simulate_pool(
-                    inp.task, prior, et_prior, config=config, progress=progress.advance
-                )
+                # summarised block by block, on every core (same result on any number)
+                result = fc.pool_summary(
+                    inp.task, prior, et_prior, config=config, workers=os.cpu_count() or 1,
+                    progress=progress.advance,
+                )  # fmt: skip
             else:
                 result = fc.simulate(inp.task, prior, config=config, progress=progress.advance)
         table, per_series = fc.result_tables(result, model, prior)

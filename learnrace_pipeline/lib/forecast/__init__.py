@@ -13,7 +13,8 @@ Public face (import from here in commands and assets; tests import from the defi
 - :mod:`.experience_time`: the update with experience and a time drift together
   (``--model experience_time``) and the split of the forecast decline by channel;
 - :mod:`.pool`: the equal-weight mixture of the Wright and experience+time forecasters
-  (``--model pool``);
+  (``--model pool``), and :func:`pool_summary`, the same summarised block by block of series
+  with one random stream per series (:mod:`.streams`), which ``learnrace forecast`` uses;
 - :mod:`.production`: given, interpolated and projected production paths;
 - :mod:`.series`: each series' posterior Wright exponent and learning rate;
 - :mod:`.time_trend`: the time-trend forecaster (the same update with the year in place of log
@@ -35,7 +36,7 @@ from learnrace_pipeline.lib.forecast.outputs import (
     render_forecasts,
     write_forecasts,
 )
-from learnrace_pipeline.lib.forecast.pool import POOL_MODEL_NAME, simulate_pool
+from learnrace_pipeline.lib.forecast.pool import POOL_MODEL_NAME, pool_summary, simulate_pool
 from learnrace_pipeline.lib.forecast.priors import (
     ALL,
     SHIPPED_EXPERIENCE_TIME_PRIOR,
@@ -66,6 +67,7 @@ from learnrace_pipeline.lib.forecast.types import (
     MODEL_NAME_T,
     ForecastConfig,
     ForecastSamples,
+    ForecastSummary,
     ForecastTask,
     qname,
 )
@@ -85,6 +87,7 @@ __all__ = [
     "ForecastConfig",
     "ForecastInput",
     "ForecastSamples",
+    "ForecastSummary",
     "ForecastTask",
     "PopulationPrior",
     "attribution_summary",
@@ -98,6 +101,7 @@ __all__ = [
     "is_stdout",
     "load_priors",
     "model_name",
+    "pool_summary",
     "population_prior",
     "population_priors",
     "priors_from_posterior_file",

@@ -286,7 +286,7 @@ def forecast_tables(
         et_prior, _ = priors.choose_prior(
             priors.load_priors(priors.SHIPPED_EXPERIENCE_TIME_PRIOR), None
         )
-        result = pool.simulate_pool(inp.task, prior, et_prior, config=config)
+        result = pool.pool_summary(inp.task, prior, et_prior, config=config)
     else:
         result = forecaster.simulate(inp.task, prior, config=config)
     table, per_series = result_tables(result, model, prior)

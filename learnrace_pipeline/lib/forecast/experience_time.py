@@ -44,6 +44,7 @@ from scipy.special import gammaln
 
 from learnrace_pipeline.lib.forecast.normal import stratified_choice
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.streams import SeriesStreams, noise_streams, rows_of
 from learnrace_pipeline.lib.forecast.student_t import centred_grid, innovation_paths, ma1_filter
 from learnrace_pipeline.lib.forecast.types import ForecastConfig
 
@@ -72,10 +73,12 @@ def _log_prior(w: np.ndarray, m: np.ndarray, ls: np.ndarray, prior: PopulationPr
     )
     ll = _normal_logpdf(ls[..., None], prior.log_sigma_mu, sd_l)  # (n, L, S)
     mw, mm, ml = (a.max(axis=2, keepdims=True) for a in (lw, lm, ll))
-    mix = (
-        np.einsum("nws,nms,nls->nwml", np.exp(lw - mw), np.exp(lm - mm), np.exp(ll - ml))
-        / prior.n_draws
-    )
+    # sum over the draws s: the (w, m) factors multiplied out, then a batched matrix product
+    # (n, W * M, S) @ (n, S, L)
+    n, n_w, n_m = w.shape[0], w.shape[1], m.shape[1]
+    wm = (np.exp(lw - mw)[:, :, None, :] * np.exp(lm - mm)[:, None, :, :]).reshape(n, n_w * n_m, -1)
+    el = np.ascontiguousarray(np.exp(ll - ml).transpose(0, 2, 1))  # contiguous: BLAS
+    mix = (np.matmul(wm, el) / prior.n_draws).reshape(n, n_w, n_m, -1)
     with np.errstate(divide="ignore"):
         return (
             mw[:, :, None, None, 0]
@@ -185,7 +188,7 @@ def _posterior_chunk(
     prior: PopulationPrior,
     nu_bar: float,
     k: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Samples ``(n, k)`` of ``w``, ``m`` and ``log sigma`` for a few series."""
     n = a.shape[0]
@@ -220,7 +223,7 @@ def posterior_samples(
     obs_blk: dict[str, np.ndarray],
     prior: PopulationPrior,
     k: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
 ) -> dict[str, np.ndarray]:
     """Samples ``(n, k)`` of ``w``, ``m``, ``sigma``, ``rho``, ``nu`` and the last innovation
     ``e_last`` for a block of series sharing ``prior`` (``obs_blk`` as in :mod:`.forecaster`:
@@ -240,7 +243,7 @@ def posterior_samples(
     for lo in range(0, n, GRID_CHUNK):
         sl = slice(lo, min(lo + GRID_CHUNK, n))
         w[sl], m[sl], ls[sl] = _posterior_chunk(
-            a[sl], b[sl], c[sl], dt[sl], valid[sl], prior, nu_bar, k, rng
+            a[sl], b[sl], c[sl], dt[sl], valid[sl], prior, nu_bar, k, rows_of(rng, sl)
         )
     s_idx = rng.integers(0, prior.n_draws, size=(n, k))
     return {
@@ -258,12 +261,12 @@ def experience_time_block(
     prior: PopulationPrior,
     h_max: int,
     cfg: ForecastConfig,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(w, m, cum)``: exponent and drift samples ``(n, K)`` and cumulative noise
     ``(n, K, h_max)``."""
     draws = posterior_samples(obs_blk, prior, cfg.n_samples, rng)
-    return draws["w"], draws["m"], innovation_paths(draws, h_max, rng)
+    return draws["w"], draws["m"], innovation_paths(draws, h_max, noise_streams(rng))
 
 
 def decline_parts(

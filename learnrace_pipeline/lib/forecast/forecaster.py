@@ -71,6 +71,7 @@ input checks of ``learnrace forecast`` :mod:`.inputs` and its output paths and w
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -85,6 +86,7 @@ from learnrace_pipeline.lib.forecast.production import (
     project,
 )
 from learnrace_pipeline.lib.forecast.series import exponent_summary
+from learnrace_pipeline.lib.forecast.streams import SeriesStreams
 from learnrace_pipeline.lib.forecast.student_t import student_t_block
 from learnrace_pipeline.lib.forecast.types import (
     ET_MODEL_NAME,
@@ -94,6 +96,7 @@ from learnrace_pipeline.lib.forecast.types import (
     MODEL_NAME_T,
     ForecastConfig,
     ForecastSamples,
+    ForecastSummary,
     ForecastTask,
     qname,
 )
@@ -137,7 +140,7 @@ def _block(
     grid: np.ndarray,
     spacing: float,
     cfg: ForecastConfig,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
     """Log-cost samples ``(n_targets_block, K)`` for one block of series sharing a prior, the
     block's posterior draws of ``w`` and (experience+time prior) of the drift ``m``
@@ -169,31 +172,38 @@ def _block(
     return samples, w, lq, m, exp_part, time_part
 
 
-def simulate(
+@dataclass
+class _Plan:
+    """The arrays of one forecast, shared by every block of series (see :func:`_prepare`)."""
+
+    series: list[str]
+    levels: list[str]
+    prior_map: dict[str, PopulationPrior]
+    grids: dict[str, tuple[np.ndarray, float]]
+    counts: np.ndarray
+    starts: np.ndarray
+    year: np.ndarray
+    y: np.ndarray
+    x: np.ndarray
+    last: np.ndarray
+    targets: pl.DataFrame
+    t_i: np.ndarray
+    horizon: np.ndarray
+    lq_fixed: np.ndarray
+    projected: np.ndarray
+    hp: np.ndarray
+    prod: dict[str, np.ndarray]
+    has_drift: bool
+    t_rows: dict[int, list[int]]
+
+
+def _prepare(
     task: ForecastTask,
     priors: PopulationPrior | Mapping[str, PopulationPrior],
-    level_of: Mapping[str, str] | None = None,
-    config: ForecastConfig = ForecastConfig(),
-    *,
-    keep_draws: bool = False,
-    progress: Callable[[int], None] | None = None,
-) -> ForecastSamples:
-    """Posterior predictive samples of log unit cost at every target of ``task``.
-
-    Args:
-        task: observed points, targets and (optionally) annual production history.
-        priors: one prior for every series, or priors keyed by level.
-        level_of: series_id -> key into ``priors`` (required when ``priors`` is a mapping).
-        config: sample sizes, quadrature nodes, seed.
-        keep_draws: also keep each series' draws of ``w`` (and ``m``) and each target's
-            per-sample decline parts in ``ForecastSamples.draws`` (for :mod:`.pool`).
-        progress: called with the number of series just forecast after each block of series
-            (for a progress display).
-
-    Raises:
-        DataError: a series with fewer than 3 observed points, a target not after the last
-            observation, or a projected target without enough production history.
-    """
+    level_of: Mapping[str, str] | None,
+    config: ForecastConfig,
+) -> _Plan:
+    """Checks and per-series arrays of a forecast (raises as :func:`simulate` documents)."""
     obs = task.obs.sort("series_id", "year")
     series = obs["series_id"].unique(maintain_order=True).to_list()
     if isinstance(priors, PopulationPrior):
@@ -255,6 +265,105 @@ def simulate(
                 source="forecast", column="annual_production",
             )  # fmt: skip
     hp = np.where(projected, targets["year"].to_numpy() - lk_year[t_i], 0).astype(np.int64)
+    has_drift = any(p.has_drift for p in prior_map.values())
+    if has_drift and not all(p.has_drift for p in prior_map.values()):
+        raise ModelError("priors of one forecast must all have a drift (m) or none")
+    t_rows: dict[int, list[int]] = {}
+    for row, i in enumerate(t_i.tolist()):
+        t_rows.setdefault(i, []).append(row)
+    return _Plan(
+        series=series,
+        levels=levels,
+        prior_map=prior_map,
+        grids={k: sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()},
+        counts=counts,
+        starts=starts,
+        year=year,
+        y=y,
+        x=x,
+        last=last,
+        targets=targets,
+        t_i=t_i,
+        horizon=targets["horizon"].to_numpy().astype(np.int64),
+        lq_fixed=targets["lq_fixed"].fill_null(np.nan).to_numpy(),
+        projected=projected,
+        hp=hp,
+        prod=prod,
+        has_drift=has_drift,
+        t_rows=t_rows,
+    )
+
+
+def _block_inputs(
+    plan: _Plan, ids: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``(trow, obs_blk, tg, sub_prod)`` of the series ``ids`` (sharing one prior): their
+    target rows, right-aligned differences, targets and production models."""
+    rows = [np.asarray(plan.t_rows.get(int(i), []), dtype=np.int64) for i in ids]
+    counts, starts, y, x, year = plan.counts, plan.starts, plan.y, plan.x, plan.year
+    length = int(counts[ids].max()) - 1
+    n = ids.size
+    dy = np.zeros((n, length))
+    dxw = np.zeros((n, length))
+    dtv = np.ones((n, length))
+    valid = np.zeros((n, length), dtype=bool)
+    for j, i in enumerate(ids):
+        sl = slice(starts[i], starts[i] + counts[i])
+        k = counts[i] - 1
+        dy[j, length - k :] = np.diff(y[sl])
+        dxw[j, length - k :] = -np.diff(x[sl])
+        dtv[j, length - k :] = np.diff(year[sl])
+        valid[j, length - k :] = True
+    local = np.concatenate([np.full(r.size, j) for j, r in enumerate(rows)]).astype(np.int64)
+    trow = np.concatenate(rows).astype(np.int64)
+    tg = {
+        "i": local,
+        "h": plan.horizon[trow],
+        "lq_fixed": plan.lq_fixed[trow],
+        "projected": plan.projected[trow],
+        "hp": plan.hp[trow],
+    }
+    sub_prod = {k: v[ids] for k, v in plan.prod.items()}
+    obs_blk = {
+        "dy": dy, "dxw": dxw, "dt": dtv, "valid": valid,
+        "y_last": y[plan.last[ids]], "x_last": x[plan.last[ids]],
+    }  # fmt: skip
+    return trow, obs_blk, tg, sub_prod
+
+
+def simulate(
+    task: ForecastTask,
+    priors: PopulationPrior | Mapping[str, PopulationPrior],
+    level_of: Mapping[str, str] | None = None,
+    config: ForecastConfig = ForecastConfig(),
+    *,
+    keep_draws: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> ForecastSamples:
+    """Posterior predictive samples of log unit cost at every target of ``task``.
+
+    Series are simulated in blocks of ``config.chunk`` sharing a prior (sorted by level and
+    length), each block with its own random stream spawned from ``config.seed``; the samples
+    therefore depend on ``config.chunk`` (:mod:`.pool`'s summaries use one stream per series
+    instead).
+
+    Args:
+        task: observed points, targets and (optionally) annual production history.
+        priors: one prior for every series, or priors keyed by level.
+        level_of: series_id -> key into ``priors`` (required when ``priors`` is a mapping).
+        config: sample sizes, quadrature nodes, seed.
+        keep_draws: also keep each series' draws of ``w`` (and ``m``) and each target's
+            per-sample decline parts in ``ForecastSamples.draws`` (for :mod:`.pool`).
+        progress: called with the number of series just forecast after each block of series
+            (for a progress display).
+
+    Raises:
+        DataError: a series with fewer than 3 observed points, a target not after the last
+            observation, or a projected target without enough production history.
+    """
+    plan = _prepare(task, priors, level_of, config)
+    series, levels, counts, targets = plan.series, plan.levels, plan.counts, plan.targets
+    t_i = plan.t_i
 
     # blocks: series sharing a prior, sorted by length so recursions stay short
     order = sorted(range(len(series)), key=lambda i: (levels[i], counts[i]))
@@ -262,13 +371,9 @@ def simulate(
     out_lq = np.empty((targets.height, 3), dtype=np.float64)
     out_attr = np.empty((targets.height, len(ATTRIBUTION_COLUMNS)), dtype=np.float64)
     w_draws = np.empty((len(series), config.n_samples), dtype=np.float64)
-    has_drift = any(p.has_drift for p in prior_map.values())
-    if has_drift and not all(p.has_drift for p in prior_map.values()):
-        raise ModelError("priors of one forecast must all have a drift (m) or none")
-    m_draws = np.empty((len(series), config.n_samples)) if has_drift else None
+    m_draws = np.empty((len(series), config.n_samples)) if plan.has_drift else None
     parts = np.empty((2, targets.height, config.n_samples)) if keep_draws else None
     rng_root = np.random.SeedSequence(config.seed)
-    grids = {k: sigma_grid(p, config.sigma_nodes) for k, p in prior_map.items()}
     blocks: list[list[int]] = []
     for i in order:
         if blocks and levels[blocks[-1][0]] == levels[i] and len(blocks[-1]) < config.chunk:
@@ -276,41 +381,11 @@ def simulate(
         else:
             blocks.append([i])
     children = rng_root.spawn(len(blocks))
-    t_rows_by_series: dict[int, np.ndarray] = {}
-    for row, i in enumerate(t_i):
-        t_rows_by_series.setdefault(int(i), []).append(row)  # type: ignore[arg-type]
     for blk, seed in zip(blocks, children, strict=True):
         ids = np.asarray(blk)
-        rows = [np.asarray(t_rows_by_series.get(int(i), []), dtype=np.int64) for i in ids]
-        length = int(counts[ids].max()) - 1
-        n = ids.size
-        dy = np.zeros((n, length))
-        dxw = np.zeros((n, length))
-        dtv = np.ones((n, length))
-        valid = np.zeros((n, length), dtype=bool)
-        for j, i in enumerate(ids):
-            sl = slice(starts[i], starts[i] + counts[i])
-            k = counts[i] - 1
-            dy[j, length - k :] = np.diff(y[sl])
-            dxw[j, length - k :] = -np.diff(x[sl])
-            dtv[j, length - k :] = np.diff(year[sl])
-            valid[j, length - k :] = True
-        local = np.concatenate([np.full(r.size, j) for j, r in enumerate(rows)]).astype(np.int64)
-        trow = np.concatenate(rows)
-        tg = {
-            "i": local,
-            "h": targets["horizon"].to_numpy()[trow].astype(np.int64),
-            "lq_fixed": targets["lq_fixed"].fill_null(np.nan).to_numpy()[trow],
-            "projected": projected[trow],
-            "hp": hp[trow],
-        }
-        sub_prod = {k: v[ids] for k, v in prod.items()}
-        obs_blk = {
-            "dy": dy, "dxw": dxw, "dt": dtv, "valid": valid,
-            "y_last": y[last[ids]], "x_last": x[last[ids]],
-        }  # fmt: skip
-        prior = prior_map[levels[ids[0]]]
-        grid, spacing = grids[levels[ids[0]]]
+        trow, obs_blk, tg, sub_prod = _block_inputs(plan, ids)
+        prior = plan.prior_map[levels[ids[0]]]
+        grid, spacing = plan.grids[levels[ids[0]]]
         rng = np.random.default_rng(seed)
         out[trow], w_draws[ids], out_lq[trow], m_blk, exp_part, time_part = _block(
             obs_blk, tg, sub_prod, prior, grid, spacing, config, rng
@@ -321,7 +396,7 @@ def simulate(
         if m_draws is not None:
             m_draws[ids] = m_blk
         if progress is not None:
-            progress(n)
+            progress(ids.size)
     level_col = [levels[i] for i in t_i]
     frame = targets.select("series_id", "year", "horizon", "production").with_columns(
         pl.Series("level", level_col, dtype=pl.String)
@@ -352,7 +427,10 @@ def model_name(prior: PopulationPrior) -> str:
 
 
 def quantile_frame(
-    fs: ForecastSamples, levels: Sequence[float] = LEVELS, *, model: str = MODEL_NAME
+    fs: ForecastSamples | ForecastSummary,
+    levels: Sequence[float] = LEVELS,
+    *,
+    model: str = MODEL_NAME,
 ) -> pl.DataFrame:
     """One row per series and forecast year: ``series_id, year, q05 ... q95`` (cost units, i.e.
     exp of the log-cost quantiles), ``model`` (``pooled_wright_ma1[<level>]``, or
@@ -380,9 +458,11 @@ def quantile_frame(
     return frame
 
 
-def check_finite(fs: ForecastSamples) -> None:
+def check_finite(fs: ForecastSamples | ForecastSummary) -> None:
     """Raise ModelError naming the first target whose samples are not all finite."""
-    bad = ~np.all(np.isfinite(fs.samples), axis=1)
+    bad = (
+        ~fs.finite if isinstance(fs, ForecastSummary) else ~np.all(np.isfinite(fs.samples), axis=1)
+    )
     if bad.any():
         r = fs.targets.filter(pl.Series(bad)).row(0, named=True)
         raise ModelError(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.streams import SeriesStreams, noise_streams
 from learnrace_pipeline.lib.forecast.types import ForecastConfig
 
 
@@ -70,7 +71,9 @@ def sigma_grid(prior: PopulationPrior, nodes: int) -> tuple[np.ndarray, float]:
     return grid, float(grid[1] - grid[0]) if nodes > 1 else 0.0
 
 
-def stratified_choice(logw: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+def stratified_choice(
+    logw: np.ndarray, k: int, rng: np.random.Generator | SeriesStreams
+) -> np.ndarray:
     """Stratified draws of flat indices from per-row log weights ``(n, M)`` -> ``(n, k)``."""
     n, m = logw.shape
     w = np.exp(logw - logw.max(axis=1, keepdims=True))
@@ -92,7 +95,7 @@ def normal_block(
     spacing: float,
     h_max: int,
     cfg: ForecastConfig,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Normal innovations (conjugate in ``w``): exponent samples ``(n, K)`` and cumulative
     noise ``(n, K, h_max)``."""
@@ -143,12 +146,13 @@ def normal_block(
     dt_prev = st.dt_last[:, None]
     cum = np.zeros((n, k_samples, h_max))
     total = np.zeros((n, k_samples))
+    noise = noise_streams(rng)
     for j in range(h_max):
         off = rho * dt_prev
         diag = 1.0 + rho**2 * dt_prev
         ell = off / d_prev
         d = diag - off * ell
-        e_new = np.sqrt(d) * rng.standard_normal((n, k_samples))
+        e_new = np.sqrt(d) * noise.standard_normal((n, k_samples))
         total = total + sigma * (ell * eps + e_new)
         cum[:, :, j] = total
         eps, d_prev, dt_prev = e_new, d, 1.0

@@ -22,8 +22,12 @@ forecasters' samples.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable, Mapping
+import multiprocessing
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -31,12 +35,23 @@ import polars as pl
 from learnrace_pipeline.lib.errors import ModelError
 from learnrace_pipeline.lib.forecast.forecaster import (
     ATTRIBUTION_COLUMNS,
+    _block,
+    _block_inputs,
+    _Plan,
+    _prepare,
     decline_attribution,
     simulate,
 )
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
-from learnrace_pipeline.lib.forecast.series import exponent_summary
-from learnrace_pipeline.lib.forecast.types import ForecastConfig, ForecastSamples, ForecastTask
+from learnrace_pipeline.lib.forecast.series import exponent_stats, exponent_summary, summary_frame
+from learnrace_pipeline.lib.forecast.streams import SeriesStreams
+from learnrace_pipeline.lib.forecast.types import (
+    LEVELS,
+    ForecastConfig,
+    ForecastSamples,
+    ForecastSummary,
+    ForecastTask,
+)
 
 #: ``model`` label stem of the pool's forecasts
 POOL_MODEL_NAME = "pool_wright_experience_time"
@@ -97,5 +112,222 @@ def simulate_pool(
         np.concatenate([a.samples, b.samples], axis=1),
         exponent_summary(series_ids, da["levels"], da["n_costs"], w, m),
         log_q=a.log_q,
+        attribution=attribution,
+    )
+
+
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Run the block with the BLAS library on one thread (where ``threadpoolctl`` is
+    installed). The products in the grid updates are small; on a machine whose cores are
+    busy, BLAS threads that wait for each other spin and made them ten times slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with the locked environment
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def row_quantiles(samples: np.ndarray, levels: Sequence[float]) -> np.ndarray:
+    """Quantiles of each row of ``samples`` (``(n, k)``, finite) at ``levels`` -> ``(n,
+    len(levels))``: numpy's default ("linear") definition, ``x[(k - 1) p]`` interpolated
+    linearly between order statistics, computed the way ``np.quantile`` does (same values)
+    from one sort of each row instead of a partition per level."""
+    k = samples.shape[1]
+    srt = np.sort(samples, axis=1)
+    out = np.empty((samples.shape[0], len(levels)))
+    for j, p in enumerate(levels):
+        virtual = (k - 1) * float(p)
+        lo = int(np.floor(virtual))
+        hi = min(lo + 1, k - 1)
+        gamma = virtual - lo
+        a, b = srt[:, lo], srt[:, hi]
+        diff = b - a
+        out[:, j] = b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma
+    return out
+
+
+def summary_blocks(
+    levels: Sequence[str], counts: np.ndarray, block_series: int
+) -> list[np.ndarray]:
+    """Blocks of series indices for :func:`pool_summary`: series of one prior level and one
+    number of observed costs (so no block pads a shorter series), at most ``block_series``
+    each, in the order of (level, count, input position)."""
+    if block_series < 1:
+        raise ModelError(f"block_series must be >= 1, not {block_series}")
+    order = sorted(range(len(levels)), key=lambda i: (levels[i], int(counts[i]), i))
+    blocks: list[list[int]] = []
+    for i in order:
+        b = blocks[-1] if blocks else None
+        if (
+            b is not None
+            and levels[b[0]] == levels[i]
+            and counts[b[0]] == counts[i]
+            and len(b) < block_series
+        ):
+            b.append(i)
+        else:
+            blocks.append([i])
+    return [np.asarray(b, dtype=np.int64) for b in blocks]
+
+
+@dataclass(frozen=True)
+class _PoolJob:
+    """What every block of :func:`pool_summary` shares (inherited by forked workers)."""
+
+    halves: tuple[tuple[_Plan, int], tuple[_Plan, int]]
+    config: ForecastConfig
+    levels: tuple[float, ...]
+    furthest: np.ndarray
+
+
+#: the job of the running :func:`pool_summary` (read by its forked worker processes)
+_JOB: _PoolJob | None = None
+
+
+def _summarise_block(ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Both halves of the pool for the series ``ids``, reduced: quantiles of log cost per
+    target (``q``, NaN where not every sample is finite, and ``finite``), production quantiles
+    (``lq``), the attribution of each series' furthest target (``attr``; rows of ``ids`` whose
+    ``furthest >= 0``) and the statistics of ``w`` and ``m`` (:func:`.series.exponent_stats`)."""
+    job = _JOB
+    if job is None:
+        raise ModelError("internal: no pool job is running")
+    (pa, seed_a), (pb, seed_b) = job.halves
+    trow, obs_blk, tg, sub_prod = _block_inputs(pa, ids)
+    names = [pa.series[i] for i in ids]
+    halves = []
+    for plan, seed in ((pa, seed_a), (pb, seed_b)):
+        level = plan.levels[ids[0]]
+        grid, spacing = plan.grids[level]
+        streams = SeriesStreams.for_series(seed, names)
+        prior = plan.prior_map[level]
+        halves.append(_block(obs_blk, tg, sub_prod, prior, grid, spacing, job.config, streams))
+    (sa, wa, lqa, _, ea, ta), (sb, wb, _, mb, eb, tb) = halves
+    samples = np.concatenate([sa, sb], axis=1)
+    del sa, sb
+    ok = np.isfinite(samples).all(axis=1)
+    q = np.full((trow.size, len(job.levels)), np.nan)
+    if ok.any():
+        q[ok] = row_quantiles(samples[ok], job.levels)
+    del samples
+    # attribution: the furthest target of each series in the block
+    local = {int(r): j for j, r in enumerate(trow)}
+    far = job.furthest[ids]
+    sel = np.asarray([local[int(r)] for r in far[far >= 0]], dtype=np.int64)
+    attr = np.empty((0, len(ATTRIBUTION_COLUMNS)))
+    if sel.size:
+        attr = decline_attribution(
+            np.concatenate([ea[sel], eb[sel]], axis=1), np.concatenate([ta[sel], tb[sel]], axis=1)
+        )
+    w = np.concatenate([wa, wb], axis=1)
+    m = np.concatenate([np.zeros_like(wa), mb], axis=1)
+    return {
+        "trow": trow,
+        "q": q,
+        "finite": ok,
+        "lq": lqa,
+        "attr": attr,
+        "w": exponent_stats(w),
+        "m": exponent_stats(m),
+    }
+
+
+def pool_summary(
+    task: ForecastTask,
+    wright: PopulationPrior | Mapping[str, PopulationPrior],
+    experience_time: PopulationPrior | Mapping[str, PopulationPrior],
+    level_of: Mapping[str, str] | None = None,
+    config: ForecastConfig = ForecastConfig(),
+    *,
+    levels: Sequence[float] = LEVELS,
+    block_series: int | None = None,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> ForecastSummary:
+    """The equal-weight pool of :func:`simulate_pool`, summarised block by block of series:
+    for each block both forecasters' samples (``n_samples`` each) are drawn, reduced to the
+    quantiles of log unit cost at ``levels``, the mixture posterior of ``w`` and ``m`` and the
+    decline attribution of each series' furthest target, and dropped. Peak memory is that of
+    one block per worker (about ``block_series x n_targets_per_series x 2 n_samples`` floats
+    several times over), not of the whole forecast.
+
+    Random numbers come from one set of streams per series (:class:`.streams.SeriesStreams`:
+    seed ``config.seed`` for the Wright half, ``config.seed + 1`` for the experience+time
+    half, keyed by the series id), and blocks hold series of one length only, so the result
+    for a series does not depend on ``block_series`` (default ``config.chunk``), on
+    ``workers`` or on the other series in ``task``. The samples are the same mixture as
+    :func:`simulate_pool`'s but not the same draws (that function's streams are per block of
+    ``config.chunk`` series).
+
+    ``workers > 1`` simulates blocks in that many forked processes (POSIX ``fork``; use it
+    from a command, not from a threaded server). ``progress`` is called with twice the series
+    of each block done (each half once).
+
+    Raises:
+        ModelError: a Wright prior with a drift, or an experience+time prior without one.
+        DataError: as :func:`.forecaster.simulate`.
+    """
+    global _JOB
+    _priors_ok(wright, False, "Wright")
+    _priors_ok(experience_time, True, "experience+time")
+    pa = _prepare(task, wright, level_of, config)
+    pb = _prepare(task, experience_time, level_of, config)
+    if not pa.targets.equals(pb.targets):
+        raise ModelError("internal: the two forecasters have different targets")
+    n_targets, n_series = pa.targets.height, len(pa.series)
+    levels = tuple(float(v) for v in levels)
+    # each series' furthest target (the row of the attribution)
+    furthest = np.full(n_series, -1, dtype=np.int64)
+    for i, rows in pa.t_rows.items():
+        furthest[i] = rows[int(np.argmax(pa.horizon[rows]))]
+    blocks = summary_blocks(pa.levels, pa.counts, block_series or config.chunk)
+    q = np.full((n_targets, len(levels)), np.nan)
+    finite = np.ones(n_targets, dtype=bool)
+    lq = np.empty((n_targets, 3))
+    attr = np.full((n_series, len(ATTRIBUTION_COLUMNS)), np.nan)
+    w_stats = np.empty((n_series, 5))
+    m_stats = np.empty((n_series, 5))
+    _JOB = _PoolJob(((pa, config.seed), (pb, config.seed + 1)), config, levels, furthest)
+    try:
+        with one_blas_thread(), contextlib.ExitStack() as stack:
+            if workers > 1 and len(blocks) > 1:
+                ctx = multiprocessing.get_context("fork")
+                pool = stack.enter_context(
+                    ProcessPoolExecutor(min(workers, len(blocks)), mp_context=ctx)
+                )
+                results = pool.map(_summarise_block, blocks)
+            else:
+                results = map(_summarise_block, blocks)
+            for ids, r in zip(blocks, results, strict=True):
+                trow = r["trow"]
+                q[trow], finite[trow], lq[trow] = r["q"], r["finite"], r["lq"]
+                attr[ids[furthest[ids] >= 0]] = r["attr"]
+                w_stats[ids], m_stats[ids] = r["w"], r["m"]
+                if progress is not None:
+                    progress(2 * ids.size)
+    finally:
+        _JOB = None
+    per_series = summary_frame(pa.series, pa.levels, pa.counts, w_stats, m_stats)
+    frame = pa.targets.select("series_id", "year", "horizon", "production").with_columns(
+        pl.Series("level", [pa.levels[i] for i in pa.t_i], dtype=pl.String)
+    )
+    has = furthest >= 0
+    attribution = (
+        frame[furthest[has]]
+        .select("series_id", "year", "horizon")
+        .with_columns(
+            *[pl.Series(name, attr[has, j]) for j, name in enumerate(ATTRIBUTION_COLUMNS)]
+        )
+    )
+    return ForecastSummary(
+        frame,
+        q,
+        finite,
+        levels=levels,
+        series=per_series,
+        log_q=lq,
         attribution=attribution,
     )

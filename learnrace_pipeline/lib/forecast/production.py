@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from learnrace_pipeline.lib.forecast.streams import SeriesStreams, production_stream
 from learnrace_pipeline.lib.forecast.types import ForecastTask
 
 
@@ -130,7 +131,7 @@ def project(
     prod: dict[str, np.ndarray],
     ti: np.ndarray,
     k: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
     damping: float = 1.0,
 ) -> np.ndarray:
     """Simulated log cumulative production at projected targets ``(n_proj, K)``; ``damping`` is
@@ -139,7 +140,9 @@ def project(
     series = np.unique(ti)
     out = np.empty((ti.size, k))
     hp_all = tg["hp"][proj]
+    streams = rng
     for i in series:  # one simulation per series, shared by its projected targets
+        rng = production_stream(streams, int(i))
         rows = np.flatnonzero(ti == i)
         hp = hp_all[rows]
         m, s2, span, g_hat = prod["m"][i], prod["s2"][i], prod["span"][i], prod["g_hat"][i]

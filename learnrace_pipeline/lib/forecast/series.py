@@ -22,6 +22,14 @@ from learnrace_pipeline.lib.models.learning.config import learning_rate
 SUMMARY_LEVELS: tuple[float, ...] = (0.05, 0.5, 0.95)
 
 
+def exponent_stats(draws: np.ndarray) -> np.ndarray:
+    """Per row of ``draws`` (``(n_series, n_samples)``): mean, sd (ddof 1) and the quantiles at
+    :data:`SUMMARY_LEVELS` -> ``(n_series, 2 + len(SUMMARY_LEVELS))``."""
+    draws = np.asarray(draws, dtype=float)
+    q = np.quantile(draws, SUMMARY_LEVELS, axis=1).T
+    return np.column_stack([draws.mean(axis=1), draws.std(axis=1, ddof=1), q])
+
+
 def exponent_summary(
     series_ids: Sequence[str],
     levels: Sequence[str],
@@ -39,26 +47,40 @@ def exponent_summary(
     ``m_mean``, ``m_sd``, ``m_q05``, ``m_q50``, ``m_q95`` (log unit cost lost per year besides
     experience).
     """
-    w = np.asarray(w, dtype=float)
-    q = np.quantile(w, SUMMARY_LEVELS, axis=1).T
+    return summary_frame(
+        series_ids,
+        levels,
+        n_costs,
+        exponent_stats(w),
+        None if m is None else exponent_stats(m),
+    )
+
+
+def summary_frame(
+    series_ids: Sequence[str],
+    levels: Sequence[str],
+    n_costs: np.ndarray,
+    w_stats: np.ndarray,
+    m_stats: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """The frame of :func:`exponent_summary` from :func:`exponent_stats` of ``w`` (and of
+    ``m``)."""
     cols: dict[str, object] = {
         "series_id": list(series_ids),
         "level": list(levels),
         "n_costs": np.asarray(n_costs, dtype=np.int64),
-        "w_mean": w.mean(axis=1),
-        "w_sd": w.std(axis=1, ddof=1),
+        "w_mean": w_stats[:, 0],
+        "w_sd": w_stats[:, 1],
     }
     for j, v in enumerate(SUMMARY_LEVELS):
-        cols[f"w_q{round(v * 100):02d}"] = q[:, j]
+        cols[f"w_q{round(v * 100):02d}"] = w_stats[:, 2 + j]
     for j, v in enumerate(SUMMARY_LEVELS):
-        cols[f"learning_rate_q{round(v * 100):02d}"] = learning_rate(q[:, j])
-    if m is not None:
-        m = np.asarray(m, dtype=float)
-        qm = np.quantile(m, SUMMARY_LEVELS, axis=1).T
-        cols["m_mean"] = m.mean(axis=1)
-        cols["m_sd"] = m.std(axis=1, ddof=1)
+        cols[f"learning_rate_q{round(v * 100):02d}"] = learning_rate(w_stats[:, 2 + j])
+    if m_stats is not None:
+        cols["m_mean"] = m_stats[:, 0]
+        cols["m_sd"] = m_stats[:, 1]
         for j, v in enumerate(SUMMARY_LEVELS):
-            cols[f"m_q{round(v * 100):02d}"] = qm[:, j]
+            cols[f"m_q{round(v * 100):02d}"] = m_stats[:, 2 + j]
     return pl.DataFrame(cols)
 
 

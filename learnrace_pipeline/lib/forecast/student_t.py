@@ -35,6 +35,7 @@ from scipy.special import gammaln
 
 from learnrace_pipeline.lib.forecast.normal import stratified_choice
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
+from learnrace_pipeline.lib.forecast.streams import SeriesStreams, noise_streams
 from learnrace_pipeline.lib.forecast.types import ForecastConfig
 
 #: nodes per coordinate of the (w, log sigma) grid
@@ -68,7 +69,10 @@ def _log_prior(w: np.ndarray, ls: np.ndarray, prior: PopulationPrior) -> np.ndar
     ll = -0.5 * z_l**2 - np.log(sd_l)
     mw = lw.max(axis=2, keepdims=True)
     ml = ll.max(axis=2, keepdims=True)
-    mix = np.einsum("nws,nls->nwl", np.exp(lw - mw), np.exp(ll - ml)) / prior.n_draws
+    # sum over the draws s as a batched matrix product (n, W, S) @ (n, S, L)
+    # (the right factor made contiguous, so the product runs in BLAS)
+    el = np.ascontiguousarray(np.exp(ll - ml).transpose(0, 2, 1))
+    mix = np.matmul(np.exp(lw - mw), el) / prior.n_draws
     with np.errstate(divide="ignore"):
         return mw + ml.transpose(0, 2, 1) + np.log(mix)
 
@@ -116,7 +120,7 @@ def posterior_samples(
     obs_blk: dict[str, np.ndarray],
     prior: PopulationPrior,
     k: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
 ) -> dict[str, np.ndarray]:
     """Samples ``(n, k)`` of ``w``, ``sigma``, ``rho``, ``nu`` and the last innovation ``e_last``
     for a block of series sharing ``prior`` (``obs_blk`` as in the normal forecaster)."""
@@ -169,7 +173,7 @@ def posterior_samples(
 
 
 def innovation_paths(
-    draws: dict[str, np.ndarray], h_max: int, rng: np.random.Generator
+    draws: dict[str, np.ndarray], h_max: int, rng: np.random.Generator | SeriesStreams
 ) -> np.ndarray:
     """Cumulative MA(1) noise ``(n, k, h_max)`` over the next ``h_max`` years (dt = 1):
     Student-t shocks for finite ``nu``, normal for ``nu = inf``."""
@@ -193,8 +197,8 @@ def student_t_block(
     prior: PopulationPrior,
     h_max: int,
     cfg: ForecastConfig,
-    rng: np.random.Generator,
+    rng: np.random.Generator | SeriesStreams,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(w, cum)``: exponent samples ``(n, K)`` and cumulative noise ``(n, K, h_max)``."""
     draws = posterior_samples(obs_blk, prior, cfg.n_samples, rng)
-    return draws["w"], innovation_paths(draws, h_max, rng)
+    return draws["w"], innovation_paths(draws, h_max, noise_streams(rng))

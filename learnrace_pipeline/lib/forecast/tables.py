@@ -7,14 +7,15 @@ import polars as pl
 
 from learnrace_pipeline.lib.forecast import forecaster, outputs, pool, series, time_trend
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
-from learnrace_pipeline.lib.forecast.types import ForecastSamples
+from learnrace_pipeline.lib.forecast.types import ForecastSamples, ForecastSummary
 
 
 def result_tables(
-    result: ForecastSamples, model: str, prior: PopulationPrior
+    result: ForecastSamples | ForecastSummary, model: str, prior: PopulationPrior
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
     """(quantile table, per-series summary or None) of ``result``, the samples of ``model``
-    (``wright``, ``experience_time``, ``pool`` or ``time``; not ``auto``) drawn with ``prior``.
+    (``wright``, ``experience_time``, ``pool`` or ``time``; not ``auto``) drawn with ``prior``,
+    or their summary (:class:`~.types.ForecastSummary`, from :func:`.pool.pool_summary`).
 
     The quantile table has one row per series and forecast year with q05..q95 of unit cost in
     the input's cost units (for ``time``, without production); the summary gives each series'

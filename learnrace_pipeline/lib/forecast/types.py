@@ -116,3 +116,33 @@ class ForecastSamples:
 
     def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
         return np.quantile(self.samples, np.asarray(levels), axis=1).T
+
+
+@dataclass(frozen=True)
+class ForecastSummary:
+    """Quantiles of log unit cost per target, without the samples they were computed from
+    (a forecast summarised block by block of series, so memory does not grow with the samples).
+
+    ``targets`` as in :class:`ForecastSamples` (``series_id, year, horizon, production,
+    level``); ``log_cost_q`` (``(n_targets, len(levels))``) the quantiles of log unit cost at
+    ``levels`` (log of the input's cost unit; NaN where ``finite`` is False); ``finite`` whether
+    every sample of the target was finite; ``series``, ``log_q`` as in
+    :class:`ForecastSamples`; ``attribution`` the decline attribution of
+    :class:`ForecastSamples` for each series' furthest target only (the one
+    :func:`.series.attribution_summary` reports).
+    """
+
+    targets: pl.DataFrame
+    log_cost_q: np.ndarray
+    finite: np.ndarray
+    levels: tuple[float, ...] = LEVELS
+    series: pl.DataFrame | None = None
+    log_q: np.ndarray | None = None
+    attribution: pl.DataFrame | None = None
+
+    def quantiles(self, levels: Sequence[float] = LEVELS) -> np.ndarray:
+        """The stored quantiles ``(n_targets, len(levels))``; ``levels`` must be the stored
+        ones (the samples are gone)."""
+        if tuple(float(v) for v in levels) != tuple(float(v) for v in self.levels):
+            raise ValueError(f"this summary holds the quantiles at {self.levels}, not {levels}")
+        return self.log_cost_q
