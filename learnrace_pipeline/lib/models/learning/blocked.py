@@ -221,19 +221,33 @@ def _rhat_ess(post: xr.Dataset, names: Iterable[str]) -> tuple[float, float]:
     return float(tab["rhat"].max()), float(tab["ess_bulk"].min())
 
 
-def fit_blocks(
+@dataclass(frozen=True)
+class BlockTask:
+    """Everything one block's fit needs, picklable for a Dask worker: the padded single-industry
+    panel, its mask, the model and sampler settings, and the block's place in the plan."""
+
+    index: int
+    n_blocks: int
+    block: Block
+    panel: Panel
+    mask: np.ndarray
+    config: LearningConfig
+    sampler: base.SamplerConfig
+
+
+#: compiled models of this process, by (model settings, n_series, n_obs): a Dask worker keeps
+#: its own, so each worker compiles a layout once
+_MODELS: dict[tuple[str, int, int], Any] = {}
+
+
+def block_tasks(
     panel: Panel,
     config: LearningConfig,
     sampler: base.SamplerConfig,
-    *,
     max_series: int = DEFAULT_MAX_SERIES,
-    progress: Callable[[str], None] | None = None,
-) -> list[tuple[Block, xr.Dataset, dict[str, Any]]]:
-    """Stage 1: fit every block (:func:`plan_blocks`) with the single-industry model, one
-    compiled model per padded layout. Returns per block its posterior (real series only, labels
-    of ``panel``) and a row of diagnostics."""
-    from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
-
+) -> list[BlockTask]:
+    """The tasks of stage 1 (:func:`plan_blocks`), each block padded to its bucket's layout and
+    seeded ``sampler.seed + 7919 * index``."""
     if config.level != "pooled" or config.trend == "both":
         raise ModelError(
             "the blocked fit takes the pooled Wright or time-trend model "
@@ -247,42 +261,110 @@ def fit_blocks(
     bucket_obs: dict[int, int] = {}
     for b in blocks:
         bucket_obs[sizes[b.name]] = max(bucket_obs.get(sizes[b.name], 0), obs_of[b.name] + 1)
-    models: dict[int, LearningCurveModel] = {}
-    out = []
+    tasks = []
     for i, b in enumerate(blocks):
-        size = sizes[b.name]
-        sub, mask = block_panel(panel, b, size, bucket_obs[size])
-        t0 = time.perf_counter()
-        if size not in models:
-            models[size] = LearningCurveModel(sub, config, sampler)
-            models[size].compile()
-        compile_s = time.perf_counter() - t0
-        lcm = models[size]
-        block_sampler = replace(sampler, seed=sampler.seed + 7919 * i)
-        t1 = time.perf_counter()
-        dt = lcm.fit(mask, panel=sub, sampler=block_sampler, log_likelihood=False,
-                     predictive=False)  # fmt: skip
-        sample_s = time.perf_counter() - t1
-        post = dt["posterior"].to_dataset().sel(series=list(b.series))
-        div = int(dt["sample_stats"]["diverging"].sum()) if "diverging" in dt["sample_stats"] else 0
-        names = [v for v in post.data_vars if v not in ("sigma_series", "sigma_all")]
-        rhat, ess = _rhat_ess(post, names)
-        row = {
-            "block": b.name,
-            "industry": b.industry,
-            "n_series": len(b.series),
-            "padded_series": size,
-            "n_obs": obs_of[b.name],
-            "compile_s": round(compile_s, 2),
-            "sample_s": round(sample_s, 2),
-            "rhat_max": rhat,
-            "ess_bulk_min": ess,
-            "divergences": div,
-        }
-        out.append((b, post, row))
+        sub, mask = block_panel(panel, b, sizes[b.name], bucket_obs[sizes[b.name]])
+        seed = sampler.seed + 7919 * i
+        tasks.append(BlockTask(i, len(blocks), b, sub, mask, config, replace(sampler, seed=seed)))
+    return tasks
+
+
+def fit_block(task: BlockTask, out_dir: str | None = None) -> tuple[Any, dict[str, Any]]:
+    """Fit one block; return its posterior (real series only) and a row of diagnostics. With
+    ``out_dir`` the posterior is written to ``<out_dir>/block-<index>.nc`` (a temporary name
+    renamed when complete) and its path returned in its place: how a Dask worker hands it back
+    without sending arrays through the scheduler."""
+    from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
+
+    sub = task.panel
+    key = (base.config_json(task.config), sub.n_series, sub.n_obs)
+    t0 = time.perf_counter()
+    if key not in _MODELS:
+        _MODELS[key] = LearningCurveModel(sub, task.config, task.sampler)
+        _MODELS[key].compile()
+    compile_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    dt = _MODELS[key].fit(task.mask, panel=sub, sampler=task.sampler, log_likelihood=False,
+                          predictive=False)  # fmt: skip
+    sample_s = time.perf_counter() - t1
+    post = dt["posterior"].to_dataset().sel(series=list(task.block.series))
+    stats = dt["sample_stats"]
+    div = int(stats["diverging"].sum()) if "diverging" in stats else 0
+    rhat, ess = _rhat_ess(
+        post, [v for v in post.data_vars if v not in ("sigma_series", "sigma_all")]
+    )
+    row = {
+        "block": task.block.name,
+        "industry": task.block.industry,
+        "n_series": len(task.block.series),
+        "padded_series": sub.n_series,
+        "n_obs": int(task.mask.sum()),
+        "compile_s": round(compile_s, 2),
+        "sample_s": round(sample_s, 2),
+        "rhat_max": rhat,
+        "ess_bulk_min": ess,
+        "divergences": div,
+    }
+    if out_dir is None:
+        return post, row
+    import os
+
+    path = os.path.join(out_dir, f"block-{task.index:05d}.nc")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    post.to_netcdf(tmp)
+    os.replace(tmp, path)
+    return path, row
+
+
+def fit_blocks(
+    panel: Panel,
+    config: LearningConfig,
+    sampler: base.SamplerConfig,
+    *,
+    max_series: int = DEFAULT_MAX_SERIES,
+    progress: Callable[[str], None] | None = None,
+    client: Any | None = None,
+    out_dir: str | None = None,
+) -> list[tuple[Block, xr.Dataset, dict[str, Any]]]:
+    """Stage 1: fit every block (:func:`block_tasks`) with the single-industry model, one
+    compiled model per padded layout and process. Returns per block its posterior (real series
+    only, labels of ``panel``) and a row of diagnostics, in plan order.
+
+    With a ``dask.distributed.Client`` the blocks run as tasks on its workers, which write their
+    posteriors under ``out_dir`` (a folder every worker reaches); this process reads them back.
+    """
+    tasks = block_tasks(panel, config, sampler, max_series)
+    out = []
+    if client is None:
+        for t in tasks:
+            post, row = fit_block(t)
+            out.append((t.block, post, row))
+            if progress:
+                progress(f"block {t.index + 1}/{t.n_blocks} {t.block.name}: "
+                         f"{row['n_series']} series, {row['sample_s']:.1f} s, "
+                         f"R-hat {row['rhat_max']:.3f}")  # fmt: skip
+        return out
+    if out_dir is None:
+        raise ModelError("a Dask run of the blocked fit needs out_dir, a folder its workers reach")
+    from distributed import as_completed
+
+    futures = client.map(fit_block, tasks, out_dir=str(out_dir), pure=False)
+    done: dict[int, tuple[str, dict]] = {}
+    index_of = {f.key: t.index for f, t in zip(futures, tasks, strict=True)}
+    for fut in as_completed(futures):
+        i = index_of[fut.key]
+        try:
+            done[i] = fut.result()
+        except Exception as exc:
+            raise ModelError(
+                f"block {tasks[i].block.name} failed on its Dask worker: {exc}"
+            ) from exc
         if progress:
-            progress(f"block {i + 1}/{len(blocks)} {b.name}: {len(b.series)} series, "
-                     f"{sample_s:.1f} s, R-hat {rhat:.3f}")  # fmt: skip
+            progress(f"block {len(done)}/{len(tasks)} {tasks[i].block.name} done")
+    for t in tasks:
+        path, row = done[t.index]
+        with xr.open_dataset(path) as ds:
+            out.append((t.block, ds.load(), row))
     return out
 
 
@@ -438,6 +520,8 @@ def fit_blocked(
     *,
     max_series: int = DEFAULT_MAX_SERIES,
     progress: Callable[[str], None] | None = None,
+    client: Any | None = None,
+    out_dir: str | None = None,
 ) -> BlockedFit:
     """Fit ``panel`` in blocks and pool them (module docstring). The returned tree reads like a
     pooled fit's (``population_priors`` takes it); its ``attrs`` add ``fit_route="blocked"``,
@@ -445,7 +529,8 @@ def fit_blocked(
     from learnrace_pipeline.lib.models.learning.fit import MODEL_TYPE
 
     t0 = time.perf_counter()
-    fits = fit_blocks(panel, config, sampler, max_series=max_series, progress=progress)
+    fits = fit_blocks(panel, config, sampler, max_series=max_series, progress=progress,
+                      client=client, out_dir=out_dir)  # fmt: skip
     stage1 = time.perf_counter() - t0
     t1 = time.perf_counter()
     post, extra = combine_blocks(fits, config, seed=sampler.seed)

@@ -14,6 +14,7 @@ from learnrace_pipeline.lib.models.learning.blocked import (
     block_panel,
     draw_industry_level,
     fit_blocked,
+    fit_blocks,
     fit_route,
     plan_blocks,
 )
@@ -145,3 +146,24 @@ def test_blocked_fit_recovers_known_parameters(recovery_case) -> None:
     priors = population_priors(res.tree)
     assert set(priors) == {"all", *panel.industries}
     assert priors["all"].w_mu.size == 600
+
+
+@pytest.mark.slow
+def test_blocks_on_a_dask_local_cluster_equal_the_in_process_fit(tmp_path) -> None:
+    """The blocks as tasks on 2 Dask worker processes (each compiling its own model, writing
+    its posteriors as netCDF) give the same draws as in this process."""
+    from learnrace_pipeline.lib.distributed.engine import Engine, dask_client
+
+    frames, _ = synthetic_frames(n_industries=2, series_per_industry=12, n_points=(10, 16), seed=4)
+    panel = build_panel(frames["cost_observations"], frames["production"], frames["technologies"])
+    cfg = LearningConfig(trend="wright", noise="normal", ma1=True)
+    sampler = base.SamplerConfig(chains=2, tune=150, draws=100, seed=9)
+    local = fit_blocks(panel, cfg, sampler, max_series=8)
+    with dask_client(Engine("local", workers=2)) as client:
+        remote = fit_blocks(panel, cfg, sampler, max_series=8, client=client, out_dir=tmp_path)
+    assert len(local) == len(remote) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"block-{i:05d}.nc" for i in range(4)]
+    for (b1, p1, r1), (b2, p2, r2) in zip(local, remote, strict=True):
+        assert b1 == b2 and r1["block"] == r2["block"]
+        for v in ("w_all", "w_series", "rho", "log_sigma_series"):
+            np.testing.assert_array_equal(p1[v].values, p2[v].values)
