@@ -11,7 +11,9 @@ Each run is the real command in a fresh subprocess (``<venv python> <venv>/bin/l
 forecast --input ... --output ...``, start-up included), with ``PYTHONPATH`` set to the
 checkout whose code it runs: ``--base`` (a clone of an earlier commit, "before") or this
 repository ("after"); both use this repository's venv. Wall time is measured around the
-subprocess, peak RSS is the child's ``ru_maxrss`` from ``os.wait4``, and an address-space cap
+subprocess, peak RSS is the child's ``ru_maxrss`` from ``os.wait4`` (the largest single
+process: the command or one of its forked workers) and the largest sum of resident memory over
+the command and its workers, sampled every 0.1 s from ``/proc``, and an address-space cap
 (``--memory-limit`` GiB, ``RLIMIT_AS``) guards the shared machine. The load average before
 and after each run is recorded, since other work shares the 2 cores.
 
@@ -65,9 +67,30 @@ def forecast_input(n_series: int, path: Path, origin: int = 2009, seed: int = 0)
     return df.height
 
 
+def tree_rss_mib(pid: int) -> float:
+    """Resident memory (MiB) of process ``pid`` and its child processes now (``/proc``; pages
+    shared copy-on-write by forked workers count once per process, so this over-counts)."""
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            kids = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+        todo += [int(k) for k in kids]
+    return total
+
+
 def run_cli(code: Path, args: list[str], log: Path, budget: float, memory_limit_gib: float) -> dict:
     """Run ``learnrace forecast <args>`` with the code of ``code``; wall seconds, peak RSS
-    (MiB), return code, whether ``budget`` seconds stopped it, load averages."""
+    (MiB: the largest single process, from ``os.wait4``, and the largest sampled sum over the
+    process tree), CPU seconds (user + system, with the worker processes the command waited for),
+    return code, whether ``budget`` seconds stopped it, load averages."""
 
     def limit() -> None:
         cap = int(memory_limit_gib * 2**30)
@@ -83,10 +106,12 @@ def run_cli(code: Path, args: list[str], log: Path, budget: float, memory_limit_
             start_new_session=True, preexec_fn=limit,
         )  # fmt: skip
         over = False
+        tree_peak = 0.0
         while True:
             pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
+            tree_peak = max(tree_peak, tree_rss_mib(proc.pid))
             if time.perf_counter() - t0 > budget:
                 os.killpg(proc.pid, signal.SIGKILL)
                 _, status, ru = os.wait4(proc.pid, 0)
@@ -99,6 +124,10 @@ def run_cli(code: Path, args: list[str], log: Path, budget: float, memory_limit_
     return {
         "wall_s": round(wall, 2),
         "peak_rss_mib": round(ru.ru_maxrss / 1024, 1),
+        # the largest sum over the command and its workers, sampled every 0.1 s
+        "peak_tree_rss_mib": round(tree_peak, 1),
+        # CPU seconds of the command and the worker processes it waited for
+        "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
         "returncode": code_rc,
         "over_budget": over,
         "load_before": round(load_before, 2),
@@ -163,7 +192,8 @@ def main(argv: list[str] | None = None) -> None:
                     m["output_rows"] = pl.read_csv(dest).height
                     outs[label] = dest
                 entry[label] = m
-                print(f"N={n} {label}: {m['wall_s']} s, {m['peak_rss_mib']} MiB, "
+                print(f"N={n} {label}: {m['wall_s']} s ({m['cpu_s']} s CPU), "
+                      f"{m['peak_rss_mib']} MiB, "
                       f"rc={m['returncode']}, load {m['load_before']}->{m['load_after']}",
                       flush=True)  # fmt: skip
             if len(outs) == 2:

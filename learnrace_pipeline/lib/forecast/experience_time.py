@@ -45,7 +45,12 @@ from scipy.special import gammaln
 from learnrace_pipeline.lib.forecast.normal import stratified_choice
 from learnrace_pipeline.lib.forecast.priors import PopulationPrior
 from learnrace_pipeline.lib.forecast.streams import SeriesStreams, noise_streams, rows_of
-from learnrace_pipeline.lib.forecast.student_t import centred_grid, innovation_paths, ma1_filter
+from learnrace_pipeline.lib.forecast.student_t import (
+    centred_grid,
+    innovation_paths,
+    log_normal_rows,
+    ma1_filter,
+)
 from learnrace_pipeline.lib.forecast.types import ForecastConfig
 
 #: nodes per coordinate (w, m, log sigma) of the first grid, which only locates the posterior
@@ -56,22 +61,17 @@ GRID_W, GRID_M, GRID_SIGMA = 28, 14, 20
 GRID_CHUNK = 4
 
 
-def _normal_logpdf(x: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    z = (x - mu) / sd
-    return -0.5 * z**2 - np.log(sd)
-
-
 def _log_prior(w: np.ndarray, m: np.ndarray, ls: np.ndarray, prior: PopulationPrior) -> np.ndarray:
     """log of the mixture prior density on the grid: ``w`` ``(n, W)``, ``m`` ``(n, M)``, ``ls``
     ``(n, L)`` -> ``(n, W, M, L)``."""
-    lw = _normal_logpdf(w[..., None], prior.w_mu, prior.w_sd)  # (n, W, S)
-    lm = _normal_logpdf(m[..., None], prior.m_mu, prior.m_sd)  # (n, M, S)
+    lw = log_normal_rows(w, prior.w_mu, prior.w_sd)  # (n, W, S)
+    lm = log_normal_rows(m, prior.m_mu, prior.m_sd)  # (n, M, S)
     sd_l = (
         np.full_like(prior.log_sigma_mu, 1e-3)
         if np.all(prior.log_sigma_sd == 0)
         else prior.log_sigma_sd
     )
-    ll = _normal_logpdf(ls[..., None], prior.log_sigma_mu, sd_l)  # (n, L, S)
+    ll = log_normal_rows(ls, prior.log_sigma_mu, sd_l)  # (n, L, S)
     mw, mm, ml = (a.max(axis=2, keepdims=True) for a in (lw, lm, ll))
     # sum over the draws s: the (w, m) factors multiplied out, then a batched matrix product
     # (n, W * M, S) @ (n, S, L)
@@ -102,20 +102,24 @@ def _log_lik(
     """Log likelihood of the filtered innovations on the grid -> ``(n, W, M, L)``; Student-t
     with ``nu`` degrees of freedom, normal for ``nu = inf``."""
     sd_t = np.sqrt(np.where(valid, dt, 1.0))  # (n, T)
+    # innovations per unit sd, 0 where not observed (so their terms vanish)
+    inv_sd = np.where(valid, 1.0 / sd_t, 0.0)
     e = (
         a[:, None, None, :]
         - w[:, :, None, None] * b[:, None, None, :]
         - m[:, None, :, None] * c[:, None, None, :]
-    ) / sd_t[:, None, None, :]  # (n, W, M, T)
-    inv_sig = np.exp(-ls)  # (n, L)
-    z2 = (e[:, :, :, None, :] * inv_sig[:, None, None, :, None]) ** 2  # (n, W, M, L, T)
-    if np.isfinite(nu):
-        terms = -0.5 * (nu + 1.0) * np.log1p(z2 / nu)
+    ) * inv_sd[:, None, None, :]  # (n, W, M, T)
+    student = bool(np.isfinite(nu))
+    inv = np.exp(-ls) / (np.sqrt(nu) if student else 1.0)  # (n, L)
+    z2 = e[:, :, :, None, :] * inv[:, None, None, :, None]  # (n, W, M, L, T)
+    np.square(z2, out=z2)  # (e / sigma)^2, over nu for Student-t
+    if student:
+        np.log1p(z2, out=z2)
+        core = -0.5 * (nu + 1.0) * z2.sum(axis=-1)
         const = gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
     else:
-        terms = -0.5 * z2
+        core = -0.5 * z2.sum(axis=-1)
         const = -0.5 * np.log(2 * np.pi)
-    core = np.where(valid[:, None, None, None, :], terms, 0.0).sum(axis=-1)
     k = valid.sum(axis=1).astype(float)
     log_dt = np.where(valid, np.log(sd_t), 0.0).sum(axis=1)
     return (

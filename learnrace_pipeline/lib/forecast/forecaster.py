@@ -157,15 +157,16 @@ def _block(
         w, cum = normal_block(obs_blk, prior, grid, spacing, h_max, cfg, rng)
     ti = tg["i"]
     k_samples = cfg.n_samples
-    x_target = np.broadcast_to(tg["lq_fixed"][:, None], (ti.size, k_samples)).copy()
     proj = tg["projected"]
-    if proj.any():
-        x_target[proj] = project(tg, prod, ti[proj], k_samples, rng, cfg.production_damping)
-    dx = x_target - obs_blk["x_last"][ti][:, None]
     # quantiles of production only where it was simulated; elsewhere it is one fixed value
     lq = np.repeat(tg["lq_fixed"][:, None], 3, axis=1)
     if proj.any():
+        x_target = np.broadcast_to(tg["lq_fixed"][:, None], (ti.size, k_samples)).copy()
+        x_target[proj] = project(tg, prod, ti[proj], k_samples, rng, cfg.production_damping)
+        dx = x_target - obs_blk["x_last"][ti][:, None]
         lq[proj] = np.quantile(x_target[proj], [0.05, 0.5, 0.95], axis=1).T
+    else:  # one production path per target: the growth of log Q is one number per row
+        dx = (tg["lq_fixed"] - obs_blk["x_last"][ti])[:, None]
     h = tg["h"].astype(float)[:, None]
     exp_part, time_part = decline_parts(w[ti], np.zeros_like(w[ti]) if m is None else m[ti], dx, h)
     samples = obs_blk["y_last"][ti][:, None] - exp_part - time_part + cum[ti, :, tg["h"] - 1]

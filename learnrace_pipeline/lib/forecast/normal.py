@@ -144,7 +144,7 @@ def normal_block(
     eps = (st.zy_last[rows, s_idx] - w * st.zx_last[rows, s_idx]) / sigma
     d_prev = st.d_last[rows, s_idx]
     dt_prev = st.dt_last[:, None]
-    cum = np.zeros((n, k_samples, h_max))
+    cum = np.empty((h_max, n, k_samples))  # year-major: each year's write is contiguous
     total = np.zeros((n, k_samples))
     noise = noise_streams(rng)
     for j in range(h_max):
@@ -154,6 +154,6 @@ def normal_block(
         d = diag - off * ell
         e_new = np.sqrt(d) * noise.standard_normal((n, k_samples))
         total = total + sigma * (ell * eps + e_new)
-        cum[:, :, j] = total
+        cum[j] = total
         eps, d_prev, dt_prev = e_new, d, 1.0
-    return w, cum
+    return w, cum.transpose(1, 2, 0)  # (n, K, h_max) view

@@ -56,17 +56,25 @@ def ma1_filter(r: np.ndarray, valid: np.ndarray, rho: float) -> np.ndarray:
     return e
 
 
+def log_normal_rows(x: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndarray:
+    """``log N(x[i, j]; mu[s], sd[s]^2)`` up to ``-log(2 pi) / 2``: ``x`` ``(n, X)``, ``mu``,
+    ``sd`` ``(S,)`` -> ``(n, X, S)``, as the quadratic ``x^2 (-1 / (2 sd^2)) + x (mu / sd^2)
+    + (-mu^2 / (2 sd^2) - log sd)`` in one matrix product (the same values as
+    ``-((x - mu) / sd)^2 / 2 - log sd`` up to rounding)."""
+    coef = np.stack([-0.5 / sd**2, mu / sd**2, -0.5 * mu**2 / sd**2 - np.log(sd)])  # (3, S)
+    powers = np.stack([x * x, x, np.ones_like(x)], axis=-1)  # (n, X, 3)
+    return powers @ coef
+
+
 def _log_prior(w: np.ndarray, ls: np.ndarray, prior: PopulationPrior) -> np.ndarray:
     """log of the mixture prior density on the grid: ``w`` ``(n, W)``, ``ls`` ``(n, L)`` ->
     ``(n, W, L)``."""
-    z_w = (w[..., None] - prior.w_mu) / prior.w_sd  # (n, W, S)
-    lw = -0.5 * z_w**2 - np.log(prior.w_sd)
+    lw = log_normal_rows(w, prior.w_mu, prior.w_sd)  # (n, W, S)
     if np.all(prior.log_sigma_sd == 0):  # point sigma per draw: treat as a narrow normal
         sd_l = np.full_like(prior.log_sigma_mu, 1e-3)
     else:
         sd_l = prior.log_sigma_sd
-    z_l = (ls[..., None] - prior.log_sigma_mu) / sd_l  # (n, L, S)
-    ll = -0.5 * z_l**2 - np.log(sd_l)
+    ll = log_normal_rows(ls, prior.log_sigma_mu, sd_l)  # (n, L, S)
     mw = lw.max(axis=2, keepdims=True)
     ml = ll.max(axis=2, keepdims=True)
     # sum over the draws s as a batched matrix product (n, W, S) @ (n, S, L)
@@ -88,12 +96,15 @@ def _log_lik(
 ) -> np.ndarray:
     """Student-t log likelihood of the filtered innovations on the grid -> ``(n, W, L)``."""
     sd_t = np.sqrt(np.where(valid, dt, 1.0))  # (n, T)
-    e = (a[:, None, :] - w[:, :, None] * b[:, None, :]) / sd_t[:, None, :]  # (n, W, T)
-    sig = np.exp(ls)  # (n, L)
-    z2 = (e[:, :, None, :] / sig[:, None, :, None]) ** 2  # (n, W, L, T)
-    terms = -0.5 * (nu + 1.0) * np.log1p(z2 / nu)
+    # innovations per unit sd, 0 where not observed (so their terms vanish)
+    inv_sd = np.where(valid, 1.0 / sd_t, 0.0)
+    e = (a[:, None, :] - w[:, :, None] * b[:, None, :]) * inv_sd[:, None, :]  # (n, W, T)
+    inv = np.exp(-ls) / np.sqrt(nu)  # (n, L)
+    z2 = e[:, :, None, :] * inv[:, None, :, None]  # (n, W, L, T): e / (sigma sqrt(nu))
+    np.square(z2, out=z2)
+    np.log1p(z2, out=z2)
     k = valid.sum(axis=1).astype(float)  # (n,)
-    core = np.where(valid[:, None, None, :], terms, 0.0).sum(axis=-1)
+    core = -0.5 * (nu + 1.0) * z2.sum(axis=-1)
     const = gammaln((nu + 1) / 2) - gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
     log_dt = np.where(valid, np.log(sd_t), 0.0).sum(axis=1)
     return core + (k * const - log_dt)[:, None, None] - k[:, None, None] * ls[:, None, :]
@@ -179,7 +190,7 @@ def innovation_paths(
     Student-t shocks for finite ``nu``, normal for ``nu = inf``."""
     sigma, rho, nu = draws["sigma"], draws["rho"], draws["nu"]
     n, k = sigma.shape
-    cum = np.zeros((n, k, h_max))
+    cum = np.empty((h_max, n, k))  # year-major: each year's write is contiguous
     total = np.zeros((n, k))
     prev = draws["e_last"]
     normal = not np.all(np.isfinite(nu))
@@ -187,9 +198,9 @@ def innovation_paths(
         shock = rng.standard_normal((n, k)) if normal else rng.standard_t(nu)
         e_new = sigma * shock
         total = total + e_new + rho * prev
-        cum[:, :, j] = total
+        cum[j] = total
         prev = e_new
-    return cum
+    return cum.transpose(1, 2, 0)  # (n, K, h_max) view
 
 
 def student_t_block(
