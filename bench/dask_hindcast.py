@@ -13,10 +13,14 @@ every 4th origin: 37 origins in 10 partitions):
 
 Reported: wall seconds, speed-up, whether every frame is equal (timing columns aside), CPU
 seconds of each run (this process; for Dask also the workers', from ``resource.getrusage``
-inside each worker), each run's mean busy cores (CPU / wall), and the bound any schedule of the
-same CPU work on ``cores`` cores obeys: speed-up <= cores x wall_in / CPU_in (the in-process
-run's work cannot take less than CPU / cores). The in-process run's parts (compile, sampling,
-the rest) come from its ``evaluation.origins`` rows.
+inside each worker), each run's mean busy cores (CPU / wall), and, for the in-process run, the
+CPU and wall seconds of its compile (done up front), its fits (sampling in nutpie's 2 chain
+threads, priors, diagnostics) and the rest (forecasts, baselines, scores). Two figures for an
+idle machine follow from CPU seconds, which another agent's load hardly changes while wall
+seconds under a shared load do: the bound ``cores x CPU_in / CPU_dask`` (the in-process run
+takes at most its CPU seconds, keeping >= 1 core busy; the Dask run at least its CPU seconds
+over ``cores``), and the estimate ``(compile + fits / 2 + rest) / (CPU_dask / cores)``
+(in-process compile and the rest on one core, fits on two).
 
 Reductions: ``--last-origin YEAR`` stops the hindcast earlier, ``--draws N`` sets both
 samplers' draws (and warm-up) per chain; the JSON records which were used.
@@ -43,6 +47,7 @@ from learnrace_pipeline.lib.distributed.engine import Engine, dask_client
 from learnrace_pipeline.lib.distributed.hindcast import plan_partitions, run_partitions
 from learnrace_pipeline.lib.evaluation.hindcast import (
     HindcastConfig,
+    origin_fitters,
     run_hindcast,
     warehouse_config,
 )
@@ -84,15 +89,54 @@ def in_process_parts(origins: pl.DataFrame) -> dict[str, float]:
     return out
 
 
+class CpuTimed:
+    """The same fitter, with the CPU and wall seconds of each call recorded (process CPU:
+    nutpie's chain threads included)."""
+
+    def __init__(self, fitter: Any) -> None:
+        self.fitter = fitter
+        self.cpu = self.wall = 0.0
+
+    def __call__(self, origin: int, train: Panel, mask: Any) -> Any:
+        c0, t0 = _cpu_self(), time.perf_counter()
+        try:
+            return self.fitter(origin, train, mask)
+        finally:
+            self.cpu += _cpu_self() - c0
+            self.wall += time.perf_counter() - t0
+
+
 def run_in_process(panel: Panel, config: HindcastConfig) -> dict[str, Any]:
+    """``run_hindcast`` with its default fitters, compiled up front (timed) and wrapped so the
+    CPU of compile, fits (sampling in nutpie's threads, priors, diagnostics) and the rest
+    (forecasts, baselines, scores) are known."""
     cpu0, t0 = _cpu_self(), time.perf_counter()
-    frames = run_hindcast(panel, config, progress=lambda m: print("  in-process", m, flush=True))
+    fitters = origin_fitters(panel, config)
+    for f in fitters:
+        f.compile()
+    compile_cpu, compile_wall = _cpu_self() - cpu0, time.perf_counter() - t0
+    timed = [CpuTimed(f) for f in fitters]
+    frames = run_hindcast(
+        panel,
+        config,
+        fitter=timed[0],
+        experience_time_fitter=timed[1],
+        progress=lambda m: print("  in-process", m, flush=True),
+    )
     wall, cpu = time.perf_counter() - t0, _cpu_self() - cpu0
+    fit_cpu = sum(f.cpu for f in timed)
+    fit_wall = sum(f.wall for f in timed)
     return {
         "frames": frames,
         "wall_seconds": wall,
         "cpu_seconds": cpu,
         "busy_cores": cpu / wall,
+        "compile": {"cpu_seconds": compile_cpu, "wall_seconds": compile_wall},
+        "fits": {"cpu_seconds": fit_cpu, "wall_seconds": fit_wall},
+        "rest": {
+            "cpu_seconds": cpu - compile_cpu - fit_cpu,
+            "wall_seconds": wall - compile_wall - fit_wall,
+        },
         "parts": in_process_parts(frames["origins"]),
     }
 
@@ -212,6 +256,18 @@ def main() -> None:
         "speedup": inp["wall_seconds"] / dk["wall_seconds"],
         "speedup_with_startup": inp["wall_seconds"] / dk["wall_with_startup_seconds"],
         "bound_cores_x_wall_over_cpu": cores * inp["wall_seconds"] / inp["cpu_seconds"],
+        # on an idle machine: in-process wall <= its CPU (>= 1 core busy), Dask wall >= its
+        # CPU / cores, so the speed-up is at most cores x CPU_in / CPU_dask
+        "bound_idle_cpu": cores
+        * inp["cpu_seconds"]
+        / (dk["cpu_seconds_workers"] + dk["cpu_seconds_client"]),
+        # estimate for an idle machine: compile and the rest on one core, fits on two threads
+        "estimate_idle": (
+            inp["compile"]["cpu_seconds"]
+            + inp["fits"]["cpu_seconds"] / 2
+            + inp["rest"]["cpu_seconds"]
+        )
+        / ((dk["cpu_seconds_workers"] + dk["cpu_seconds_client"]) / cores),
         "equal": equal,
         "all_equal": all(equal.values()),
     }
@@ -221,8 +277,9 @@ def main() -> None:
         f"{inp['busy_cores']:.2f} busy cores); dask {dk['wall_seconds']:.1f} s "
         f"(+{dk['startup_seconds']:.1f} s start-up; CPU {dk['cpu_seconds_workers']:.1f} s "
         f"workers + {dk['cpu_seconds_client']:.1f} s client); speed-up {out['speedup']:.2f}x "
-        f"({out['speedup_with_startup']:.2f}x with start-up); bound "
-        f"{out['bound_cores_x_wall_over_cpu']:.2f}x; equal {out['all_equal']} -> {path}"
+        f"({out['speedup_with_startup']:.2f}x with start-up); idle-machine bound "
+        f"{out['bound_idle_cpu']:.2f}x, estimate {out['estimate_idle']:.2f}x; "
+        f"equal {out['all_equal']} -> {path}"
     )
 
 
