@@ -18,6 +18,16 @@ Per series, the posterior of ``(w, m)`` is the same mixture: Wright's draws of `
 ``m = 0`` and the experience+time draws of ``(w, m)``; the channel attribution of the
 deterministic decline (experience ``w dlog Q``, time ``m h``) is taken over the union of both
 forecasters' samples.
+
+Two ways to compute it:
+
+- :func:`simulate_pool` keeps every sample (``n_targets x 2 n_samples`` floats, with the decline
+  parts three times that): for tests and small inputs;
+- :func:`pool_summary` draws both halves for one block of series at a time and keeps only what
+  the output tables need (quantiles of log cost, each series' ``w``/``m`` statistics and the
+  attribution of its furthest year), with one random stream per series (:mod:`.streams`), so
+  memory is bounded by the block and the result does not depend on the block size or the
+  number of worker processes. ``learnrace forecast`` and the drop folder use it.
 """
 
 from __future__ import annotations
