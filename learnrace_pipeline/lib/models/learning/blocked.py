@@ -33,9 +33,11 @@ is fitted here as (Lunn et al. 2013, "Fully Bayesian hierarchical modelling in t
    series' shrinkage towards its industry: near 0 for a long series, near 1 for a short one.
 
 Approximations, against the full model: the Gaussian likelihood of each block mean and the
-linear conditional of stage 3 (both exact as the block grows); the noise law is per block. The shared ``tau_w_series``, ``rho``, ``nu``,
-``log_sigma_all`` and ``tau_log_sigma`` of the combined posterior (used for a new series'
-prior) are consensus averages of the blocks' draws (precision-weighted on an unbounded scale).
+linear conditional of stage 3 (both exact as the block grows); the noise law is per block in
+stage 1. The shared ``tau_w_series``, ``rho``, ``nu``, ``log_sigma_all`` and ``tau_log_sigma``
+of the combined posterior (a new series' prior) pool the blocks' posteriors of them as one
+shared parameter (:func:`pool_shared`: Gaussian block posteriors multiplied, the prior counted
+once), drawn independently of the other parameters.
 
 Units as in :mod:`.model`: ``w`` unit-free (cost ~ Q^-w), ``sigma`` log cost per sqrt(year).
 """
@@ -65,7 +67,8 @@ FULL_FIT_MAX_SERIES = 2000
 DEFAULT_MAX_SERIES = 500
 #: series parameters carried from the blocks into the combined posterior (dim ``series``)
 SERIES_VARS = ("w_series", "m_series", "log_sigma_series", "sigma_series", "z_e0")
-#: shared parameters averaged across blocks, with the transform that makes them unbounded
+#: shared parameters pooled across blocks: the unbounded scale each is combined on
+#: (``u = log tau``, ``log nu``, ``atanh rho``, ``log_sigma_all`` itself) and back
 SHARED_VARS: dict[
     str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
 ] = {
@@ -76,6 +79,54 @@ SHARED_VARS: dict[
     "rho": (np.arctanh, np.tanh),
     "nu": (np.log, np.exp),
 }
+
+
+def shared_log_prior(name: str, u: np.ndarray, pr: Any) -> np.ndarray:
+    """Log prior density of shared parameter ``name`` on its unbounded scale ``u`` (Jacobian
+    included), up to a constant, from the model's priors ``pr`` (:class:`LearningPriors`):
+    HalfNormal spreads (``u = log tau``), Gamma ``nu`` (``u = log nu``), truncated-normal ``rho``
+    on (-0.95, 0.95) (``u = atanh rho``), normal ``log_sigma_all``."""
+    if name.startswith("tau_"):
+        scale = getattr(pr, name)
+        return u - np.exp(2 * u) / (2 * scale**2)
+    if name == "nu":
+        return pr.nu_alpha * u - pr.nu_beta * np.exp(u)
+    if name == "rho":
+        r = np.tanh(u)
+        inside = np.abs(r) < 0.95
+        lp = -((r - pr.rho_mu) ** 2) / (2 * pr.rho_sd**2) + np.log1p(-(r**2))
+        return np.where(inside, lp, -np.inf)
+    if name == "log_sigma_all":
+        return -((u - pr.log_sigma_mu) ** 2) / (2 * pr.log_sigma_sd**2)
+    raise ModelError(f"no prior known for shared parameter {name!r}")
+
+
+def pool_shared(
+    name: str, block_draws: np.ndarray, pr: Any, *, n_draws: int, seed: int, grid: int = 4000
+) -> np.ndarray:
+    """Draws of a parameter shared by every block, from the blocks' own posteriors of it
+    (``block_draws``: ``(blocks, draws)`` on its unbounded scale ``u``): each block's posterior
+    is taken as Gaussian, and since each counts the prior once, their product is divided by
+    the prior ``B - 1`` times::
+
+        log p(u | all) = sum_b -(u - m_b)^2 / (2 v_b) - (B - 1) log prior(u) + const
+
+    evaluated on a grid over the blocks' range and sampled (``n_draws``, seeded)."""
+    m = block_draws.mean(axis=1)
+    v = np.maximum(block_draws.var(axis=1), 1e-12)
+    n_b = m.size
+    prec = (1.0 / v).sum()
+    centre = (m / v).sum() / prec
+    half = max(8.0 / np.sqrt(prec), 1e-6) + float(np.abs(m - centre).max())
+    us = np.linspace(centre - half, centre + half, grid)
+    logp = -0.5 * (((us[:, None] - m[None, :]) ** 2) / v[None, :]).sum(axis=1)
+    logp = logp - (n_b - 1) * shared_log_prior(name, us, pr)
+    logp = np.where(np.isfinite(logp), logp, -np.inf)
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    rng = np.random.default_rng(seed)
+    k = rng.choice(grid, size=n_draws, p=p)
+    return us[k] + rng.uniform(-0.5, 0.5, n_draws) * (us[1] - us[0])
 
 
 @dataclass(frozen=True)
@@ -485,12 +536,11 @@ def combine_blocks(
     for v, parts in series_parts.items():
         post_vars[v] = (("chain", "draw", "series"), np.concatenate(parts, axis=1)
                         .reshape(n_chain, n_draw, -1))  # fmt: skip
-    for v, (fwd, back) in SHARED_VARS.items():
+    for j, (v, (fwd, back)) in enumerate(SHARED_VARS.items()):
         if v not in first:
             continue
         xs = np.stack([fwd(_stack(post[v])) for _, post, _ in fits])  # (blocks, n)
-        prec = 1.0 / np.maximum(xs.var(axis=1), 1e-12)
-        comb = (xs * prec[:, None]).sum(axis=0) / prec.sum()
+        comb = pool_shared(v, xs, pr, n_draws=n, seed=seed + 11 + j)
         post_vars[v] = (("chain", "draw"), back(comb).reshape(n_chain, n_draw))
     if "log_sigma_all" in post_vars:
         post_vars["sigma_all"] = (("chain", "draw"), np.exp(post_vars["log_sigma_all"][1]))

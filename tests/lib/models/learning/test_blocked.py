@@ -17,8 +17,9 @@ from learnrace_pipeline.lib.models.learning.blocked import (
     fit_blocks,
     fit_route,
     plan_blocks,
+    pool_shared,
 )
-from learnrace_pipeline.lib.models.learning.config import LearningConfig
+from learnrace_pipeline.lib.models.learning.config import LearningConfig, LearningPriors
 from learnrace_pipeline.lib.models.learning.panel import Panel, build_panel
 from learnrace_pipeline.lib.models.learning.simulate import synthetic_frames
 
@@ -104,6 +105,29 @@ def test_industry_level_draws_match_a_brute_force_grid() -> None:
     order = np.argsort(se, kind="stable")
     assert share.argmax() == 3
     assert np.all(np.diff(share[order][[0, 2, 3, 4, 5]]) > 0)
+
+
+def test_shared_parameter_pooling_counts_the_prior_once() -> None:
+    """Blocks with Gaussian data about one shared log_sigma_all under its normal prior: each
+    block's posterior is exactly Gaussian, and pooling them must give the full posterior."""
+    pr = LearningPriors(log_sigma_mu=-2.3, log_sigma_sd=0.4)
+    rng = np.random.default_rng(2)
+    ses = rng.uniform(0.05, 0.3, size=40)
+    ys = -2.6 + ses * rng.standard_normal(40)
+    p0 = 1 / pr.log_sigma_sd**2
+    draws = []
+    for y, s in zip(ys, ses, strict=True):  # block posterior: prior x its own datum
+        prec = p0 + 1 / s**2
+        mean = (pr.log_sigma_mu * p0 + y / s**2) / prec
+        draws.append(mean + rng.standard_normal(20_000) / np.sqrt(prec))
+    got = pool_shared("log_sigma_all", np.stack(draws), pr, n_draws=100_000, seed=1)
+    prec = p0 + (1 / ses**2).sum()
+    mean = (pr.log_sigma_mu * p0 + (ys / ses**2).sum()) / prec
+    assert got.mean() == pytest.approx(mean, abs=0.002)
+    assert got.std() == pytest.approx(1 / np.sqrt(prec), rel=0.03)
+    # without dividing out the prior 39 times the mean would sit over 1 sd nearer the prior
+    naive = (pr.log_sigma_mu * 40 * p0 + (ys / ses**2).sum()) / (40 * p0 + (1 / ses**2).sum())
+    assert abs(naive - mean) > 1 / np.sqrt(prec)
 
 
 def test_route_picks_full_nuts_for_small_panels() -> None:
