@@ -10,9 +10,12 @@ A synthetic panel of ``N`` series x 30 years (1990-2019) is drawn from known par
    file (``warehouse.write_tables``), as the source asset does;
 2. ``harmonize``: ``harmonized.<table>`` = the harmonize asset's ``union_raw`` + cast +
    ``conform`` across sources, written back (``write_tables``) as its IO manager does;
-3. ``fit``: the pooled learning fit (``pooled_wright_panel`` + ``LearningCurveModel``, Student-t
-   MA(1) noise, by default the Wright trend) with a short sampler (``--chains`` x
-   ``--tune``/``--draws``), stopped after ``--fit-budget`` seconds (recorded "over budget");
+3. ``fit``: the pooled learning fit (Student-t MA(1) noise, by default the Wright trend) with
+   the sampler ``--chains`` x ``--tune``/``--draws``, by ``--route``: ``full`` (one pooled NUTS
+   model, ``pooled_wright_panel`` + ``LearningCurveModel``), ``blocked`` (one NUTS fit per block
+   of at most ``--max-series`` series of one industry, pooled in two stages:
+   :mod:`learnrace_pipeline.lib.models.learning.blocked`) or ``auto`` (full up to 2,000 series);
+   stopped after ``--fit-budget`` seconds (recorded "over budget");
    where it finishes, the share of series whose 90% interval of ``w`` covers the true ``w``
    and the 90% intervals of the shared parameters against their true values;
 4. ``forecast_step``: :func:`learnrace_pipeline.lib.forecast.forecaster.simulate` for every
@@ -40,8 +43,8 @@ Generative model of :func:`synthetic_panel` (series ``s`` in industry ``i``, yea
 panel is drawn with ``m = 0`` by default, and a non-zero ``--drift`` goes with
 ``--trend both`` (experience+time).
 
-Run: ``nice -n 19 .venv/bin/python -m bench.scale_sweep [--sizes 100,1000,10000]
-[--fit-budget 900]``.
+Run: ``.venv/bin/python -m bench.scale_sweep [--sizes 100,1000,10000] [--fit-budget 900]
+[--route blocked --max-series 100 --chains 4 --tune 500 --draws 500]``.
 """
 
 from __future__ import annotations
