@@ -10,7 +10,9 @@ temporary ``DAGSTER_HOME``. Its ``dagster.yaml`` is the one ``learnrace run`` wr
 
 ``ui_webserver`` serves that instance and the project's code location (``workspace.yaml``) with
 ``dagster-webserver`` on a free port of 127.0.0.1, in its own process group, killed at the end of
-the session.
+the session. The server is started (``ui_instance``) before the materialisation and waited for
+after it, so its code location loads meanwhile; it reads the instance's storage on every
+request, so it serves the materialisations written after its start.
 """
 
 from __future__ import annotations
@@ -66,12 +68,28 @@ def chromium_bin() -> str:
 
 
 @pytest.fixture(scope="session")
-def ui_warehouse(tmp_path_factory) -> UiWarehouse:
+def ui_instance(tmp_path_factory):
+    """(instance folder, warehouse file, work folder, started webserver) of the UI session: the
+    folder's ``dagster.yaml`` written, and ``dagster-webserver`` on it started at once (not yet
+    waited for), so that it loads the code location while ``ui_warehouse`` materialises;
+    stopped with its process group at the end of the session."""
     tmp = tmp_path_factory.mktemp("ui")
     home, db, work = tmp / "dagster_home", tmp / "learnrace.duckdb", tmp / "work"
     home.mkdir()
     assert NO_NUX in DAGSTER_YAML  # learnrace run/ui write the setting into every new home
     (home / "dagster.yaml").write_text(DAGSTER_YAML)
+    port = free_port()
+    env = server_env(home, db)
+    server = Webserver(webserver_cmd(port), env, port, tmp / "webserver.log", cwd=REPO).start()
+    try:
+        yield home, db, work, server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def ui_warehouse(ui_instance) -> UiWarehouse:
+    home, db, work, _ = ui_instance
     definitions = defs()
     start = time.monotonic()
     with pytest.MonkeyPatch.context() as mp:
@@ -103,11 +121,11 @@ def ui_warehouse(tmp_path_factory) -> UiWarehouse:
 
 
 @pytest.fixture(scope="session")
-def ui_webserver(ui_warehouse, tmp_path_factory):
-    """A running ``dagster-webserver`` on ``ui_warehouse`` (its ``url``: http://127.0.0.1:port)."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("ui_webserver") / "webserver.log"
-    env = server_env(ui_warehouse.home, ui_warehouse.db)
-    with Webserver(webserver_cmd(port), env, port, log, cwd=REPO) as server:
-        print(f"dagster-webserver ready in {server.seconds_to_ready:.1f} s at {server.url}")
-        yield server
+def ui_webserver(ui_warehouse, ui_instance) -> Webserver:
+    """The running ``dagster-webserver`` on ``ui_warehouse``'s instance (its ``url``:
+    http://127.0.0.1:port), ready: code location loaded, materialisations written."""
+    server = ui_instance[3].wait_ready()
+    print(
+        f"dagster-webserver ready {server.seconds_to_ready:.1f} s after its start at {server.url}"
+    )
+    return server

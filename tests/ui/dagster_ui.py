@@ -4,9 +4,10 @@ killing its whole process group.
 
 - :func:`free_port`: a TCP port free on 127.0.0.1 at the time of the call.
 - :class:`Webserver`: ``with Webserver(cmd, env, port) as server:`` starts ``cmd`` in its own
-  session (process group), waits for ``/server_info`` and for every code location to be
+  session (process group), waits for ``/graphql`` to answer and for every code location to be
   ``LOADED`` (or raises with the server's log), and on exit sends SIGTERM to the group, then
-  SIGKILL after a grace period.
+  SIGKILL after a grace period; ``start()`` and ``wait_ready()`` split the two, so a server can
+  load its code location while the caller does other work.
 - :func:`graphql`: one GraphQL request; raises on HTTP or GraphQL errors.
 - :func:`listening_addresses`: the local addresses a TCP port listens on, from ``/proc/net``.
 - :func:`webserver_cmd`, :func:`server_env`: ``dagster-webserver`` on the project's code
@@ -46,13 +47,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def webserver_cmd(port: int) -> list[str]:
-    """``dagster-webserver`` serving the project's code location on 127.0.0.1:``port``."""
-    return [
-        str(BIN / "dagster-webserver"),
-        *("-h", "127.0.0.1", "-p", str(port)),
-        *("-w", str(REPO / "workspace.yaml")),
-    ]
+def webserver_cmd(port: int, code: bool = True) -> list[str]:
+    """``dagster-webserver`` serving the project's code location on 127.0.0.1:``port``; with
+    ``code=False`` an empty workspace (no code location: the instance's pages only, served
+    without importing the project)."""
+    where = ("-w", str(REPO / "workspace.yaml")) if code else ("--empty-workspace",)
+    return [str(BIN / "dagster-webserver"), *("-h", "127.0.0.1", "-p", str(port)), *where]
 
 
 def server_env(home: Path, db: Path) -> dict[str, str]:
@@ -118,7 +118,12 @@ class Webserver:
         self.seconds_to_ready: float | None = None
 
     def __enter__(self) -> Webserver:
-        start = time.monotonic()
+        self.start()
+        return self.wait_ready()
+
+    def start(self) -> Webserver:
+        """Start ``cmd`` (not waiting for it to serve); :meth:`wait_ready` waits."""
+        self._started = time.monotonic()
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(
                 self.cmd,
@@ -129,12 +134,17 @@ class Webserver:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: stop() reaches every child
             )
+        return self
+
+    def wait_ready(self) -> Webserver:
+        """Wait until the started server serves with its code locations loaded (stopping it
+        and raising with its log otherwise); ``seconds_to_ready`` counts from :meth:`start`."""
         try:
             self._wait_ready()
         except BaseException:
             self.stop()
             raise
-        self.seconds_to_ready = time.monotonic() - start
+        self.seconds_to_ready = time.monotonic() - self._started
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -156,6 +166,8 @@ class Webserver:
                 time.sleep(0.5)
                 continue
             entries = data["workspaceOrError"].get("locationEntries") or []
+            if "--empty-workspace" in self.cmd and not entries:
+                return  # serving, with no code location to wait for
             if entries and all(e["loadStatus"] == "LOADED" for e in entries):
                 errors = [
                     e["locationOrLoadError"]

@@ -12,7 +12,8 @@ is printed and recorded as a test property.
 Dagster shows a "Join the Dagster community" newsletter dialog over every page of a fresh
 instance served on localhost. The instance setting ``nux: enabled: false`` turns it off: the
 pages show no trace of it, while a control webserver on an instance without the setting shows
-it, so the check would see the dialog if the setting stopped working.
+it (served with an empty workspace: the dialog is the instance's, whatever code is loaded), so
+the check would see the dialog if the setting stopped working.
 """
 
 from __future__ import annotations
@@ -143,7 +144,8 @@ def test_control_a_fresh_instance_without_the_setting_shows_the_dialog(
     (home / "dagster.yaml").write_text(DAGSTER_YAML.replace(NO_NUX, ""))
     port = free_port()
     env, log = server_env(home, db), tmp_path / "webserver.log"
-    with Webserver(webserver_cmd(port), env, port, log, cwd=REPO) as ws:
+    # the dialog belongs to the instance, not to a code location: served with none loaded
+    with Webserver(webserver_cmd(port, code=False), env, port, log, cwd=REPO) as ws:
         shows_nux = graphql(ws.url, "{ shouldShowNux }")["shouldShowNux"]
         text = render(chromium_bin, f"{ws.url}/assets", tmp_path / "control.png", NUX_TEXT[0])
     assert shows_nux
