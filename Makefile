@@ -50,8 +50,8 @@ ui: $(STAMP)
 datasets: $(STAMP)
 	$(VENV)/bin/learnrace datasets build --raw-dir ../shared/data/raw
 
-lock:
-	uv pip compile --no-header --python-version 3.12 --extra dev pyproject.toml -o requirements.lock
+lock: $(STAMP)
+	$(VENV)/bin/uv pip compile --no-header --python-version 3.12 --extra dev pyproject.toml -o requirements.lock
 
 clean-env:
 	rm -rf $(VENV)
