@@ -20,3 +20,13 @@ def raw_dir() -> Path:
     if not RAW_DIR.is_dir():
         pytest.skip(f"raw data folder {RAW_DIR} is absent: these tests need the upstream files")
     return RAW_DIR
+
+
+@pytest.fixture(scope="session")
+def pipeline(tmp_path_factory):
+    """(result, db, work_dir, definitions) of one materialisation of the whole asset graph on a
+    small panel (:mod:`tests.pipeline_run`), shared by every test that reads what the main job
+    writes."""
+    from tests.pipeline_run import materialise
+
+    return materialise(tmp_path_factory.mktemp("pipeline"))

@@ -202,15 +202,24 @@ def test_run_shows_steps_done_on_a_terminal_only(tmp_path):
     assert same(results["tty"][1]) == same(results["pipe"][1])
 
 
-FITS = REPO / ".learnrace" / "fits" / "assets" / "calibration"
+@pytest.fixture
+def spec_warehouse(pipeline, tmp_path) -> Path:
+    """A warehouse as ``learnrace run`` leaves it, for ``race --spec``: a copy of the session's
+    main-job warehouse (``pipeline``, tests/conftest.py) with its saved posteriors beside it
+    (``fits/`` linked), where ``race --spec`` looks for them."""
+    import shutil
+
+    result, db, work, _ = pipeline
+    assert result.success, "the session's main job failed: see tests/defs/test_pipeline_assets"
+    folder = tmp_path / "warehouse"
+    folder.mkdir()
+    shutil.copyfile(db, folder / "learnrace.duckdb")
+    (folder / "fits").symlink_to(work / "fits", target_is_directory=True)
+    return folder / "learnrace.duckdb"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not (FITS / "wright_fit.nc").exists() or not (FITS / "deployment_fit.nc").exists(),
-    reason="needs the posteriors of a full `learnrace run` in .learnrace/",
-)
-def test_race_from_a_spec_shows_industries_on_a_terminal_only(tmp_path):
+def test_race_from_a_spec_shows_industries_on_a_terminal_only(spec_warehouse, tmp_path):
     """learnrace race --spec (the race computed from the saved posteriors, one industry at a
     time): the terminal sees each industry; the pipe nothing; the table is the same, and the
     same as the race computed in one call."""
@@ -219,7 +228,7 @@ def test_race_from_a_spec_shows_industries_on_a_terminal_only(tmp_path):
     from learnrace_pipeline.lib.race import compute
     from learnrace_pipeline.lib.race.spec import load_spec
 
-    db = REPO / ".learnrace" / "learnrace.duckdb"
+    db = spec_warehouse
     spec_file = REPO / "learnrace_pipeline" / "lib" / "race" / "race.yaml"
     args = [str(LEARNRACE), "race", "--spec", str(spec_file), "--db", str(db), "--format", "csv"]
     code, out_tty, err_tty = run_with_terminal(args, tmp_path, _env())
@@ -235,7 +244,8 @@ def test_race_from_a_spec_shows_industries_on_a_terminal_only(tmp_path):
 
     import xarray as xr
 
-    fits = {k: xr.load_datatree(FITS.parent / f"{v}.nc") for k, v in compute.FITS.items()}
+    assets = db.parent / "fits" / "assets"
+    fits = {k: xr.load_datatree(assets / f"{v}.nc") for k, v in compute.FITS.items()}
     tables = {t: load_table(t, s, db)[0] for t, s in SPEC_TABLE_SOURCES.items()}
     whole = compute.run_race(spec, fits, tables)
     with Progress("x", enabled=False) as p:

@@ -1,4 +1,5 @@
-"""The whole asset graph materialised on a small panel in a temporary warehouse.
+"""The whole asset graph materialised on a small panel in a temporary warehouse (the session
+fixture ``pipeline`` of ``tests/conftest.py``, shared with ``learnrace race --spec``'s test).
 
 Real Dagster instance, real DuckDB file, real samplers with the default sampler settings of
 ``make run`` (small pooled learning panel: the energy, solar and wind series; every other fit
@@ -9,39 +10,14 @@ an asset, and that posteriors travel between assets through the fit IO manager.
 
 from __future__ import annotations
 
-import dagster as dg
 import polars as pl
 import pytest
 
-from learnrace_pipeline.definitions import defs
-from learnrace_pipeline.defs.resources import CalibrationSettings, build_resources
 from learnrace_pipeline.lib.models import base
 from learnrace_pipeline.lib.storage.warehouse import query, read_table
+from tests.pipeline_run import INDUSTRIES
 
 pytestmark = pytest.mark.slow
-
-INDUSTRIES = ["energy", "solar", "wind"]
-
-
-@pytest.fixture(scope="module")
-def pipeline(tmp_path_factory):
-    """(result, db, work_dir, definitions) of one full materialisation."""
-    tmp = tmp_path_factory.mktemp("pipeline")
-    home = tmp / "dagster_home"
-    home.mkdir()
-    db, work = tmp / "w.duckdb", tmp / "work"
-    definitions = defs()
-    settings = CalibrationSettings(work_dir=str(work), industries=INDUSTRIES)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DAGSTER_HOME", str(home))
-        with dg.DagsterInstance.get() as instance:
-            result = dg.materialize(
-                [*definitions.assets, *definitions.asset_checks],
-                instance=instance,
-                resources=build_resources(db_path=str(db), calibration=settings),
-                raise_on_error=False,
-            )
-    return result, db, work, definitions
 
 
 def _checks(result) -> dict[str, tuple[bool, str]]:
