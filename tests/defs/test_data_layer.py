@@ -30,9 +30,8 @@ def _snapshot_rows() -> dict[str, int]:
     return rows
 
 
-def test_main_data_layer_from_snapshot(dagster_instance, tmp_path, run_layer):
-    db = tmp_path / "w.duckdb"
-    result = run_layer(dagster_instance, db)
+def test_main_data_layer_from_snapshot(data_layer):
+    result, db = data_layer.result, data_layer.db  # one run per session (conftest.py)
     assert result.success
     counts = {(s, t): n for s, t, n in table_counts(db).iter_rows()}
     harmonized = {t: n for (s, t), n in counts.items() if s == "harmonized"}

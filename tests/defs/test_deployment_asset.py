@@ -45,12 +45,9 @@ def _meta(result, key: str) -> dict:
     raise AssertionError(f"no materialization of {key}")
 
 
-def test_deployment_asset_fits_checks_writes_and_reuses(dagster_instance, tmp_path):
-    db, work = tmp_path / "w.duckdb", tmp_path / "work"
-    data = [
-        k.to_user_string() for a in DATA_DEFS if isinstance(a, dg.AssetsDefinition) for k in a.keys
-    ]
-    assert _run(dagster_instance, db, work, data).success
+def test_deployment_asset_fits_checks_writes_and_reuses(dagster_instance, data_warehouse, tmp_path):
+    # the data layer: a copy of the session's (tests/defs/conftest.py), from a successful run
+    db, work = data_warehouse, tmp_path / "work"
     first = _run(dagster_instance, db, work, OUTPUTS)
     assert first.success
     checks = {
