@@ -36,8 +36,9 @@ Approximations, against the full model: the Gaussian likelihood of each block me
 linear conditional of stage 3 (both exact as the block grows); the noise law is per block in
 stage 1. The shared ``tau_w_series``, ``rho``, ``nu``, ``log_sigma_all`` and ``tau_log_sigma``
 of the combined posterior (a new series' prior) pool the blocks' posteriors of them as one
-shared parameter (:func:`pool_shared`: Gaussian block posteriors multiplied, the prior counted
-once), drawn independently of the other parameters.
+shared parameter (:func:`pool_shared`: each block's likelihood of it, its posterior density
+over its prior, taken as Gaussian; their product times the prior), drawn independently of the
+other parameters.
 
 Units as in :mod:`.model`: ``w`` unit-free (cost ~ Q^-w), ``sigma`` log cost per sqrt(year).
 """
@@ -101,32 +102,65 @@ def shared_log_prior(name: str, u: np.ndarray, pr: Any) -> np.ndarray:
     raise ModelError(f"no prior known for shared parameter {name!r}")
 
 
+def block_likelihood(name: str, draws: np.ndarray, pr: Any) -> tuple[float, float] | None:
+    """Gaussian approximation ``(mean, precision)`` of one block's likelihood of a shared
+    parameter on its unbounded scale, from the block's posterior draws ``draws``: ``log L(u) =
+    log post(u) - log prior(u)``, with ``log post`` a Gaussian kernel density estimate at 41
+    points between the draws' 2nd and 98th percentiles, fitted by a quadratic weighted by the
+    density. ``None`` when the fitted curvature is not clearly negative (the block's posterior
+    is about its prior: it says nothing of the parameter)."""
+    from scipy.stats import gaussian_kde
+
+    x = np.asarray(draws, dtype=float)
+    sd = float(x.std())
+    if not np.isfinite(sd) or sd <= 0:
+        return None
+    pts = np.linspace(*np.quantile(x, [0.02, 0.98]), 41)
+    dens = gaussian_kde(x)(pts)
+    ok = dens > 0
+    y = np.log(dens[ok]) - shared_log_prior(name, pts[ok], pr)
+    fin = np.isfinite(y)
+    if fin.sum() < 5:
+        return None
+    c2, c1, _ = np.polyfit(pts[ok][fin], y[fin], 2, w=np.sqrt(dens[ok][fin]))
+    prec = -2.0 * c2
+    if not np.isfinite(prec) or prec < 0.05 / sd**2:
+        return None
+    return float(c1 / prec), float(prec)
+
+
 def pool_shared(
     name: str, block_draws: np.ndarray, pr: Any, *, n_draws: int, seed: int, grid: int = 4000
-) -> np.ndarray:
+) -> tuple[np.ndarray, int]:
     """Draws of a parameter shared by every block, from the blocks' own posteriors of it
-    (``block_draws``: ``(blocks, draws)`` on its unbounded scale ``u``): each block's posterior
-    is taken as Gaussian, and since each counts the prior once, their product is divided by
-    the prior ``B - 1`` times::
+    (``block_draws``: ``(blocks, draws)`` on its unbounded scale ``u``).
 
-        log p(u | all) = sum_b -(u - m_b)^2 / (2 v_b) - (B - 1) log prior(u) + const
+    Each block's likelihood is approximated as Gaussian (:func:`block_likelihood`: its
+    posterior's density over the prior), and the pooled posterior is their product times the
+    exact prior, counted once::
 
-    evaluated on a grid over the blocks' range and sampled (``n_draws``, seeded)."""
-    m = block_draws.mean(axis=1)
-    v = np.maximum(block_draws.var(axis=1), 1e-12)
-    n_b = m.size
-    prec = (1.0 / v).sum()
-    centre = (m / v).sum() / prec
-    half = max(8.0 / np.sqrt(prec), 1e-6) + float(np.abs(m - centre).max())
+        log p(u | all) = sum_b -P_b (u - mu_b)^2 / 2 + log prior(u) + const
+
+    evaluated on a grid and sampled (``n_draws``, seeded). Blocks whose posterior is about their
+    prior are left out; returns the draws and how many blocks were left out."""
+    fits = [block_likelihood(name, d, pr) for d in block_draws]
+    kept = [f for f in fits if f is not None]
+    if not kept:
+        raise ModelError(f"shared parameter {name!r}: no block's data say anything about it")
+    mu = np.array([f[0] for f in kept])
+    p_l = np.array([f[1] for f in kept])
+    prec = p_l.sum()
+    centre = (p_l * mu).sum() / prec
+    half = 10.0 / np.sqrt(prec)
     us = np.linspace(centre - half, centre + half, grid)
-    logp = -0.5 * (((us[:, None] - m[None, :]) ** 2) / v[None, :]).sum(axis=1)
-    logp = logp - (n_b - 1) * shared_log_prior(name, us, pr)
+    logp = -0.5 * (p_l[None, :] * (us[:, None] - mu[None, :]) ** 2).sum(axis=1)
+    logp = logp + shared_log_prior(name, us, pr)
     logp = np.where(np.isfinite(logp), logp, -np.inf)
     p = np.exp(logp - logp.max())
     p /= p.sum()
     rng = np.random.default_rng(seed)
     k = rng.choice(grid, size=n_draws, p=p)
-    return us[k] + rng.uniform(-0.5, 0.5, n_draws) * (us[1] - us[0])
+    return us[k] + rng.uniform(-0.5, 0.5, n_draws) * (us[1] - us[0]), len(fits) - len(kept)
 
 
 @dataclass(frozen=True)
@@ -536,11 +570,12 @@ def combine_blocks(
     for v, parts in series_parts.items():
         post_vars[v] = (("chain", "draw", "series"), np.concatenate(parts, axis=1)
                         .reshape(n_chain, n_draw, -1))  # fmt: skip
+    skipped: dict[str, int] = {}
     for j, (v, (fwd, back)) in enumerate(SHARED_VARS.items()):
         if v not in first:
             continue
         xs = np.stack([fwd(_stack(post[v])) for _, post, _ in fits])  # (blocks, n)
-        comb = pool_shared(v, xs, pr, n_draws=n, seed=seed + 11 + j)
+        comb, skipped[v] = pool_shared(v, xs, pr, n_draws=n, seed=seed + 11 + j)
         post_vars[v] = (("chain", "draw"), back(comb).reshape(n_chain, n_draw))
     if "log_sigma_all" in post_vars:
         post_vars["sigma_all"] = (("chain", "draw"), np.exp(post_vars["log_sigma_all"][1]))
@@ -557,6 +592,7 @@ def combine_blocks(
     extra = {
         "shrink_slope_median": float(np.median(slope)),
         "shrink_slope_max": float(slope.max()),
+        "shared_blocks_left_out": skipped,
         "industry_y": dict(zip(names, y.tolist(), strict=True)),
         "industry_se": dict(zip(names, se.tolist(), strict=True)),
     }

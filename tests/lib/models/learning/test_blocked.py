@@ -120,7 +120,8 @@ def test_shared_parameter_pooling_counts_the_prior_once() -> None:
         prec = p0 + 1 / s**2
         mean = (pr.log_sigma_mu * p0 + y / s**2) / prec
         draws.append(mean + rng.standard_normal(20_000) / np.sqrt(prec))
-    got = pool_shared("log_sigma_all", np.stack(draws), pr, n_draws=100_000, seed=1)
+    got, left_out = pool_shared("log_sigma_all", np.stack(draws), pr, n_draws=100_000, seed=1)
+    assert left_out == 0
     prec = p0 + (1 / ses**2).sum()
     mean = (pr.log_sigma_mu * p0 + (ys / ses**2).sum()) / prec
     assert got.mean() == pytest.approx(mean, abs=0.002)
@@ -128,6 +129,39 @@ def test_shared_parameter_pooling_counts_the_prior_once() -> None:
     # without dividing out the prior 39 times the mean would sit over 1 sd nearer the prior
     naive = (pr.log_sigma_mu * 40 * p0 + (ys / ses**2).sum()) / (40 * p0 + (1 / ses**2).sum())
     assert abs(naive - mean) > 1 / np.sqrt(prec)
+
+
+def _grid_draws(logp: np.ndarray, us: np.ndarray, n: int, rng) -> np.ndarray:
+    p = np.exp(logp - logp.max())
+    return rng.choice(us, size=n, p=p / p.sum())
+
+
+def test_shared_spread_from_weak_blocks_matches_the_exact_pooled_posterior() -> None:
+    """Ten small blocks, each loosely informed about tau_w_series (a Gaussian likelihood of sd
+    0.8 on log tau): their posteriors are skewed by the HalfNormal prior. Pooling them must
+    give the posterior of all ten likelihoods under one prior (computed on a grid); a block
+    whose posterior is the prior itself is left out."""
+    pr = LearningPriors()
+    rng = np.random.default_rng(5)
+    us = np.linspace(-9.0, 1.0, 20_001)
+    g = pr.tau_w_series
+    log_prior = us - np.exp(2 * us) / (2 * g**2)
+    centres = np.log(0.08) + 0.25 * rng.standard_normal(10)
+    loglik = -0.5 * ((us[None, :] - centres[:, None]) / 0.8) ** 2
+    draws = np.stack([_grid_draws(ll + log_prior, us, 8000, rng) for ll in loglik])
+    exact = _grid_draws(loglik.sum(axis=0) + log_prior, us, 200_000, rng)
+    got, left_out = pool_shared("tau_w_series", draws, pr, n_draws=200_000, seed=2)
+    assert left_out == 0
+    assert np.median(got) == pytest.approx(np.median(exact), abs=0.03)
+    assert got.std() == pytest.approx(exact.std(), rel=0.08)
+    prior_only = _grid_draws(log_prior, us, 8000, rng)[None, :]
+    got2, left_out2 = pool_shared(
+        "tau_w_series", np.vstack([draws, prior_only]), pr, n_draws=200_000, seed=2
+    )
+    assert left_out2 == 1
+    assert np.median(got2) == pytest.approx(np.median(got), abs=0.02)
+    with pytest.raises(ModelError, match="no block"):
+        pool_shared("tau_w_series", prior_only, pr, n_draws=10, seed=2)
 
 
 def test_route_picks_full_nuts_for_small_panels() -> None:
