@@ -5,7 +5,8 @@ The full pooled model (:mod:`.model`, ``level="pooled"``) for series ``s`` in in
 
     w_s ~ N(w_k, tau_series),   w_k ~ N(w_all, tau_industry),   w_all ~ N(w_mu, w_sd)
 
-is fitted here as (Lunn et al. 2013, "Fully Bayesian hierarchical modelling in two stages"):
+is fitted here in two stages, after Lunn et al. (2013), "Fully Bayesian hierarchical
+modelling in two stages":
 
 1. **Blocks** (:func:`plan_blocks`): every industry is one block; an industry of more than
    ``max_series`` series is split into ``ceil(n / max_series)`` blocks of near-equal size
@@ -28,8 +29,7 @@ is fitted here as (Lunn et al. 2013, "Fully Bayesian hierarchical modelling in t
    moved to the block mean ``w_k[j]`` of stage 2: ``w_s[j] + beta_s (w_k[j] - w_b[j])`` with
    ``beta_s = cov(w_s, w_b) / var(w_b)`` over the block's draws. For a Gaussian block posterior
    ``E[w_s | w_b]`` is linear with slope ``beta_s`` and ``w_s - beta_s w_b`` is independent of
-   ``w_b``, so this is a draw of ``w_s`` given the block mean ``w_k[j]`` (Lunn et al. resample
-   instead; their weights degenerate when ``tau_industry`` is small). ``beta_s`` is the
+   ``w_b``, so this is a draw of ``w_s`` given the block mean ``w_k[j]``. ``beta_s`` is the
    series' shrinkage towards its industry: near 0 for a long series, near 1 for a short one.
 
 Approximations, against the full model: the Gaussian likelihood of each block mean and the
