@@ -356,8 +356,9 @@ def block_tasks(
 
 def fit_block(task: BlockTask, out_dir: str | None = None) -> tuple[Any, dict[str, Any]]:
     """Fit one block; return its posterior (real series only) and a row of diagnostics. With
-    ``out_dir`` the posterior is written to ``<out_dir>/block-<index>.nc`` (a temporary name
-    renamed when complete) and its path returned in its place: how a Dask worker hands it back
+    ``out_dir`` the posterior is written to ``<out_dir>/block-<index>.nc`` (a writer-named
+    temporary, :func:`~learnrace_pipeline.lib.storage.files.create_temporary`, renamed when
+    complete) and its path returned in its place: how a Dask worker hands it back
     without sending arrays through the scheduler."""
     from learnrace_pipeline.lib.models.learning.fit import LearningCurveModel
 
@@ -394,10 +395,17 @@ def fit_block(task: BlockTask, out_dir: str | None = None) -> tuple[Any, dict[st
         return post, row
     import os
 
+    from learnrace_pipeline.lib.storage.files import create_temporary
+
     path = os.path.join(out_dir, f"block-{task.index:05d}.nc")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    post.to_netcdf(tmp)
-    os.replace(tmp, path)
+    fd, tmp = create_temporary(path)
+    os.close(fd)
+    try:
+        post.to_netcdf(tmp, engine="h5netcdf", mode="w")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path, row
 
 
