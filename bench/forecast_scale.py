@@ -5,7 +5,7 @@ Input: :func:`bench.scale_sweep.synthetic_panel` (seed 0; 30 years 1990-2019, on
 10 series, Student-t(5) MA(1) noise, production growing 5-30% a year), written as the
 command's CSV (``series_id, year, unit_cost, cumulative_production``) with ``unit_cost`` blank
 after ``--origin`` (default 2009: 20 years observed, 10 forecast on the known production), as
-:func:`bench.scale_sweep.cli_input` does from a warehouse.
+:func:`bench.scale_sweep.forecast_frame` builds it.
 
 Each run is the real command in a fresh subprocess (``<venv python> <venv>/bin/learnrace
 forecast --input ... --output ...``, start-up included), with ``PYTHONPATH`` set to the
@@ -41,7 +41,7 @@ import numpy as np
 import polars as pl
 
 from bench.common import RESULTS, save_json
-from bench.scale_sweep import synthetic_panel
+from bench.scale_sweep import forecast_frame, synthetic_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 QUANTILES = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
@@ -50,19 +50,7 @@ QUANTILES = ("q05", "q10", "q25", "q50", "q75", "q90", "q95")
 def forecast_input(n_series: int, path: Path, origin: int = 2009, seed: int = 0) -> int:
     """Write the command's input CSV for a synthetic panel of ``n_series``; returns its rows."""
     tables, _ = synthetic_panel(n_series, seed=seed)
-    cost, prod = tables["cost_observations"], tables["production"]
-    df = (
-        cost.join(
-            prod.select("series_id", "year", "cumulative_production"), on=["series_id", "year"]
-        )
-        .select(
-            "series_id",
-            "year",
-            pl.when(pl.col("year") <= origin).then(pl.col("unit_cost")).alias("unit_cost"),
-            "cumulative_production",
-        )
-        .sort("series_id", "year")
-    )
+    df = forecast_frame(tables["cost_observations"], tables["production"], origin)
     df.write_csv(path, null_value="")
     return df.height
 

@@ -391,14 +391,11 @@ def forecast_step(db: Path, work: Path, origin: int, seed: int) -> dict:
     }
 
 
-def cli_input(db: Path, path: Path, origin: int) -> int:
-    """Write ``learnrace forecast``'s input CSV: every series and year with its cumulative
-    production, ``unit_cost`` blank after ``origin``; returns the rows written."""
-    from learnrace_pipeline.lib.storage.warehouse import read_table
-
-    cost = read_table(db, "harmonized", "cost_observations")
-    prod = read_table(db, "harmonized", "production")
-    df = (
+def forecast_frame(cost: pl.DataFrame, prod: pl.DataFrame, origin: int) -> pl.DataFrame:
+    """``learnrace forecast``'s input from ``cost_observations`` and ``production`` frames:
+    every series and year with its cumulative production, ``unit_cost`` blank after
+    ``origin``."""
+    return (
         cost.join(
             prod.select("series_id", "year", "cumulative_production"), on=["series_id", "year"]
         )
@@ -410,6 +407,16 @@ def cli_input(db: Path, path: Path, origin: int) -> int:
         )
         .sort("series_id", "year")
     )
+
+
+def cli_input(db: Path, path: Path, origin: int) -> int:
+    """Write ``learnrace forecast``'s input CSV (:func:`forecast_frame`) from the warehouse's
+    harmonized tables; returns the rows written."""
+    from learnrace_pipeline.lib.storage.warehouse import read_table
+
+    cost = read_table(db, "harmonized", "cost_observations")
+    prod = read_table(db, "harmonized", "production")
+    df = forecast_frame(cost, prod, origin)
     df.write_csv(path, null_value="")
     return df.height
 
